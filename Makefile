@@ -1,0 +1,50 @@
+# clinic-audit: the front door. `make help` lists the targets.
+SHELL := /bin/bash
+CLINIC ?= demo
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+TIME = /usr/bin/env TIMEFORMAT='  [%Rs]' bash -c 'time "$$@"' --
+
+.DEFAULT_GOAL := help
+.PHONY: help venv deps report test lint notebook bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements.lock
+	@echo "==> creating $(VENV) and installing clinic-audit (first run only)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(TIME) $(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	@echo "==> registering the Jupyter kernel 'clinic-audit' inside $(VENV)"
+	@$(PY) -m ipykernel install --sys-prefix --name clinic-audit --display-name "clinic-audit (Python 3.11)" >/dev/null
+	@touch $(STAMP)
+
+venv: $(STAMP) ## Create the virtual environment (done automatically by other targets)
+
+deps: ## Install the system libraries WeasyPrint needs (pango, DejaVu fonts); Debian/Ubuntu, as root
+	apt-get update && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+
+report: $(STAMP) ## Render the audit of CLINIC (default demo) into reports/CLINIC/
+	@echo "==> rendering the audit of '$(CLINIC)'"
+	@$(TIME) $(PY) -m clinic_analysis report --clinic $(CLINIC)
+
+test: $(STAMP) ## Run the test suite
+	@echo "==> running the tests"
+	@$(TIME) $(PY) -m pytest -n 2 -q
+
+lint: $(STAMP) ## Check the code and notebooks with ruff
+	@$(PY) -m ruff check clinic_analysis tests notebooks scripts
+	@$(PY) -m ruff format --check clinic_analysis tests scripts
+
+notebook: $(STAMP) ## Open the notebooks in Jupyter Lab (installs it on first use)
+	@$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install --quiet -c requirements.lock -e '.[dev,lab]'
+	@$(VENV)/bin/jupyter lab notebooks/
+
+bench: $(STAMP) ## Time the pipeline on synthetic clinics of growing size (times and peak memory)
+	@$(PY) scripts/bench.py
+
+clean: ## Remove generated reports, demo data and caches (keeps .venv)
+	rm -rf reports/*/ data/ .pytest_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +

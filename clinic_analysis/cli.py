@@ -1,0 +1,85 @@
+"""Command line: ``python -m clinic_analysis report --clinic demo``.
+
+User errors (:class:`ClinicAuditError`) are printed as one actionable message with a
+non-zero exit code; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .errors import ClinicAuditError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="clinic-audit: render a client-ready audit of a clinic's patient base.",
+)
+
+Debug = Annotated[bool, typer.Option("--debug", help="Show the full traceback on errors.")]
+
+
+def _fail(err: Exception, debug: bool) -> None:
+    if debug:
+        raise err
+    typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def report(
+    clinic: Annotated[
+        str, typer.Option(help="Clinic name (params/<clinic>.yaml) or a path to a params file.")
+    ] = "demo",
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default reports/<clinic>/).")
+    ] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="Comma-separated: html,pdf (default: params).")
+    ] = None,
+    debug: Debug = False,
+) -> None:
+    """Render the audit: HTML, PDF, metrics.json, patients.parquet, the executed notebook."""
+    from .report import build_report, params_path_for
+
+    try:
+        formats = [f.strip() for f in fmt.split(",")] if fmt else None
+        result = build_report(params_path_for(clinic), out_dir=out, formats=formats)
+    except ClinicAuditError as err:
+        _fail(err, debug)
+        return
+    typer.echo(f"  report written to {result.out_dir}/ in {result.timings['total']:.1f} s:")
+    for f in result.files:
+        typer.echo(f"    {f.name}")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for the generated exports.")] = Path(
+        "data/demo"
+    ),
+    patients: Annotated[int, typer.Option(help="Number of patient cards.")] = 5000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 20261122,
+) -> None:
+    """Generate the demo clinic's MIS exports (normally done on first `make report`)."""
+    from .demo import DemoSpec, generate_demo
+
+    t = time.perf_counter()
+    truth = generate_demo(out, DemoSpec(n_patients=patients, seed=seed))
+    typer.echo(f"demo clinic written to {out}/ in {time.perf_counter() - t:.1f} s")
+    for name, path in truth.files.items():
+        typer.echo(f"  {name}: {path}")
+
+
+def main() -> None:  # console-script entry point
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

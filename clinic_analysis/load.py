@@ -1,0 +1,477 @@
+"""Load: source files -> canonical tables (:class:`~clinic_analysis.tables.ClinicData`).
+
+Parsing follows how clinics' exports really look: UTF-8 (with or without BOM) or
+Windows-1251, ``;``/``,``/tab separators, decimal commas and spaces in thousands,
+day-first dates with or without time, Excel's empty cells. Every input row ends up in the
+ledger: kept, or dropped with a named reason (and written to ``rejected_rows.csv``).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import ColumnError, DataValueError, SourceFileError
+from .params import Params, Source
+from .tables import CATEGORIES, COLUMNS, DEFAULTS, ClinicData, LedgerEntry
+
+ENCODINGS = ("utf-8-sig", "utf-8", "cp1251")
+DATE_FORMATS = (
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y",
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%y",
+    "%Y-%m-%d",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%d/%m/%Y",
+    "%d/%m/%Y %H:%M",
+    "%d-%m-%Y",
+)
+TRUE_WORDS = {"так", "да", "yes", "y", "true", "1", "+", "є", "есть", "згоден", "согласен"}
+FALSE_WORDS = {"ні", "нет", "no", "n", "false", "0", "-", "немає", "нема"}
+SEX_WORDS = {
+    "f": "f", "ж": "f", "жін": "f", "жін.": "f", "жіноча": "f", "жен": "f", "жен.": "f",
+    "женский": "f", "female": "f", "woman": "f",
+    "m": "m", "ч": "m", "чол": "m", "чол.": "m", "чоловіча": "m", "м": "m", "муж": "m",
+    "муж.": "m", "мужской": "m", "male": "m", "man": "m",
+}  # fmt: skip
+
+# ledger reasons (stable keys; the report translates them)
+R_MISSING_ID = "missing_patient_id"
+R_BAD_DATE = "unparseable_date"
+R_DUPLICATE = "duplicate_row"
+R_AFTER_AS_OF = "after_as_of"
+R_EXCLUDED_PATIENT = "excluded_patient"
+
+
+def detect_encoding(raw: bytes) -> str:
+    """UTF-8 with BOM, else UTF-8 if it decodes, else Windows-1251."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        # a multi-byte character cut at the end of a sample is still UTF-8
+        if err.start < len(raw) - 4:
+            return "cp1251"
+    return "utf-8"
+
+
+def sniff_delimiter(sample: str) -> str:
+    """The separator of a CSV sample: ``;``, ``,``, tab or ``|``."""
+    lines = [ln for ln in sample.splitlines()[:50] if ln.strip()]
+    if not lines:
+        return ","
+    try:
+        return csv.Sniffer().sniff("\n".join(lines), delimiters=";,\t|").delimiter
+    except csv.Error:
+        counts = {d: lines[0].count(d) for d in ";,\t|"}
+        return max(counts, key=counts.get) if max(counts.values()) else ","
+
+
+def read_raw(source: Source) -> pd.DataFrame:
+    """Read one source file into a frame of raw values (strings for text files)."""
+    path = source.path
+    if not path.exists():
+        raise SourceFileError(
+            path,
+            f"file not found (source '{source.system}' / {source.table})",
+            hint="check `path:` in params; relative paths start at the params file's folder",
+        )
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".csv", ".txt", ".tsv"):
+            return _read_csv(source)
+        if suffix in (".xlsx", ".xlsm", ".xls"):
+            kwargs = {"sheet_name": source.sheet if source.sheet is not None else 0}
+            df = pd.read_excel(path, engine="calamine", **kwargs)
+            return df
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+    except (SourceFileError, ColumnError):
+        raise
+    except ValueError as err:
+        if "Worksheet" in str(err) or "sheet" in str(err).lower():
+            raise SourceFileError(path, f"no sheet '{source.sheet}': {err}") from None
+        raise SourceFileError(path, f"cannot be read: {err}") from None
+    except Exception as err:  # noqa: BLE001 - any reader failure becomes one clear message
+        raise SourceFileError(path, f"cannot be read as {suffix[1:]}: {err}") from None
+    raise SourceFileError(path, f"unknown file type '{suffix}'", hint="use .csv, .xlsx or .parquet")
+
+
+def _read_csv(source: Source) -> pd.DataFrame:
+    path = source.path
+    with path.open("rb") as fh:
+        head = fh.read(256 * 1024)
+    encoding = source.encoding or detect_encoding(head)
+    if encoding == "utf-8" and head.startswith(b"\xef\xbb\xbf"):
+        encoding = "utf-8-sig"
+    sep = source.delimiter or sniff_delimiter(head.decode(encoding, errors="replace"))
+    try:
+        return pd.read_csv(
+            path,
+            sep=sep,
+            encoding=encoding,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            skipinitialspace=False,
+            on_bad_lines="error",
+        )
+    except UnicodeDecodeError as err:
+        raise SourceFileError(
+            path, f"not valid {encoding} text ({err.reason} at byte {err.start})",
+            hint="set `encoding:` (utf-8, utf-8-sig or cp1251) for this source in params",
+        ) from None
+    except pd.errors.ParserError as err:
+        raise SourceFileError(
+            path, f"rows do not split into the same columns with separator {sep!r}: {err}",
+            hint="set `delimiter:` for this source in params",
+        ) from None
+    except pd.errors.EmptyDataError:
+        raise SourceFileError(path, "the file is empty") from None
+
+
+# ----------------------------------------------------------------------------- parsers
+
+
+def _as_text(s: pd.Series) -> pd.Series:
+    """Strings, stripped; empty -> missing. Excel floats that are whole numbers lose '.0'."""
+    if pd.api.types.is_float_dtype(s):
+        whole = s.notna() & (s == np.floor(s))
+        out = s.astype(object)
+        out[whole] = s[whole].astype("int64").astype(str)
+        out[~whole & s.notna()] = s[~whole & s.notna()].astype(str)
+        s = out
+    s = s.astype("str").where(s.notna())
+    s = s.str.strip()
+    return s.where(s != "")
+
+
+def parse_money(s: pd.Series, decimal: str | None = None) -> pd.Series:
+    """'1 234,50', '1234.50', '1.234,50 грн' -> float; unparseable -> NaN."""
+    if pd.api.types.is_numeric_dtype(s):
+        return s.astype("float64")
+    t = _as_text(s)
+    t = t.str.replace(r"[\s\u00a0\u202f'’]|грн\.?|₴|uah|руб\.?", "", regex=True, case=False)
+    if decimal is None:
+        has_comma_dec = t.str.contains(r",\d{1,2}$", regex=True, na=False).any()
+        has_dot = t.str.contains(".", regex=False, na=False).any()
+        decimal = "," if has_comma_dec and not has_dot else "."
+    if decimal == ",":
+        t = t.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    else:
+        t = t.str.replace(",", "", regex=False)
+    return pd.to_numeric(t, errors="coerce").astype("float64")
+
+
+def parse_datetime(s: pd.Series, date_format: str | None = None) -> pd.Series:
+    """Day-first dates with or without time, ISO dates, Excel serials -> datetime64 (naive)."""
+    if pd.api.types.is_datetime64_any_dtype(s):
+        out = s
+        if getattr(out.dt, "tz", None) is not None:
+            out = out.dt.tz_convert(None)
+        return out.astype("datetime64[us]")
+    if pd.api.types.is_numeric_dtype(s):  # Excel serial day numbers
+        return (pd.Timestamp("1899-12-30") + pd.to_timedelta(s, unit="D")).astype(
+            "datetime64[us]"
+        )
+    t = _as_text(s)
+    # ISO with a zone suffix (e.g. 2019-02-17T10:06:38Z): drop the zone, keep the wall time
+    t = t.str.replace(r"(?<=\d)(Z|[+-]\d\d:?\d\d)$", "", regex=True)
+    out = pd.Series(pd.NaT, index=t.index, dtype="datetime64[us]")
+    todo = t.notna()
+    formats = [date_format, f"{date_format} %H:%M", f"{date_format} %H:%M:%S"] if date_format else []
+    formats += [f for f in DATE_FORMATS if f not in formats]
+    for fmt in formats:
+        if not todo.any():
+            break
+        parsed = pd.to_datetime(t[todo], format=fmt, errors="coerce")
+        ok = parsed.notna()
+        if ok.any():
+            out.loc[ok[ok].index] = parsed[ok].astype("datetime64[us]")
+            todo.loc[ok[ok].index] = False
+    if todo.any():  # Excel serials written as text
+        num = pd.to_numeric(t[todo], errors="coerce")
+        serial = num.between(20000, 80000)
+        if serial.any():
+            idx = serial[serial].index
+            out.loc[idx] = (pd.Timestamp("1899-12-30") + pd.to_timedelta(num[idx], unit="D"))
+    return out
+
+
+def parse_bool(s: pd.Series, mapping: dict[str, str] | None = None) -> pd.Series:
+    t = _as_text(s)
+    if mapping:
+        low = {k.strip().lower(): v for k, v in mapping.items()}
+        m = t.str.lower().map(low)
+        return m.map({"true": True, "false": False}).astype("boolean")
+    low = t.str.lower()
+    out = pd.Series(pd.NA, index=t.index, dtype="boolean")
+    out[low.isin(TRUE_WORDS)] = True
+    out[low.isin(FALSE_WORDS)] = False
+    return out
+
+
+def parse_category(
+    s: pd.Series, table: str, column: str, mapping: dict[str, str] | None, path: Path, header: str
+) -> pd.Series:
+    """Map the file's values onto the canonical ones; an unknown status is an error."""
+    allowed = CATEGORIES[(table, column)]
+    t = _as_text(s)
+    if column == "sex" and not mapping:
+        return t.str.lower().map(SEX_WORDS)
+    if mapping:
+        low = {k.strip().lower(): v for k, v in mapping.items()}
+    else:
+        low = {}
+    low.update({a: a for a in allowed if a not in low.values() or a in low})
+    key = t.str.lower()
+    mapped = key.map(low)
+    unknown = t[t.notna() & mapped.isna()]
+    if len(unknown) and column == "status":
+        counts = unknown.value_counts()
+        listed = ", ".join(f"{v!r} ({n})" for v, n in counts.head(15).items())
+        raise DataValueError(
+            path,
+            header,
+            f"values not mapped to a {table} status: {listed}",
+            hint=(
+                f"map each under `values: {{{column}: {{...}}}}` in params to one of "
+                f"{', '.join(allowed)}"
+            ),
+        )
+    default = DEFAULTS.get((table, column))
+    if default is not None:
+        mapped = mapped.fillna(default)
+    return mapped
+
+
+# ----------------------------------------------------------------------------- one source
+
+
+def load_source(source: Source) -> tuple[pd.DataFrame, LedgerEntry, pd.DataFrame]:
+    """One source file -> (canonical rows kept, ledger entry, rejected rows)."""
+    raw = read_raw(source)
+    raw.columns = [str(c).strip() for c in raw.columns]
+    entry = LedgerEntry(system=source.system, table=source.table, path=str(source.path))
+    entry.rows_in = len(raw)
+    available = list(raw.columns)
+    for canon, header in source.columns.items():
+        if header not in raw.columns:
+            raise ColumnError(source.path, header, available, role=canon)
+
+    kinds = COLUMNS[source.table]
+    out = pd.DataFrame(index=raw.index)
+    for canon, header in source.columns.items():
+        col = raw[header]
+        kind = kinds[canon]
+        mapping = source.values.get(canon)
+        if kind == "id" or kind == "text":
+            out[canon] = _as_text(col)
+        elif kind == "money":
+            out[canon] = parse_money(col, source.decimal)
+        elif kind == "datetime" or kind == "date":
+            out[canon] = parse_datetime(col, source.date_format)
+            if kind == "date":
+                out[canon] = out[canon].dt.normalize()
+        elif kind == "bool":
+            out[canon] = parse_bool(col, mapping)
+        elif kind == "category":
+            out[canon] = parse_category(col, source.table, canon, mapping, source.path, header)
+    for (table, column), default in DEFAULTS.items():
+        if table == source.table and column not in out:
+            out[column] = default
+
+    out["source_system"] = source.system
+    out["source_row"] = raw.index.to_numpy() + 2  # 1-based, after the header line
+    out["source_id"] = out["patient_id"]
+
+    reasons = pd.Series(pd.NA, index=raw.index, dtype="object")
+    reasons[out["patient_id"].isna()] = R_MISSING_ID
+    for canon in ("date",):
+        if canon in source.columns:
+            bad = out[canon].isna() & raw[source.columns[canon]].notna() & reasons.isna()
+            if source.table == "visits":
+                bad |= out[canon].isna() & reasons.isna()
+            reasons[bad] = R_BAD_DATE
+    dup = raw.duplicated(keep="first") & reasons.isna()
+    reasons[dup] = R_DUPLICATE
+
+    rejected = _rejected_frame(raw, reasons, source)
+    kept = out[reasons.isna()].copy()
+    for reason, n in reasons.value_counts().items():
+        entry.drop(str(reason), int(n))
+    return kept, entry, rejected
+
+
+def _rejected_frame(raw: pd.DataFrame, reasons: pd.Series, source: Source) -> pd.DataFrame:
+    mask = reasons.notna()
+    if not mask.any():
+        return _empty_rejected()
+    rows = raw[mask]
+    values = rows.astype("str").apply(
+        lambda r: " | ".join(f"{c}={v}" for c, v in r.items() if v not in ("nan", "<NA>")),
+        axis=1,
+    )
+    return pd.DataFrame(
+        {
+            "system": source.system,
+            "table": source.table,
+            "path": str(source.path),
+            "row": rows.index.to_numpy() + 2,
+            "reason": reasons[mask].astype(str).to_numpy(),
+            "values": values.to_numpy(),
+        }
+    )
+
+
+def _empty_rejected() -> pd.DataFrame:
+    return pd.DataFrame(columns=["system", "table", "path", "row", "reason", "values"])
+
+
+# ----------------------------------------------------------------------------- the clinic
+
+
+def _empty_table(table: str) -> pd.DataFrame:
+    cols = list(COLUMNS[table]) + ["source_system", "source_row", "source_id"]
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
+
+
+def load_clinic(params: Params) -> ClinicData:
+    """Read every source of a clinic into canonical tables plus the ledger."""
+    parts: dict[str, list[pd.DataFrame]] = {"visits": [], "patients": [], "plans": []}
+    present: dict[str, list[str]] = {}
+    ledger: list[LedgerEntry] = []
+    rejected: list[pd.DataFrame] = []
+    entries: dict[int, LedgerEntry] = {}
+    for i, source in enumerate(params.sources):
+        kept, entry, rej = load_source(source)
+        kept["_source"] = i
+        parts[source.table].append(kept)
+        present.setdefault(source.table, [])
+        for c in source.columns:
+            if c not in present[source.table]:
+                present[source.table].append(c)
+        ledger.append(entry)
+        entries[i] = entry
+        rejected.append(rej)
+
+    tables = {
+        t: (pd.concat(p, ignore_index=True) if p else _empty_table(t)) for t, p in parts.items()
+    }
+    for t, df in tables.items():
+        for c in COLUMNS[t]:
+            if c not in df:
+                df[c] = pd.Series(pd.NA, index=df.index, dtype="object")
+        if "_source" not in df:
+            df["_source"] = pd.Series(dtype="int64")
+        # ids are unique only inside one system
+        df["patient_id"] = df["source_system"].astype(str) + ":" + df["patient_id"].astype(str)
+
+    visits, patients, plans = tables["visits"], tables["patients"], tables["plans"]
+
+    # exclusion rules: a matching patient takes their visits and plans along
+    extra_rejected = []
+    for rule in params.exclude:
+        df = tables[rule.table]
+        if rule.column not in df:
+            continue
+        hit = df[rule.column].astype("str").str.contains(rule.pattern, regex=True, na=False)
+        if rule.table == "patients" and hit.any():
+            ids = set(df.loc[hit, "patient_id"])
+            _drop(tables, "patients", hit, f"excluded: {rule.reason}", entries, extra_rejected)
+            for t in ("visits", "plans"):
+                m = tables[t]["patient_id"].isin(ids)
+                _drop(tables, t, m, R_EXCLUDED_PATIENT, entries, extra_rejected)
+        elif hit.any():
+            _drop(tables, rule.table, hit, f"excluded: {rule.reason}", entries, extra_rejected)
+    visits, patients, plans = tables["visits"], tables["patients"], tables["plans"]
+
+    # as_of: from params, else the last completed visit
+    completed = visits["status"] == "completed"
+    if params.clinic.as_of is not None:
+        as_of = pd.Timestamp(params.clinic.as_of)
+    elif completed.any():
+        as_of = visits.loc[completed, "date"].max().normalize()
+    else:
+        as_of = pd.Timestamp.today().normalize()
+    day_after = as_of + pd.Timedelta(days=1)
+    late = (visits["date"] >= day_after) & (visits["status"] != "booked")
+    _drop(tables, "visits", late, R_AFTER_AS_OF, entries, extra_rejected)
+    if "date" in tables["plans"]:
+        late_plans = tables["plans"]["date"].notna() & (tables["plans"]["date"] >= day_after)
+        _drop(tables, "plans", late_plans, R_AFTER_AS_OF, entries, extra_rejected)
+    visits, patients, plans = tables["visits"], tables["patients"], tables["plans"]
+
+    patients = _one_row_per_patient(patients, visits, plans)
+
+    for i, entry in entries.items():
+        t = params.sources[i].table
+        entry.rows_kept = int((tables[t]["_source"] == i).sum())
+        if t in ("visits", "plans") and "date" in tables[t]:
+            d = tables[t].loc[tables[t]["_source"] == i, "date"]
+            if d.notna().any():
+                entry.date_min = d.min().date().isoformat()
+                entry.date_max = d.max().date().isoformat()
+
+    rejected_all = pd.concat([r for r in rejected + extra_rejected if len(r)], ignore_index=True)
+    if rejected_all.empty:
+        rejected_all = _empty_rejected()
+    visits = visits.drop(columns="_source").reset_index(drop=True)
+    plans = plans.drop(columns="_source").reset_index(drop=True)
+    visits["date"] = pd.to_datetime(visits["date"]).astype("datetime64[us]")
+    visits["amount"] = pd.to_numeric(visits["amount"], errors="coerce").astype("float64")
+    return ClinicData(
+        visits=visits,
+        patients=patients,
+        plans=plans,
+        ledger=ledger,
+        as_of=as_of,
+        present=present,
+        rejected=rejected_all,
+    )
+
+
+def _drop(tables, table, mask, reason, entries, rejected_out) -> None:
+    df = tables[table]
+    if not mask.any():
+        return
+    gone = df[mask]
+    for src, n in gone["_source"].value_counts().items():
+        entries[int(src)].drop(reason, int(n))
+    rejected_out.append(
+        pd.DataFrame(
+            {
+                "system": gone["source_system"].to_numpy(),
+                "table": table,
+                "path": [entries[int(s)].path for s in gone["_source"]],
+                "row": gone["source_row"].to_numpy(),
+                "reason": reason,
+                "values": "",
+            }
+        )
+    )
+    tables[table] = df[~mask]
+
+
+def _one_row_per_patient(patients: pd.DataFrame, visits: pd.DataFrame, plans: pd.DataFrame):
+    """Cards plus anyone who appears only in visits or plans; later duplicates of a card
+    fill the gaps of the first one."""
+    cards = patients.drop(columns="_source").groupby("patient_id", sort=False).first()
+    others = pd.Index(visits["patient_id"]).union(pd.Index(plans["patient_id"]))
+    missing = others.difference(cards.index)
+    if len(missing):
+        extra = pd.DataFrame(index=missing)
+        extra["source_system"] = [m.split(":", 1)[0] for m in missing]
+        extra["source_id"] = [m.split(":", 1)[1] for m in missing]
+        cards = pd.concat([cards, extra])
+    cards["has_card"] = cards.index.isin(patients["patient_id"])
+    cards.index.name = "patient_id"
+    return cards.reset_index()

@@ -1,0 +1,200 @@
+"""The per-clinic params file (``params/<clinic>.yaml``): schema, loading, validation.
+
+A new export format is a new params file, never new code. Validation is strict: an unknown
+key or a wrong type is an error that names the file and the key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ParamsError
+from .tables import CATEGORIES, COLUMNS
+
+Language = Literal["uk", "ru", "en"]
+PatientRule = Literal["booked", "came", "paid"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Clinic(_Strict):
+    name: str
+    slug: str | None = None
+    currency: str = "UAH"
+    language: Language = "uk"
+    as_of: dt.date | None = None
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Z]{3}", v):
+            raise ValueError("must be an ISO 4217 code such as UAH, EUR, USD")
+        return v
+
+
+class Source(_Strict):
+    system: str
+    table: Literal["visits", "patients", "plans"]
+    path: Path
+    encoding: Literal["utf-8", "utf-8-sig", "cp1251"] | None = None
+    delimiter: str | None = None
+    decimal: Literal[",", "."] | None = None
+    date_format: str | None = None
+    sheet: str | None = None
+    columns: dict[str, str]
+    values: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_char(cls, v: str | None) -> str | None:
+        if v is not None and len(v) != 1:
+            raise ValueError("must be a single character such as ';', ',' or a tab")
+        return v
+
+    @model_validator(mode="after")
+    def _known_columns(self) -> Source:
+        known = COLUMNS[self.table]
+        for canon in self.columns:
+            if canon not in known:
+                raise ValueError(
+                    f"columns: '{canon}' is not a canonical column of table '{self.table}' "
+                    f"(known: {', '.join(known)})"
+                )
+        if "patient_id" not in self.columns:
+            raise ValueError("columns: 'patient_id' must be mapped")
+        if self.table == "visits" and "date" not in self.columns:
+            raise ValueError("columns: 'date' must be mapped for a visits table")
+        for canon, mapping in self.values.items():
+            allowed = CATEGORIES.get((self.table, canon))
+            if canon not in self.columns:
+                raise ValueError(f"values: '{canon}' is not mapped under columns")
+            if allowed is None:
+                if canon != "consent":
+                    raise ValueError(f"values: column '{canon}' takes no value mapping")
+                allowed = ("true", "false")
+            bad = sorted({str(v) for v in mapping.values()} - set(allowed))
+            if bad:
+                raise ValueError(
+                    f"values.{canon}: {', '.join(map(repr, bad))} not allowed "
+                    f"(use one of {', '.join(allowed)})"
+                )
+        return self
+
+
+class Exclude(_Strict):
+    table: Literal["visits", "patients", "plans"]
+    column: str
+    pattern: str
+    reason: str
+
+    @field_validator("pattern")
+    @classmethod
+    def _regex(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as err:
+            raise ValueError(f"not a valid regular expression: {err}") from None
+        return v
+
+
+class Branding(_Strict):
+    consultant: str = ""
+    logo: Path | None = None
+    colour: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] = "#1f6f8b"
+
+
+class Report(_Strict):
+    formats: list[Literal["html", "pdf"]] = Field(default_factory=lambda: ["html", "pdf"])
+    branding: Branding = Field(default_factory=Branding)
+
+
+class Demo(_Strict):
+    """Generate the sources with the built-in demo generator when they are missing."""
+
+    kind: Literal["dental"] = "dental"
+    seed: int = 20261122
+    patients: int = Field(default=5000, gt=0)
+
+
+class Params(_Strict):
+    clinic: Clinic
+    patient_rule: PatientRule = "came"
+    sources: list[Source] = Field(min_length=1)
+    exclude: list[Exclude] = Field(default_factory=list)
+    report: Report = Field(default_factory=Report)
+    demo: Demo | None = None
+
+    # set by load_params, not by the file
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @property
+    def slug(self) -> str:
+        return self.clinic.slug or "clinic"
+
+    def fingerprint(self) -> str:
+        """A stable hash of the validated params (part of the cache key)."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _format_loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def load_params(path: Path | str) -> Params:
+    """Read and validate a params file; relative source paths become absolute.
+
+    Raises :class:`ParamsError` naming the file and every offending key.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(
+            f"{path}: params file not found",
+            hint="create it with `make init CLINIC=<name>` or copy params/demo.yaml",
+        )
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ParamsError(f"{path}: not valid YAML{where}: {getattr(err, 'problem', err)}") from None
+    except UnicodeDecodeError:
+        raise ParamsError(f"{path}: not UTF-8 text", hint="save the params file as UTF-8") from None
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: expected a mapping of keys (clinic:, sources:, ...) at the top")
+    try:
+        params = Params.model_validate(raw)
+    except ValidationError as err:
+        lines = []
+        for e in err.errors():
+            msg = e["msg"].removeprefix("Value error, ")
+            if e["type"] == "extra_forbidden":
+                msg = "unknown key (check the spelling; see params/demo.yaml for the keys)"
+            lines.append(f"  {_format_loc(e['loc'])}: {msg}")
+        raise ParamsError(f"{path}: invalid params\n" + "\n".join(lines)) from None
+
+    base = path.resolve().parent
+    sources = [
+        s.model_copy(update={"path": (base / s.path).resolve()}) for s in params.sources
+    ]
+    branding = params.report.branding
+    if branding.logo is not None:
+        branding = branding.model_copy(update={"logo": (base / branding.logo).resolve()})
+    report = params.report.model_copy(update={"branding": branding})
+    clinic = params.clinic
+    if clinic.slug is None:
+        clinic = clinic.model_copy(update={"slug": path.stem})
+    return params.model_copy(update={"sources": sources, "report": report, "clinic": clinic})
