@@ -134,8 +134,9 @@ def cache_key(params: Params, code: str | None = None) -> str:
     h = hashlib.sha256()
     h.update(params.fingerprint().encode())
     for s in params.sources:
-        h.update(str(s.path).encode())
-        h.update(file_digest(s.path).encode() if s.path.exists() else b"missing")
+        for path in [s.path, *(lk.path for lk in s.lookups.values())]:
+            h.update(str(path).encode())
+            h.update(file_digest(path).encode() if path.exists() else b"missing")
     h.update((code or code_fingerprint()).encode())
     return h.hexdigest()
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import identity
 from .errors import ColumnError, DataValueError, SourceFileError
 from .params import Params, Source
 from .tables import CATEGORIES, COLUMNS, DEFAULTS, ClinicData, LedgerEntry
@@ -58,7 +59,7 @@ def detect_encoding(raw: bytes) -> str:
         raw.decode("utf-8")
     except UnicodeDecodeError as err:
         # a multi-byte character cut at the end of a sample is still UTF-8
-        if err.start < len(raw) - 4:
+        if err.reason != "unexpected end of data":
             return "cp1251"
     return "utf-8"
 
@@ -77,42 +78,57 @@ def sniff_delimiter(sample: str) -> str:
 
 def read_raw(source: Source) -> pd.DataFrame:
     """Read one source file into a frame of raw values (strings for text files)."""
-    path = source.path
+    return read_table(
+        source.path,
+        encoding=source.encoding,
+        delimiter=source.delimiter,
+        sheet=source.sheet,
+        what=f"source '{source.system}' / {source.table}",
+    )
+
+
+def read_table(
+    path: Path,
+    *,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    sheet: str | None = None,
+    what: str = "",
+) -> pd.DataFrame:
+    """CSV (sniffed), XLSX (calamine) or Parquet, by extension; errors name the file."""
+    path = Path(path)
     if not path.exists():
         raise SourceFileError(
             path,
-            f"file not found (source '{source.system}' / {source.table})",
+            f"file not found ({what})" if what else "file not found",
             hint="check `path:` in params; relative paths start at the params file's folder",
         )
     suffix = path.suffix.lower()
     try:
         if suffix in (".csv", ".txt", ".tsv"):
-            return _read_csv(source)
+            return _read_csv(path, encoding, delimiter)
         if suffix in (".xlsx", ".xlsm", ".xls"):
-            kwargs = {"sheet_name": source.sheet if source.sheet is not None else 0}
-            df = pd.read_excel(path, engine="calamine", **kwargs)
-            return df
+            return pd.read_excel(path, engine="calamine", sheet_name=sheet if sheet else 0)
         if suffix == ".parquet":
             return pd.read_parquet(path)
     except (SourceFileError, ColumnError):
         raise
     except ValueError as err:
-        if "Worksheet" in str(err) or "sheet" in str(err).lower():
-            raise SourceFileError(path, f"no sheet '{source.sheet}': {err}") from None
+        if sheet and "sheet" in str(err).lower():
+            raise SourceFileError(path, f"no sheet '{sheet}' ({err})") from None
         raise SourceFileError(path, f"cannot be read: {err}") from None
     except Exception as err:  # noqa: BLE001 - any reader failure becomes one clear message
         raise SourceFileError(path, f"cannot be read as {suffix[1:]}: {err}") from None
     raise SourceFileError(path, f"unknown file type '{suffix}'", hint="use .csv, .xlsx or .parquet")
 
 
-def _read_csv(source: Source) -> pd.DataFrame:
-    path = source.path
+def _read_csv(path: Path, encoding: str | None, delimiter: str | None) -> pd.DataFrame:
     with path.open("rb") as fh:
         head = fh.read(256 * 1024)
-    encoding = source.encoding or detect_encoding(head)
+    encoding = encoding or detect_encoding(head)
     if encoding == "utf-8" and head.startswith(b"\xef\xbb\xbf"):
         encoding = "utf-8-sig"
-    sep = source.delimiter or sniff_delimiter(head.decode(encoding, errors="replace"))
+    sep = delimiter or sniff_delimiter(head.decode(encoding, errors="replace"))
     try:
         return pd.read_csv(
             path,
@@ -121,7 +137,6 @@ def _read_csv(source: Source) -> pd.DataFrame:
             dtype=str,
             keep_default_na=False,
             na_values=[""],
-            skipinitialspace=False,
             on_bad_lines="error",
         )
     except UnicodeDecodeError as err:
@@ -136,6 +151,18 @@ def _read_csv(source: Source) -> pd.DataFrame:
         ) from None
     except pd.errors.EmptyDataError:
         raise SourceFileError(path, "the file is empty") from None
+
+
+def apply_lookup(values: pd.Series, lookup) -> pd.Series:
+    """Replace ids by the names a dictionary file gives them; unknown ids stay as they are."""
+    table = read_table(lookup.path, encoding=lookup.encoding, delimiter=lookup.delimiter,
+                       sheet=lookup.sheet, what="lookup")
+    table.columns = [str(c).strip() for c in table.columns]
+    for col in (lookup.key, lookup.value):
+        if col not in table.columns:
+            raise ColumnError(lookup.path, col, list(table.columns), role="lookup")
+    names = dict(zip(_as_text(table[lookup.key]), _as_text(table[lookup.value]), strict=True))
+    return values.map(names).fillna(values)
 
 
 # ----------------------------------------------------------------------------- parsers
@@ -275,6 +302,8 @@ def load_source(source: Source) -> tuple[pd.DataFrame, LedgerEntry, pd.DataFrame
         mapping = source.values.get(canon)
         if kind == "id" or kind == "text":
             out[canon] = _as_text(col)
+            if canon in source.lookups:
+                out[canon] = apply_lookup(out[canon], source.lookups[canon])
         elif kind == "money":
             out[canon] = parse_money(col, source.decimal)
         elif kind == "datetime" or kind == "date":
@@ -410,20 +439,34 @@ def load_clinic(params: Params) -> ClinicData:
         _drop(tables, "plans", late_plans, R_AFTER_AS_OF, entries, extra_rejected)
     visits, patients, plans = tables["visits"], tables["patients"], tables["plans"]
 
-    patients = _one_row_per_patient(patients, visits, plans)
+    # identity resolution: one person per phone / name + birth date, across systems
+    cards = _cards(patients, visits, plans)
+    ident = identity.resolve(cards, params.clinic.phone_region)
+    person_of = pd.Series(ident["person_id"].to_numpy(), index=cards["patient_id"].to_numpy())
+    for t in ("visits", "patients", "plans"):
+        df = tables[t]
+        df["source_key"] = df["patient_id"]
+        df["patient_id"] = df["patient_id"].map(person_of)
+    patients = _persons(tables["patients"], cards, ident)
+    visits, plans = tables["visits"], tables["plans"]
 
     for i, entry in entries.items():
         t = params.sources[i].table
-        entry.rows_kept = int((tables[t]["_source"] == i).sum())
-        if t in ("visits", "plans") and "date" in tables[t]:
-            d = tables[t].loc[tables[t]["_source"] == i, "date"]
+        rows = tables[t][tables[t]["_source"] == i]
+        entry.rows_kept = int(len(rows))
+        if t == "patients":
+            first = ~tables[t].sort_values(["_source", "source_row"]).duplicated("patient_id")
+            entry.merged = int((~first.reindex(rows.index)).sum())
+        else:
+            entry.merged = int((rows["source_key"] != rows["patient_id"]).sum())
+        if t in ("visits", "plans") and "date" in rows:
+            d = rows["date"]
             if d.notna().any():
                 entry.date_min = d.min().date().isoformat()
                 entry.date_max = d.max().date().isoformat()
 
-    rejected_all = pd.concat([r for r in rejected + extra_rejected if len(r)], ignore_index=True)
-    if rejected_all.empty:
-        rejected_all = _empty_rejected()
+    parts_rej = [r for r in rejected + extra_rejected if len(r)]
+    rejected_all = pd.concat(parts_rej, ignore_index=True) if parts_rej else _empty_rejected()
     visits = visits.drop(columns="_source").reset_index(drop=True)
     plans = plans.drop(columns="_source").reset_index(drop=True)
     visits["date"] = pd.to_datetime(visits["date"]).astype("datetime64[us]")
@@ -461,10 +504,10 @@ def _drop(tables, table, mask, reason, entries, rejected_out) -> None:
     tables[table] = df[~mask]
 
 
-def _one_row_per_patient(patients: pd.DataFrame, visits: pd.DataFrame, plans: pd.DataFrame):
-    """Cards plus anyone who appears only in visits or plans; later duplicates of a card
-    fill the gaps of the first one."""
-    cards = patients.drop(columns="_source").groupby("patient_id", sort=False).first()
+def _cards(patients: pd.DataFrame, visits: pd.DataFrame, plans: pd.DataFrame) -> pd.DataFrame:
+    """One row per source key (``system:id``): its card (later rows of the same key fill the
+    gaps of the first), or an empty card for keys seen only in visits or plans."""
+    cards = patients.drop(columns="_source").groupby("patient_id", sort=True).first()
     others = pd.Index(visits["patient_id"]).union(pd.Index(plans["patient_id"]))
     missing = others.difference(cards.index)
     if len(missing):
@@ -475,3 +518,17 @@ def _one_row_per_patient(patients: pd.DataFrame, visits: pd.DataFrame, plans: pd
     cards["has_card"] = cards.index.isin(patients["patient_id"])
     cards.index.name = "patient_id"
     return cards.reset_index()
+
+
+def _persons(card_rows: pd.DataFrame, cards: pd.DataFrame, ident: pd.DataFrame) -> pd.DataFrame:
+    """One row per person: the first non-missing value of each field over their cards,
+    the normalised phone, and the source keys merged."""
+    c = cards.assign(person_id=ident["person_id"].to_numpy(), phone_e164=ident["phone_e164"])
+    c = c.sort_values(["person_id", "patient_id"])
+    fields = [x for x in c.columns if x not in ("patient_id", "person_id")]
+    persons = c.groupby("person_id", sort=True)[fields].first()
+    persons["source_ids"] = c.groupby("person_id", sort=True)["patient_id"].agg(list)
+    persons["n_sources"] = persons["source_ids"].str.len()
+    persons["has_card"] = c.groupby("person_id", sort=True)["has_card"].any()
+    persons.index.name = "patient_id"
+    return persons.reset_index()

@@ -33,6 +33,7 @@ class Clinic(_Strict):
     currency: str = "UAH"
     language: Language = "uk"
     as_of: dt.date | None = None
+    phone_region: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] = "UA"
 
     @field_validator("currency")
     @classmethod
@@ -40,6 +41,17 @@ class Clinic(_Strict):
         if not re.fullmatch(r"[A-Z]{3}", v):
             raise ValueError("must be an ISO 4217 code such as UAH, EUR, USD")
         return v
+
+
+class Lookup(_Strict):
+    """A dictionary file that names the ids in a column (e.g. providers.csv for doctor ids)."""
+
+    path: Path
+    key: str
+    value: str
+    encoding: Literal["utf-8", "utf-8-sig", "cp1251"] | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
 
 
 class Source(_Strict):
@@ -53,6 +65,7 @@ class Source(_Strict):
     sheet: str | None = None
     columns: dict[str, str]
     values: dict[str, dict[str, str]] = Field(default_factory=dict)
+    lookups: dict[str, Lookup] = Field(default_factory=dict)
 
     @field_validator("delimiter")
     @classmethod
@@ -74,6 +87,9 @@ class Source(_Strict):
             raise ValueError("columns: 'patient_id' must be mapped")
         if self.table == "visits" and "date" not in self.columns:
             raise ValueError("columns: 'date' must be mapped for a visits table")
+        for canon in self.lookups:
+            if canon not in self.columns:
+                raise ValueError(f"lookups: '{canon}' is not mapped under columns")
         for canon, mapping in self.values.items():
             allowed = CATEGORIES.get((self.table, canon))
             if canon not in self.columns:
@@ -188,7 +204,16 @@ def load_params(path: Path | str) -> Params:
 
     base = path.resolve().parent
     sources = [
-        s.model_copy(update={"path": (base / s.path).resolve()}) for s in params.sources
+        s.model_copy(
+            update={
+                "path": (base / s.path).resolve(),
+                "lookups": {
+                    k: lk.model_copy(update={"path": (base / lk.path).resolve()})
+                    for k, lk in s.lookups.items()
+                },
+            }
+        )
+        for s in params.sources
     ]
     branding = params.report.branding
     if branding.logo is not None:

@@ -78,6 +78,7 @@ class LedgerEntry:
     path: str
     rows_in: int = 0
     rows_kept: int = 0
+    merged: int = 0  # kept rows folded into a person first seen in another row or system
     dropped: dict[str, int] = field(default_factory=dict)
     date_min: str | None = None
     date_max: str | None = None
@@ -95,6 +96,7 @@ class LedgerEntry:
             "path": self.path,
             "rows_in": self.rows_in,
             "rows_kept": self.rows_kept,
+            "merged": self.merged,
             "dropped": dict(sorted(self.dropped.items())),
             "date_min": self.date_min,
             "date_max": self.date_max,

@@ -1,0 +1,72 @@
+"""Compute stage: figures on a tiny clinic, and the on-disk cache."""
+
+import pandas as pd
+
+from clinic_analysis.audit import cache_key, compute_audit, get_audit
+
+from .test_load import STATUS, VISIT_COLS, VISITS, _visits_params, make_params
+
+
+def test_base_figures_on_a_tiny_clinic(tmp_path):
+    audit = compute_audit(_visits_params(tmp_path))
+    m = audit.metrics
+    # kept: P1 two completed visits the same day + a no-show; P2 one free visit + a refund;
+    # P3 one future booking only
+    assert m["base"]["by_rule"] == {"booked": 3, "came": 2, "paid": 1}
+    assert m["base"]["patients"] == 2  # rule "came"
+    assert m["base"]["visits"] == 2  # P1's same-day visits count once
+    assert m["revenue"]["total"] == 1200.5 + 300 - 200
+    assert m["revenue"]["refunds"] == 200
+    assert m["clinic"]["as_of"] == "2024-04-30"
+    led = m["ledger"]["mis"]["visits"]
+    assert led["rows_in"] == led["rows_kept"] + sum(led["dropped"].values())
+    p = audit.patients.set_index("patient_id")
+    assert p.loc["mis:P1", "visits"] == 1
+    assert p.loc["mis:P1", "revenue"] == 1500.5
+    assert p.loc["mis:P2", "revenue"] == -200
+    assert p.loc["mis:P1", "first_visit"] == pd.Timestamp("2024-02-01")
+
+
+def test_patient_rule_changes_the_base(tmp_path):
+    audit = compute_audit(_visits_params(tmp_path, patient_rule="paid"))
+    assert audit.metrics["base"]["patients"] == 1
+    assert audit.patients["patient_id"].tolist() == ["mis:P1"]
+
+
+def test_monthly_summary_counts_new_patients_once(tmp_path):
+    audit = compute_audit(_visits_params(tmp_path))
+    mo = audit.monthly.set_index("month")
+    assert mo.loc["2024-02-01", "new_patients"] == 1
+    assert mo.loc["2024-03-01", "new_patients"] == 1
+    assert mo["base"].iloc[-1] == 2
+    assert mo.index[-1] == pd.Timestamp("2024-04-01")  # runs to as_of
+    assert mo.loc["2024-03-01", "revenue"] == -200
+
+
+def test_cache_key_is_stable_and_sensitive(tmp_path):
+    params = _visits_params(tmp_path)
+    k1 = cache_key(params, code="c")
+    assert k1 == cache_key(params, code="c")
+    assert k1 != cache_key(params, code="other code")
+    assert k1 != cache_key(params.model_copy(update={"patient_rule": "paid"}), code="c")
+    src = params.sources[0].path
+    src.write_bytes(src.read_bytes() + "P9;01.04.2024;100;Виконано\n".encode())
+    assert k1 != cache_key(params, code="c")
+
+
+def test_second_get_audit_is_a_cache_hit_and_a_change_recomputes(tmp_path):
+    params = _visits_params(tmp_path)
+    a1, hit1 = get_audit(params, tmp_path / "cache")
+    a2, hit2 = get_audit(params, tmp_path / "cache")
+    assert (hit1, hit2) == (False, True)
+    assert a2.metrics == a1.metrics
+    params2 = make_params(
+        tmp_path,
+        {"v.csv": ("visits", VISITS.replace("1 200,50", "1 000"),
+                   {"columns": VISIT_COLS, "values": STATUS})},
+        clinic={"as_of": "2024-04-30"},
+    )
+    a3, hit3 = get_audit(params2, tmp_path / "cache")
+    assert not hit3
+    assert a3.metrics["revenue"]["total"] == 1000 + 300 - 200
+    assert len(list((tmp_path / "cache").glob("audit-*.pkl"))) == 1  # old entry replaced
