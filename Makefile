@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TIME = /usr/bin/env TIMEFORMAT='  [%Rs]' bash -c 'time "$$@"' --
 
 .DEFAULT_GOAL := help
-.PHONY: help venv deps report test lint notebook bench clean
+.PHONY: help venv deps report init test lint notebook bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -29,6 +29,10 @@ deps: ## Install the system libraries WeasyPrint needs (pango, DejaVu fonts); De
 report: $(STAMP) ## Render the audit of CLINIC (default demo) into reports/CLINIC/
 	@echo "==> rendering the audit of '$(CLINIC)'"
 	@$(TIME) $(PY) -m clinic_analysis report --clinic $(CLINIC)
+
+init: $(STAMP) ## Draft params/CLINIC.yaml from export files: make init CLINIC=x FILES="a.csv b.xlsx"
+	@test -n "$(FILES)" || { echo 'usage: make init CLINIC=x FILES="a.csv b.xlsx"'; exit 2; }
+	@$(PY) -m clinic_analysis init --clinic $(CLINIC) $(FILES)
 
 test: $(STAMP) ## Run the test suite
 	@echo "==> running the tests"

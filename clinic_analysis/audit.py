@@ -66,7 +66,7 @@ def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
         },
         "revenue": {
             "total": round(float(money["revenue"].sum()), 2),
-            "refunds": round(float(-money.loc[money["revenue"] < 0, "revenue"].sum()), 2),
+            "refunds": round(float(money.loc[money["revenue"] < 0, "revenue"].abs().sum()), 2),
             "average_check": _ratio(
                 money.loc[money["status"] == "completed", "revenue"].sum(), visits_n
             ),
@@ -102,10 +102,11 @@ def _ledger_metrics(data: ClinicData) -> dict:
             prev = slot[e.table]
             prev["rows_in"] += d["rows_in"]
             prev["rows_kept"] += d["rows_kept"]
+            prev["merged"] += d["merged"]
             for r, n in d["dropped"].items():
                 prev["dropped"][r] = prev["dropped"].get(r, 0) + n
         else:
-            slot[e.table] = {k: d[k] for k in ("rows_in", "rows_kept", "dropped")}
+            slot[e.table] = {k: d[k] for k in ("rows_in", "rows_kept", "merged", "dropped")}
     return out
 
 

@@ -77,6 +77,25 @@ def demo(
         typer.echo(f"  {name}: {path}")
 
 
+@app.command()
+def init(
+    clinic: Annotated[str, typer.Option(help="Name of the new clinic (params/<clinic>.yaml).")],
+    files: Annotated[list[Path], typer.Argument(help="Export files: CSV, XLSX or Parquet.")],
+    params_dir: Annotated[Path, typer.Option(help="Where params files live.")] = Path("params"),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing params file.")] = False,
+    debug: Debug = False,
+) -> None:
+    """Sniff export files and draft params/<clinic>.yaml with every guess commented."""
+    from .init import write_draft
+
+    try:
+        out = write_draft(clinic, files, params_dir, force=force)
+    except ClinicAuditError as err:
+        _fail(err, debug)
+        return
+    typer.echo(f"draft written to {out}: check the lines marked '# guess' and any FIXME")
+
+
 def main() -> None:  # console-script entry point
     app()
 

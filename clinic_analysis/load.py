@@ -454,11 +454,11 @@ def load_clinic(params: Params) -> ClinicData:
         t = params.sources[i].table
         rows = tables[t][tables[t]["_source"] == i]
         entry.rows_kept = int(len(rows))
+        # merged: folded into a person under another source key, or a repeat of a key's card
+        merged = rows["source_key"] != rows["patient_id"]
         if t == "patients":
-            first = ~tables[t].sort_values(["_source", "source_row"]).duplicated("patient_id")
-            entry.merged = int((~first.reindex(rows.index)).sum())
-        else:
-            entry.merged = int((rows["source_key"] != rows["patient_id"]).sum())
+            merged |= tables[t].duplicated("source_key").reindex(rows.index)
+        entry.merged = int(merged.sum())
         if t in ("visits", "plans") and "date" in rows:
             d = rows["date"]
             if d.notna().any():

@@ -137,7 +137,7 @@ class Report(_Strict):
 class Demo(_Strict):
     """Generate the sources with the built-in demo generator when they are missing."""
 
-    kind: Literal["dental"] = "dental"
+    kind: Literal["dental", "messy"] = "dental"
     seed: int = 20261122
     patients: int = Field(default=5000, gt=0)
 

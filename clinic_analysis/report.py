@@ -46,9 +46,14 @@ def ensure_demo_data(params: Params) -> bool:
     """Generate a demo clinic's sources when the params ask for it and they are missing."""
     if params.demo is None or all(s.path.exists() for s in params.sources):
         return False
+    out = params.sources[0].path.parent
+    if params.demo.kind == "messy":
+        from .messy import generate_messy
+
+        generate_messy(out, n_people=params.demo.patients, seed=params.demo.seed)
+        return True
     from .demo import DemoSpec, generate_demo
 
-    out = params.sources[0].path.parent
     spec = DemoSpec(n_patients=params.demo.patients, seed=params.demo.seed)
     if params.clinic.as_of is not None:
         spec = DemoSpec(n_patients=params.demo.patients, seed=params.demo.seed,

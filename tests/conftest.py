@@ -11,14 +11,15 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO_PARAMS = ROOT / "params" / "demo.yaml"
 
 
-def write_demo_params(folder: Path, patients: int = 300, **clinic) -> Path:
-    """A copy of params/demo.yaml whose demo data live in ``folder/data``."""
-    raw = yaml.safe_load(DEMO_PARAMS.read_text(encoding="utf-8"))
-    raw["demo"]["patients"] = patients
+def write_params_copy(source: Path, folder: Path, patients: int | None = None, **clinic) -> Path:
+    """A copy of a built-in params file whose generated data live in ``folder/data``."""
+    raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+    if patients is not None:
+        raw["demo"]["patients"] = patients
     for s in raw["sources"]:
         s["path"] = str(folder / "data" / Path(s["path"]).name)
     raw["clinic"].update(clinic)
-    path = folder / "small.yaml"
+    path = folder / source.name
     path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
 
@@ -27,7 +28,7 @@ def write_demo_params(folder: Path, patients: int = 300, **clinic) -> Path:
 def small_demo(tmp_path_factory) -> Path:
     """Params of a 300-card demo clinic (data generated once per test session)."""
     folder = tmp_path_factory.mktemp("small_demo")
-    path = write_demo_params(folder)
+    path = write_params_copy(DEMO_PARAMS, folder, patients=300)
     from clinic_analysis.params import load_params
     from clinic_analysis.report import ensure_demo_data
 
