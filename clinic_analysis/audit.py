@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__, summary
+from . import __version__, checks, summary
 from .load import load_clinic
 from .params import Params
 from .tables import ClinicData
@@ -72,6 +72,12 @@ def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
             ),
         },
         "ledger": _ledger_metrics(data),
+        "data_quality": {
+            "anomalies": checks.anomalies(data),
+            "warnings": checks.warnings(data),
+            "merges": checks.merges(data),
+            "missing_tables": [t for t in ("visits", "patients", "plans") if not data.has(t)],
+        },
     }
     return Audit(
         params=params,

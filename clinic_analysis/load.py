@@ -43,6 +43,8 @@ SEX_WORDS = {
     "муж.": "m", "мужской": "m", "male": "m", "man": "m",
 }  # fmt: skip
 
+SCI_ID = r"\d+(?:[.,]\d+)?[eE]\+?\d+"  # an id Excel turned into a number: 2.98725E+13
+
 # ledger reasons (stable keys; the report translates them)
 R_MISSING_ID = "missing_patient_id"
 R_BAD_DATE = "unparseable_date"
@@ -233,6 +235,16 @@ def parse_datetime(s: pd.Series, date_format: str | None = None) -> pd.Series:
     return out
 
 
+def _month_first(failed: pd.Series) -> pd.Series:
+    """Which day-first failures parse as month-first (``12.31.2024``): day and month swapped?"""
+    if failed.empty:
+        return pd.Series(dtype=bool)
+    ok = pd.Series(False, index=failed.index)
+    for fmt in ("%m.%d.%Y", "%m/%d/%Y", "%m-%d-%Y", "%m.%d.%Y %H:%M", "%m/%d/%Y %H:%M"):
+        ok |= pd.to_datetime(failed, format=fmt, errors="coerce").notna()
+    return ok
+
+
 def parse_bool(s: pd.Series, mapping: dict[str, str] | None = None) -> pd.Series:
     t = _as_text(s)
     if mapping:
@@ -304,12 +316,19 @@ def load_source(source: Source) -> tuple[pd.DataFrame, LedgerEntry, pd.DataFrame
             out[canon] = _as_text(col)
             if canon in source.lookups:
                 out[canon] = apply_lookup(out[canon], source.lookups[canon])
+            if kind == "id":
+                entry.flag(f"scientific_{canon}", out[canon].str.fullmatch(SCI_ID, na=False).sum())
         elif kind == "money":
             out[canon] = parse_money(col, source.decimal)
+            entry.flag(f"unparseable_{canon}", (out[canon].isna() & _as_text(col).notna()).sum())
         elif kind == "datetime" or kind == "date":
             out[canon] = parse_datetime(col, source.date_format)
             if kind == "date":
                 out[canon] = out[canon].dt.normalize()
+            failed = _as_text(col)[out[canon].isna() & col.notna()]
+            entry.flag(f"{canon}_month_first", _month_first(failed).sum())
+            if canon != "date":
+                entry.flag(f"unparseable_{canon}", len(failed))
         elif kind == "bool":
             out[canon] = parse_bool(col, mapping)
         elif kind == "category":

@@ -80,12 +80,17 @@ class LedgerEntry:
     rows_kept: int = 0
     merged: int = 0  # kept rows folded into a person first seen in another row or system
     dropped: dict[str, int] = field(default_factory=dict)
+    flags: dict[str, int] = field(default_factory=dict)  # kept rows with a suspicious value
     date_min: str | None = None
     date_max: str | None = None
 
     def drop(self, reason: str, n: int) -> None:
         if n:
             self.dropped[reason] = self.dropped.get(reason, 0) + int(n)
+
+    def flag(self, what: str, n: int) -> None:
+        if n:
+            self.flags[what] = self.flags.get(what, 0) + int(n)
 
     @property
     def balanced(self) -> bool:
@@ -98,6 +103,7 @@ class LedgerEntry:
             "rows_kept": self.rows_kept,
             "merged": self.merged,
             "dropped": dict(sorted(self.dropped.items())),
+            "flags": dict(sorted(self.flags.items())),
             "date_min": self.date_min,
             "date_max": self.date_max,
         }
