@@ -16,7 +16,7 @@ help: ## List the targets
 $(STAMP): pyproject.toml requirements.lock
 	@echo "==> creating $(VENV) and installing clinic-audit (first run only)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(TIME) $(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	@$(TIME) $(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock --config-settings editable_mode=compat -e '.[dev]'
 	@echo "==> registering the Jupyter kernel 'clinic-audit' inside $(VENV)"
 	@$(PY) -m ipykernel install --sys-prefix --name clinic-audit --display-name "clinic-audit (Python 3.11)" >/dev/null
 	@touch $(STAMP)
@@ -43,7 +43,7 @@ lint: $(STAMP) ## Check the code and notebooks with ruff
 	@$(PY) -m ruff format --check clinic_analysis tests scripts
 
 notebook: $(STAMP) ## Open the notebooks in Jupyter Lab (installs it on first use)
-	@$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install --quiet -c requirements.lock -e '.[dev,lab]'
+	@$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install --quiet -c requirements.lock --config-settings editable_mode=compat -e '.[dev,lab]'
 	@$(VENV)/bin/jupyter lab notebooks/
 
 bench: $(STAMP) ## Time the pipeline on synthetic clinics of growing size (times and peak memory)

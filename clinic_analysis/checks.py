@@ -19,7 +19,8 @@ def anomalies(data: ClinicData) -> dict[str, int | float]:
     out: dict[str, int | float] = {
         "future_bookings": int(((v["status"] == "booked") & (v["date"] > data.as_of)).sum()),
         "zero_amount_visits": int((done["amount"] == 0).sum()),
-        "missing_amount_visits": int(done["amount"].isna().sum()) if data.has("visits", "amount")
+        "missing_amount_visits": int(done["amount"].isna().sum())
+        if data.has("visits", "amount")
         else 0,
         "negative_amount_visits": int((done["amount"] < 0).sum()),
         "refunds": int((v["status"] == "refund").sum()),
@@ -73,8 +74,6 @@ def id_collisions(data: ClinicData) -> int:
     if p.empty:
         return 0
     parts = p["source_ids"].str.split(":", n=1)
-    frame = pd.DataFrame(
-        {"system": parts.str[0], "raw": parts.str[1], "person": p["patient_id"]}
-    )
+    frame = pd.DataFrame({"system": parts.str[0], "raw": parts.str[1], "person": p["patient_id"]})
     g = frame.groupby("raw").agg(systems=("system", "nunique"), persons=("person", "nunique"))
     return int(((g["systems"] > 1) & (g["persons"] > 1)).sum())

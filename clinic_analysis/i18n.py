@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -24,7 +24,7 @@ BABEL_LOCALE = {"uk": "uk_UA", "ru": "ru_UA", "en": "en_GB"}
 MISSING = "—"
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_catalog(language: str) -> dict[str, str]:
     """The flat key -> text mapping of one language."""
     if language not in LANGUAGES:

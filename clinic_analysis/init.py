@@ -10,29 +10,58 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pandas as pd
-
 from .errors import ClinicAuditError
 from .load import detect_encoding, read_table, sniff_delimiter
 from .tables import CATEGORIES, COLUMNS
 
 # canonical column -> header patterns (lower-case regexes), uk / ru / en
 HEADER_GUESSES: dict[str, list[str]] = {
-    "patient_id": [r"код пац", r"id пац", r"пацієнт.*(код|id|№)", r"пациент.*(код|id|№)",
-                   r"^patient(_?id)?$", r"^код$", r"карт(к|оч)", r"client.?id", r"^id$"],
+    "patient_id": [
+        r"код пац",
+        r"id пац",
+        r"пацієнт.*(код|id|№)",
+        r"пациент.*(код|id|№)",
+        r"^patient(_?id)?$",
+        r"^код$",
+        r"карт(к|оч)",
+        r"client.?id",
+        r"^id$",
+    ],
     "visit_id": [r"№ ?(прийому|приема|візиту|визита)", r"visit.?id", r"encounter.?id"],
     "plan_id": [r"№ ?плану", r"№ ?плана", r"plan.?id"],
-    "date": [r"дата (прийому|приема|візиту|визита|плану|плана)", r"^дата$", r"^date$",
-             r"visit.?date", r"^start$", r"appointment"],
-    "amount": [r"сума", r"сумма", r"вартість", r"стоимость", r"оплат", r"amount", r"price",
-               r"cost", r"paid"],
+    "date": [
+        r"дата (прийому|приема|візиту|визита|плану|плана)",
+        r"^дата$",
+        r"^date$",
+        r"visit.?date",
+        r"^start$",
+        r"appointment",
+    ],
+    "amount": [
+        r"сума",
+        r"сумма",
+        r"вартість",
+        r"стоимость",
+        r"оплат",
+        r"amount",
+        r"price",
+        r"cost",
+        r"paid",
+    ],
     "amount_total": [r"сума плану", r"сумма плана", r"plan.?(total|amount)", r"total"],
     "amount_paid": [r"оплачено", r"сплачено", r"paid"],
     "status": [r"статус", r"status", r"стан"],
     "doctor": [r"лікар", r"врач", r"доктор", r"doctor", r"provider", r"dentist"],
     "service": [r"послуга", r"услуга", r"service", r"description", r"процедур"],
-    "service_line": [r"напрям", r"направлен", r"відділ", r"отдел", r"department", r"class",
-                     r"speciality"],
+    "service_line": [
+        r"напрям",
+        r"направлен",
+        r"відділ",
+        r"отдел",
+        r"department",
+        r"class",
+        r"speciality",
+    ],
     "branch": [r"філія", r"филиал", r"branch", r"clinic", r"organization", r"location"],
     "full_name": [r"піб", r"фио", r"п\.і\.б", r"full.?name", r"^пацієнт$", r"^пациент$", r"name"],
     "first_name": [r"^ім'?я$", r"^имя$", r"first"],
@@ -43,16 +72,32 @@ HEADER_GUESSES: dict[str, list[str]] = {
     "birth_date": [r"народж", r"рожден", r"birth", r"dob"],
     "sex": [r"стать", r"пол", r"sex", r"gender"],
     "consent": [r"згод", r"соглас", r"consent", r"розсил", r"рассыл"],
-    "channel": [r"джерело", r"источник", r"канал", r"source", r"channel", r"як дізнав",
-                r"как узнал"],
+    "channel": [
+        r"джерело",
+        r"источник",
+        r"канал",
+        r"source",
+        r"channel",
+        r"як дізнав",
+        r"как узнал",
+    ],
     "referred_by": [r"рекоменд", r"referr"],
     "created_at": [r"створ", r"создан", r"created", r"реєстрац", r"регистрац"],
     "refusal_reason": [r"причина", r"reason"],
 }
 TABLE_HINTS = {
     "plans": [r"план", r"plan"],
-    "visits": [r"прийом", r"прием", r"візит", r"визит", r"visit", r"encounter", r"послуг",
-               r"услуг", r"service"],
+    "visits": [
+        r"прийом",
+        r"прием",
+        r"візит",
+        r"визит",
+        r"visit",
+        r"encounter",
+        r"послуг",
+        r"услуг",
+        r"service",
+    ],
     "patients": [r"піб", r"фио", r"телефон", r"phone", r"народж", r"рожден", r"birth"],
 }
 STATUS_GUESSES = {
@@ -81,8 +126,15 @@ def guess_table(headers: list[str], name: str) -> str:
 def guess_columns(headers: list[str], table: str) -> dict[str, str]:
     """canonical -> header, each header used once, the most specific patterns first."""
     allowed = list(COLUMNS[table])
-    order = sorted(allowed, key=lambda c: 0 if c in ("amount_total", "amount_paid", "visit_id",
-                                                    "plan_id", "first_name", "last_name") else 1)
+    order = sorted(
+        allowed,
+        key=lambda c: (
+            0
+            if c
+            in ("amount_total", "amount_paid", "visit_id", "plan_id", "first_name", "last_name")
+            else 1
+        ),
+    )
     used: set[str] = set()
     out: dict[str, str] = {}
     for canon in order:
@@ -111,8 +163,7 @@ def draft_params(clinic: str, files: list[Path], params_dir: Path) -> str:
     """The text of a draft params file for these export files."""
     lines = [
         f"# Draft params for '{clinic}', written by `make init`: check every line marked",
-        "# '# guess', map the status values listed, then run `make report CLINIC="
-        + clinic + "`.",
+        "# '# guess', map the status values listed, then run `make report CLINIC=" + clinic + "`.",
         "clinic:",
         f"  name: {_q(clinic)}",
         "  currency: UAH",
@@ -126,7 +177,9 @@ def draft_params(clinic: str, files: list[Path], params_dir: Path) -> str:
     for f in files:
         f = Path(f)
         if not f.exists():
-            raise ClinicAuditError(f"{f}: file not found", hint="list existing export files in FILES")
+            raise ClinicAuditError(
+                f"{f}: file not found", hint="list existing export files in FILES"
+            )
         opts: dict[str, str] = {}
         if f.suffix.lower() in (".csv", ".txt", ".tsv"):
             head = f.read_bytes()[: 256 * 1024]
@@ -188,4 +241,3 @@ def write_draft(clinic: str, files: list[Path], params_dir: Path, force: bool = 
     params_dir.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     return out
-

@@ -9,7 +9,6 @@ ledger: kept, or dropped with a named reason (and written to ``rejected_rows.csv
 from __future__ import annotations
 
 import csv
-import re
 from pathlib import Path
 
 import numpy as np
@@ -143,12 +142,14 @@ def _read_csv(path: Path, encoding: str | None, delimiter: str | None) -> pd.Dat
         )
     except UnicodeDecodeError as err:
         raise SourceFileError(
-            path, f"not valid {encoding} text ({err.reason} at byte {err.start})",
+            path,
+            f"not valid {encoding} text ({err.reason} at byte {err.start})",
             hint="set `encoding:` (utf-8, utf-8-sig or cp1251) for this source in params",
         ) from None
     except pd.errors.ParserError as err:
         raise SourceFileError(
-            path, f"rows do not split into the same columns with separator {sep!r}: {err}",
+            path,
+            f"rows do not split into the same columns with separator {sep!r}: {err}",
             hint="set `delimiter:` for this source in params",
         ) from None
     except pd.errors.EmptyDataError:
@@ -157,8 +158,13 @@ def _read_csv(path: Path, encoding: str | None, delimiter: str | None) -> pd.Dat
 
 def apply_lookup(values: pd.Series, lookup) -> pd.Series:
     """Replace ids by the names a dictionary file gives them; unknown ids stay as they are."""
-    table = read_table(lookup.path, encoding=lookup.encoding, delimiter=lookup.delimiter,
-                       sheet=lookup.sheet, what="lookup")
+    table = read_table(
+        lookup.path,
+        encoding=lookup.encoding,
+        delimiter=lookup.delimiter,
+        sheet=lookup.sheet,
+        what="lookup",
+    )
     table.columns = [str(c).strip() for c in table.columns]
     for col in (lookup.key, lookup.value):
         if col not in table.columns:
@@ -208,15 +214,15 @@ def parse_datetime(s: pd.Series, date_format: str | None = None) -> pd.Series:
             out = out.dt.tz_convert(None)
         return out.astype("datetime64[us]")
     if pd.api.types.is_numeric_dtype(s):  # Excel serial day numbers
-        return (pd.Timestamp("1899-12-30") + pd.to_timedelta(s, unit="D")).astype(
-            "datetime64[us]"
-        )
+        return (pd.Timestamp("1899-12-30") + pd.to_timedelta(s, unit="D")).astype("datetime64[us]")
     t = _as_text(s)
     # ISO with a zone suffix (e.g. 2019-02-17T10:06:38Z): drop the zone, keep the wall time
     t = t.str.replace(r"(?<=\d)(Z|[+-]\d\d:?\d\d)$", "", regex=True)
     out = pd.Series(pd.NaT, index=t.index, dtype="datetime64[us]")
     todo = t.notna()
-    formats = [date_format, f"{date_format} %H:%M", f"{date_format} %H:%M:%S"] if date_format else []
+    formats = (
+        [date_format, f"{date_format} %H:%M", f"{date_format} %H:%M:%S"] if date_format else []
+    )
     formats += [f for f in DATE_FORMATS if f not in formats]
     for fmt in formats:
         if not todo.any():
@@ -231,7 +237,7 @@ def parse_datetime(s: pd.Series, date_format: str | None = None) -> pd.Series:
         serial = num.between(20000, 80000)
         if serial.any():
             idx = serial[serial].index
-            out.loc[idx] = (pd.Timestamp("1899-12-30") + pd.to_timedelta(num[idx], unit="D"))
+            out.loc[idx] = pd.Timestamp("1899-12-30") + pd.to_timedelta(num[idx], unit="D")
     return out
 
 
@@ -266,11 +272,9 @@ def parse_category(
     t = _as_text(s)
     if column == "sex" and not mapping:
         return t.str.lower().map(SEX_WORDS)
-    if mapping:
-        low = {k.strip().lower(): v for k, v in mapping.items()}
-    else:
-        low = {}
-    low.update({a: a for a in allowed if a not in low.values() or a in low})
+    low = {k.strip().lower(): v for k, v in mapping.items()} if mapping else {}
+    for a in allowed:  # canonical words are understood as they are
+        low.setdefault(a, a)
     key = t.str.lower()
     mapped = key.map(low)
     unknown = t[t.notna() & mapped.isna()]

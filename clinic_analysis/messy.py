@@ -24,12 +24,35 @@ FIRST = {
     "f": ["Олена", "Марія", "Ірина", "Наталія", "Оксана", "Тетяна", "Юлія", "Мар'яна", "Ольга"],
     "m": ["Олег", "Андрій", "Сергій", "Володимир", "Дмитро", "Ігор", "Юрій", "Тарас", "Богдан"],
 }
-LAST = ["Іваненко", "Петренко", "Коваленко", "Бондаренко", "Ткаченко", "Кравченко", "Шевчук",
-        "Мельник", "Олійник", "Лисенко", "Руденко", "Мар'янчук", "Савченко", "Гончаренко"]
-OLD_STATUS = {"completed": "Виконано", "no_show": "Не з'явився", "refund": "Повернення",
-              "booked": "Запис"}
-NEW_STATUS = {"completed": "Выполнен", "no_show": "Не пришел", "cancelled": "Отменен",
-              "refund": "Возврат", "booked": "Записан"}
+LAST = [
+    "Іваненко",
+    "Петренко",
+    "Коваленко",
+    "Бондаренко",
+    "Ткаченко",
+    "Кравченко",
+    "Шевчук",
+    "Мельник",
+    "Олійник",
+    "Лисенко",
+    "Руденко",
+    "Мар'янчук",
+    "Савченко",
+    "Гончаренко",
+]
+OLD_STATUS = {
+    "completed": "Виконано",
+    "no_show": "Не з'явився",
+    "refund": "Повернення",
+    "booked": "Запис",
+}
+NEW_STATUS = {
+    "completed": "Выполнен",
+    "no_show": "Не пришел",
+    "cancelled": "Отменен",
+    "refund": "Возврат",
+    "booked": "Записан",
+}
 
 
 @dataclass
@@ -41,8 +64,12 @@ class MessyTruth:
     ledger: dict = field(default_factory=dict)  # system -> table -> rows_in/kept/merged/dropped
 
     def as_dict(self) -> dict:
-        return {"persons": self.persons, "merged_by_phone": self.merged_by_phone,
-                "merged_by_name": self.merged_by_name, "ledger": self.ledger}
+        return {
+            "persons": self.persons,
+            "merged_by_phone": self.merged_by_phone,
+            "merged_by_name": self.merged_by_name,
+            "ledger": self.ledger,
+        }
 
 
 def _phone_formats(local: str, k: int) -> str:
@@ -72,9 +99,17 @@ def generate_messy(folder: Path, n_people: int = 400, seed: int = 7) -> MessyTru
         local = f"0{rng.choice(['50', '67', '93', '97', '63'])}{rng.integers(0, 10**7):07d}"
         # where: 0 old only, 1 new only, 2 both (migrated)
         where = int(rng.choice([0, 1, 2], p=[0.45, 0.35, 0.20]))
-        people.append(dict(i=i, sex=sex, first=FIRST[sex][rng.integers(len(FIRST[sex]))],
-                           last=last, birth=birth, phone=local if has_phone else None,
-                           where=where))
+        people.append(
+            dict(
+                i=i,
+                sex=sex,
+                first=FIRST[sex][rng.integers(len(FIRST[sex]))],
+                last=last,
+                birth=birth,
+                phone=local if has_phone else None,
+                where=where,
+            )
+        )
 
     old_p, new_p, old_v, new_v = [], [], [], []
     ledger = {
@@ -86,15 +121,25 @@ def generate_messy(folder: Path, n_people: int = 400, seed: int = 7) -> MessyTru
     for p in people:
         name = f"{p['last']} {p['first']}"
         if p["where"] in (0, 2):
-            old_p.append({"Код": f"{1000 + p['i']}", "ПІБ": name,
-                          "Телефон": _phone_formats(p["phone"], p["i"]) if p["phone"] else "",
-                          "Дата народження": p["birth"].strftime("%d.%m.%Y")})
+            old_p.append(
+                {
+                    "Код": f"{1000 + p['i']}",
+                    "ПІБ": name,
+                    "Телефон": _phone_formats(p["phone"], p["i"]) if p["phone"] else "",
+                    "Дата народження": p["birth"].strftime("%d.%m.%Y"),
+                }
+            )
         if p["where"] in (1, 2):
             # the new MIS writes names in capitals with another apostrophe
             new_name = name.upper().replace("'", "’") if p["where"] == 2 else name
-            new_p.append({"ID клиента": f"N{p['i']:05d}", "ФИО": new_name,
-                          "Телефон": _phone_formats(p["phone"], p["i"] + 1) if p["phone"] else None,
-                          "Дата рождения": pd.Timestamp(p["birth"])})
+            new_p.append(
+                {
+                    "ID клиента": f"N{p['i']:05d}",
+                    "ФИО": new_name,
+                    "Телефон": _phone_formats(p["phone"], p["i"] + 1) if p["phone"] else None,
+                    "Дата рождения": pd.Timestamp(p["birth"]),
+                }
+            )
         if p["where"] == 2:
             if p["phone"]:
                 merged_phone += 1
@@ -102,14 +147,17 @@ def generate_messy(folder: Path, n_people: int = 400, seed: int = 7) -> MessyTru
                 merged_name += 1
         # visits: a few in each system the person is in
         for system in ("old_mis", "new_mis"):
-            if (system == "old_mis" and p["where"] == 1) or (system == "new_mis" and p["where"] == 0):
+            if (system == "old_mis" and p["where"] == 1) or (
+                system == "new_mis" and p["where"] == 0
+            ):
                 continue
             for _ in range(int(rng.integers(1, 5))):
                 day = start + pd.Timedelta(days=int(rng.integers(0, 4 * 365)))
                 amount = float(rng.integers(5, 300) * 10)
                 status = "completed" if rng.random() < 0.9 else "no_show"
-                _visit(old_v, new_v, system, p, day, amount if status == "completed" else None,
-                       status)
+                _visit(
+                    old_v, new_v, system, p, day, amount if status == "completed" else None, status
+                )
                 ledger[system]["visits"]["rows_in"] += 1
 
     for system, rows in (("old_mis", old_p), ("new_mis", new_p)):
@@ -118,8 +166,9 @@ def generate_messy(folder: Path, n_people: int = 400, seed: int = 7) -> MessyTru
     # --- the mess, each piece counted -------------------------------------------------
     # test records in both systems, with visits (excluded by rule, visits go with them)
     for k in range(3):
-        old_p.append({"Код": f"T{k}", "ПІБ": f"Тест Тестовий {k}", "Телефон": "",
-                      "Дата народження": ""})
+        old_p.append(
+            {"Код": f"T{k}", "ПІБ": f"Тест Тестовий {k}", "Телефон": "", "Дата народження": ""}
+        )
         ledger["old_mis"]["patients"]["rows_in"] += 1
         _count_drop(ledger, "old_mis", "patients", "excluded: test record")
         for j in range(2):
@@ -127,8 +176,9 @@ def generate_messy(folder: Path, n_people: int = 400, seed: int = 7) -> MessyTru
             old_v.append(_old_row(f"T{k}", day, 0.0, "completed"))
             ledger["old_mis"]["visits"]["rows_in"] += 1
             _count_drop(ledger, "old_mis", "visits", "excluded_patient")
-    new_p.append({"ID клиента": "TEST1", "ФИО": "test patient", "Телефон": None,
-                  "Дата рождения": None})
+    new_p.append(
+        {"ID клиента": "TEST1", "ФИО": "test patient", "Телефон": None, "Дата рождения": None}
+    )
     ledger["new_mis"]["patients"]["rows_in"] += 1
     _count_drop(ledger, "new_mis", "patients", "excluded: test record")
     new_v.append(_new_row("TEST1", start + pd.Timedelta(days=50), 100.0, "completed"))
@@ -154,16 +204,25 @@ def generate_messy(folder: Path, n_people: int = 400, seed: int = 7) -> MessyTru
     old_people = [p for p in people if p["where"] in (0, 2)]
     new_people = [p for p in people if p["where"] in (1, 2)]
     for p in old_people[:4]:
-        _visit(old_v, new_v, "old_mis", p, pd.Timestamp(AS_OF) - pd.Timedelta(days=20), 500.0,
-               "refund")
+        _visit(
+            old_v, new_v, "old_mis", p, pd.Timestamp(AS_OF) - pd.Timedelta(days=20), 500.0, "refund"
+        )
         ledger["old_mis"]["visits"]["rows_in"] += 1
     for p in new_people[:5]:
-        _visit(old_v, new_v, "new_mis", p, pd.Timestamp(AS_OF) + pd.Timedelta(days=3), 900.0,
-               "completed")
+        _visit(
+            old_v,
+            new_v,
+            "new_mis",
+            p,
+            pd.Timestamp(AS_OF) + pd.Timedelta(days=3),
+            900.0,
+            "completed",
+        )
         ledger["new_mis"]["visits"]["rows_in"] += 1
         _count_drop(ledger, "new_mis", "visits", "after_as_of")
-        _visit(old_v, new_v, "new_mis", p, pd.Timestamp(AS_OF) + pd.Timedelta(days=14), None,
-               "booked")
+        _visit(
+            old_v, new_v, "new_mis", p, pd.Timestamp(AS_OF) + pd.Timedelta(days=14), None, "booked"
+        )
         ledger["new_mis"]["visits"]["rows_in"] += 1
 
     # merged rows: the new system's cards and visits of migrated people fold into the
@@ -182,8 +241,11 @@ def generate_messy(folder: Path, n_people: int = 400, seed: int = 7) -> MessyTru
         key = tuple(row.fillna("").astype(str))
         dup = key in seen
         seen.add(key)
-        if dup or row["Код пацієнта"] in ("", None) or row["Дата прийому"] in ("31.02.2025",
-                                                                              "не вказано"):
+        if (
+            dup
+            or row["Код пацієнта"] in ("", None)
+            or row["Дата прийому"] in ("31.02.2025", "не вказано")
+        ):
             dropped_rows.add(idx)
             continue
         if row["Код пацієнта"] in migrated_old_ids:
@@ -192,10 +254,16 @@ def generate_messy(folder: Path, n_people: int = 400, seed: int = 7) -> MessyTru
 
     _write_old(folder, old_p, old_v)
     _write_new(folder, new_p, new_v)
-    truth = MessyTruth(folder=folder, persons=n_people,
-                       merged_by_phone=merged_phone, merged_by_name=merged_name, ledger=ledger)
-    (folder / "truth.json").write_text(json.dumps(truth.as_dict(), ensure_ascii=False, indent=1),
-                                       encoding="utf-8")
+    truth = MessyTruth(
+        folder=folder,
+        persons=n_people,
+        merged_by_phone=merged_phone,
+        merged_by_name=merged_name,
+        ledger=ledger,
+    )
+    (folder / "truth.json").write_text(
+        json.dumps(truth.as_dict(), ensure_ascii=False, indent=1), encoding="utf-8"
+    )
     return truth
 
 
@@ -229,10 +297,10 @@ def _visit(old_v, new_v, system, p, day, amount, status):
 
 
 def _write_old(folder: Path, patients, visits):
-    pd.DataFrame(patients).to_csv(folder / "old_patients.csv", sep=";", index=False,
-                                  encoding="cp1251")
-    pd.DataFrame(visits).to_csv(folder / "old_visits.csv", sep=";", index=False,
-                                encoding="cp1251")
+    pd.DataFrame(patients).to_csv(
+        folder / "old_patients.csv", sep=";", index=False, encoding="cp1251"
+    )
+    pd.DataFrame(visits).to_csv(folder / "old_visits.csv", sep=";", index=False, encoding="cp1251")
 
 
 def _write_new(folder: Path, patients, visits):

@@ -186,7 +186,9 @@ def load_params(path: Path | str) -> Params:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise ParamsError(f"{path}: not valid YAML{where}: {getattr(err, 'problem', err)}") from None
+        raise ParamsError(
+            f"{path}: not valid YAML{where}: {getattr(err, 'problem', err)}"
+        ) from None
     except UnicodeDecodeError:
         raise ParamsError(f"{path}: not UTF-8 text", hint="save the params file as UTF-8") from None
     if not isinstance(raw, dict):

@@ -64,7 +64,9 @@ def figure(fig: plt.Figure, caption: str | None = None) -> HTML:
     plt.close(fig)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
     cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
-    return HTML(f'<figure class="chart"><img src="data:image/png;base64,{data}" alt="">{cap}</figure>')
+    return HTML(
+        f'<figure class="chart"><img src="data:image/png;base64,{data}" alt="">{cap}</figure>'
+    )
 
 
 def table(

@@ -56,8 +56,9 @@ def ensure_demo_data(params: Params) -> bool:
 
     spec = DemoSpec(n_patients=params.demo.patients, seed=params.demo.seed)
     if params.clinic.as_of is not None:
-        spec = DemoSpec(n_patients=params.demo.patients, seed=params.demo.seed,
-                        as_of=params.clinic.as_of)
+        spec = DemoSpec(
+            n_patients=params.demo.patients, seed=params.demo.seed, as_of=params.clinic.as_of
+        )
     generate_demo(out, spec)
     return True
 
@@ -179,8 +180,10 @@ def report_meta(params: Params, audit: Audit):
         language=lang,
         colour=params.report.branding.colour,
         logo=params.report.branding.logo,
-        strings={k: t(f"ui.{k}") for k in ("toc", "page", "of", "prepared_by", "audit_date",
-                                            "confidential")},
+        strings={
+            k: t(f"ui.{k}")
+            for k in ("toc", "page", "of", "prepared_by", "audit_date", "confidential")
+        },
     )
 
 

@@ -114,6 +114,7 @@ def source_overview(data: ClinicData) -> pd.DataFrame:
                 "file": e.path.rsplit("/", 1)[-1],
                 "rows_in": e.rows_in,
                 "rows_kept": e.rows_kept,
+                "rows_merged": e.merged,
                 "rows_dropped": sum(e.dropped.values()),
                 "date_min": e.date_min,
                 "date_max": e.date_max,

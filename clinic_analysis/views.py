@@ -16,6 +16,9 @@ from .audit import Audit
 from .i18n import Catalog, Formatter
 
 
+CHART_MONTHS = 60  # monthly charts show the last five years
+
+
 class Context:
     """What every view needs: the audit, the catalogue and the formatter."""
 
@@ -54,10 +57,12 @@ def sources_table(c: Context) -> HTML:
         f"{f.date(lo, 'short')} – {f.date(hi, 'short')}" if lo else "—"
         for lo, hi in zip(df["date_min"], df["date_max"], strict=True)
     ]
-    df = df[["system", "table", "file", "rows_in", "rows_kept", "rows_dropped", "period"]]
+    df = df[
+        ["system", "table", "file", "rows_in", "rows_kept", "rows_merged", "rows_dropped", "period"]
+    ]
     return P.table(
         df,
-        formats={k: f.number for k in ("rows_in", "rows_kept", "rows_dropped")},
+        formats={k: f.number for k in ("rows_in", "rows_kept", "rows_merged", "rows_dropped")},
         headers={k: t(f"about.col.{k}") for k in df.columns},
     )
 
@@ -120,7 +125,7 @@ def glance_monthly_chart(c: Context) -> HTML:
     t, f = c.t, c.f
     fig, ax = plt.subplots(figsize=plots.WIDE)
     plots.plot_monthly(
-        c.audit.monthly,
+        c.audit.monthly.tail(CHART_MONTHS),
         ax=ax,
         title=t("glance.chart.monthly"),
         bars_label=t("glance.axis.revenue"),
@@ -136,7 +141,7 @@ def glance_new_chart(c: Context) -> HTML:
     t, f = c.t, c.f
     fig, ax = plt.subplots(figsize=plots.WIDE)
     plots.plot_new_patients(
-        c.audit.monthly,
+        c.audit.monthly.tail(CHART_MONTHS),
         ax=ax,
         title=t("glance.chart.new"),
         new_label=t("glance.axis.new"),
@@ -170,3 +175,50 @@ def glance_reading(c: Context) -> HTML:
         best=f.month(last.loc[last["revenue"].idxmax(), "month"], "wide"),
     )
     return P.callout(html.escape(text))
+
+
+# ----------------------------------------------------------------------------- data quality
+
+
+def merges_note(c: Context) -> HTML:
+    t, f = c.t, c.f
+    m = c.audit.metrics["data_quality"]["merges"]
+    text = t(
+        "quality.merges",
+        persons=f.number(m["persons"]),
+        records=f.number(m["source_records"]),
+        across=f.number(m["across_systems"]),
+        within=f.number(m["within_a_system"]),
+    )
+    return P.paragraph(html.escape(text))
+
+
+def anomalies_table(c: Context) -> HTML:
+    import pandas as pd
+
+    t, f = c.t, c.f
+    a = c.audit.metrics["data_quality"]["anomalies"]
+    rows = [
+        (t(f"quality.anomaly.{k}"), f.money(v) if k.endswith("_amount") else f.number(v))
+        for k, v in a.items()
+    ]
+    df = pd.DataFrame(rows, columns=["what", "n"])
+    return P.table(
+        df, numeric=["n"], headers={"what": t("quality.col.what"), "n": t("quality.col.n")}
+    )
+
+
+def warnings_block(c: Context) -> HTML:
+    t, f = c.t, c.f
+    dq = c.audit.metrics["data_quality"]
+    parts = [
+        P.callout(html.escape(t(f"quality.warn.{k}", n=f.number(n))), kind="warn").data
+        for k, n in dq["warnings"].items()
+    ]
+    for table in dq["missing_tables"]:
+        parts.append(
+            P.callout(html.escape(t(f"quality.missing.{table}")), kind="warn").data
+        )
+    if not parts:
+        parts.append(P.callout(html.escape(t("quality.no_warnings"))).data)
+    return HTML("".join(parts))

@@ -62,8 +62,13 @@ def test_second_get_audit_is_a_cache_hit_and_a_change_recomputes(tmp_path):
     assert a2.metrics == a1.metrics
     params2 = make_params(
         tmp_path,
-        {"v.csv": ("visits", VISITS.replace("1 200,50", "1 000"),
-                   {"columns": VISIT_COLS, "values": STATUS})},
+        {
+            "v.csv": (
+                "visits",
+                VISITS.replace("1 200,50", "1 000"),
+                {"columns": VISIT_COLS, "values": STATUS},
+            )
+        },
         clinic={"as_of": "2024-04-30"},
     )
     a3, hit3 = get_audit(params2, tmp_path / "cache")

@@ -16,21 +16,35 @@ def test_anomalies_on_the_tiny_clinic(tmp_path):
 
 
 def test_scientific_ids_swapped_dates_and_collisions_are_warned(tmp_path):
-    old_v = ("Код;Дата;Сума;Статус\n"
-             "2.98725E+13;01.02.2024;100;Виконано\n"
-             "7;12.31.2023;100;Виконано\n"
-             "7;11.30.2023;100;Виконано\n"
-             "7;05.03.2024;100;Виконано\n")
+    old_v = (
+        "Код;Дата;Сума;Статус\n"
+        "2.98725E+13;01.02.2024;100;Виконано\n"
+        "7;12.31.2023;100;Виконано\n"
+        "7;11.30.2023;100;Виконано\n"
+        "7;05.03.2024;100;Виконано\n"
+    )
     new_p = "id,name,phone\n7,Петренко Олег,0931112233\n"
     old_p = "Код;ПІБ;Телефон\n7;Іваненко Марія;0671234567\n"
     params = make_params(
         tmp_path,
         {
             "ov.csv": ("visits", old_v, {"system": "old", "columns": VISIT_COLS, "values": STATUS}),
-            "op.csv": ("patients", old_p, {"system": "old", "columns": {
-                "patient_id": "Код", "full_name": "ПІБ", "phone": "Телефон"}}),
-            "np.csv": ("patients", new_p, {"system": "new", "columns": {
-                "patient_id": "id", "full_name": "name", "phone": "phone"}}),
+            "op.csv": (
+                "patients",
+                old_p,
+                {
+                    "system": "old",
+                    "columns": {"patient_id": "Код", "full_name": "ПІБ", "phone": "Телефон"},
+                },
+            ),
+            "np.csv": (
+                "patients",
+                new_p,
+                {
+                    "system": "new",
+                    "columns": {"patient_id": "id", "full_name": "name", "phone": "phone"},
+                },
+            ),
         },
     )
     data = load_clinic(params)
@@ -43,8 +57,40 @@ def test_scientific_ids_swapped_dates_and_collisions_are_warned(tmp_path):
 
 def test_merges_count_people_made_of_several_records(tmp_path):
     p1 = "Код;ПІБ;Телефон\n1;Іваненко Марія;067 123 45 67\n2;Іваненко Марія;0671234567\n"
-    params = make_params(tmp_path, {"p.csv": ("patients", p1, {"columns": {
-        "patient_id": "Код", "full_name": "ПІБ", "phone": "Телефон"}})})
+    params = make_params(
+        tmp_path,
+        {
+            "p.csv": (
+                "patients",
+                p1,
+                {"columns": {"patient_id": "Код", "full_name": "ПІБ", "phone": "Телефон"}},
+            )
+        },
+    )
     m = checks.merges(load_clinic(params))
-    assert m == {"persons": 1, "source_records": 2, "merged_persons": 1, "across_systems": 0,
-                 "within_a_system": 1}
+    assert m == {
+        "persons": 1,
+        "source_records": 2,
+        "merged_persons": 1,
+        "across_systems": 0,
+        "within_a_system": 1,
+    }
+
+
+def test_every_anomaly_and_warning_has_a_label_in_every_language():
+    from clinic_analysis.i18n import LANGUAGES, load_catalog
+
+    anomaly_keys = ["future_bookings", "zero_amount_visits", "missing_amount_visits",
+                    "negative_amount_visits", "refunds", "refunds_amount", "visits_before_card",
+                    "patients_without_card"]
+    warning_keys = ["scientific_ids", "day_month_swapped", "id_collisions", "unparseable_amount",
+                    "unparseable_amount_total", "unparseable_amount_paid",
+                    "unparseable_birth_date", "unparseable_created_at"]
+    for lang in LANGUAGES:
+        cat = load_catalog(lang)
+        for k in anomaly_keys:
+            assert f"quality.anomaly.{k}" in cat
+        for k in warning_keys:
+            assert f"quality.warn.{k}" in cat
+        for t in ("visits", "patients", "plans"):
+            assert f"quality.missing.{t}" in cat

@@ -15,7 +15,9 @@ def test_every_language_has_the_same_keys():
 
 def test_every_key_used_in_code_and_notebooks_exists():
     used: set[str] = set()
-    files = list((ROOT / "clinic_analysis").rglob("*.py")) + list((ROOT / "notebooks").glob("*.ipynb"))
+    files = list((ROOT / "clinic_analysis").rglob("*.py")) + list(
+        (ROOT / "notebooks").glob("*.ipynb")
+    )
     for p in files:
         text = p.read_text(encoding="utf-8")
         used |= set(re.findall(r'\bt\(\\?"([a-z_]+(?:\.[a-z_]+)+)\\?"', text))

@@ -12,8 +12,15 @@ from .test_load import STATUS, VISIT_COLS, make_params
 
 
 @pytest.mark.parametrize(
-    "raw", ["067 123 45 67", "+38 (067) 123-45-67", "80671234567", "0671234567", "+380671234567",
-            "38-067-123-45-67"]
+    "raw",
+    [
+        "067 123 45 67",
+        "+38 (067) 123-45-67",
+        "80671234567",
+        "0671234567",
+        "+380671234567",
+        "38-067-123-45-67",
+    ],
 )
 def test_ukrainian_phone_habits_are_one_number(raw):
     assert normalize_phone(pd.Series([raw])).iloc[0] == "+380671234567"
@@ -27,14 +34,21 @@ def test_invalid_phones_are_missing(raw):
 @given(st.integers(min_value=0, max_value=9_999_999), st.sampled_from(["50", "67", "93", "99"]))
 def test_every_format_of_a_mobile_number_agrees(n, op):
     local = f"0{op}{n:07d}"
-    forms = [local, "8" + local, "+38" + local, f"+38 ({local[:3]}) {local[3:6]}-{local[6:8]}-{local[8:]}",
-             f"{local[:3]} {local[3:6]} {local[6:8]} {local[8:]}"]
+    forms = [
+        local,
+        "8" + local,
+        "+38" + local,
+        f"+38 ({local[:3]}) {local[3:6]}-{local[6:8]}-{local[8:]}",
+        f"{local[:3]} {local[3:6]} {local[6:8]} {local[8:]}",
+    ]
     out = normalize_phone(pd.Series(forms))
     assert out.nunique() == 1 and out.iloc[0] == "+380" + local[1:]
 
 
 def test_names_fold_case_spaces_and_apostrophes():
-    out = normalize_name(pd.Series(["Ковальчук  Мар’яна", "КОВАЛЬЧУК мар'яна", "ковальчук марʼяна "]))
+    out = normalize_name(
+        pd.Series(["Ковальчук  Мар’яна", "КОВАЛЬЧУК мар'яна", "ковальчук марʼяна "])
+    )
     assert out.nunique() == 1
 
 
@@ -43,10 +57,17 @@ def test_resolve_by_phone_and_by_name_plus_birth_date():
         {
             "patient_id": ["old:1", "new:A", "old:2", "new:B", "new:C", "old:3"],
             "phone": ["067 123 45 67", "+380671234567", None, None, None, "0931112233"],
-            "full_name": ["Іваненко Марія", "Іваненко М.", "Петренко Олег", "петренко  олег",
-                          "Петренко Олег", "Сидоренко Ніна"],
-            "birth_date": pd.to_datetime(["1990-01-01", None, "1985-05-05", "1985-05-05",
-                                          "1986-06-06", None]),
+            "full_name": [
+                "Іваненко Марія",
+                "Іваненко М.",
+                "Петренко Олег",
+                "петренко  олег",
+                "Петренко Олег",
+                "Сидоренко Ніна",
+            ],
+            "birth_date": pd.to_datetime(
+                ["1990-01-01", None, "1985-05-05", "1985-05-05", "1986-06-06", None]
+            ),
         }
     )
     out = resolve(cards).set_index(cards["patient_id"])
@@ -66,13 +87,28 @@ def test_two_systems_merge_into_one_person_and_the_ledger_says_so(tmp_path):
     params = make_params(
         tmp_path,
         {
-            "op.csv": ("patients", old_p, {"system": "old", "columns": {
-                "patient_id": "Код", "full_name": "ПІБ", "phone": "Телефон"}}),
-            "np.csv": ("patients", new_p, {"system": "new", "columns": {
-                "patient_id": "id", "full_name": "name", "phone": "phone"}}),
+            "op.csv": (
+                "patients",
+                old_p,
+                {
+                    "system": "old",
+                    "columns": {"patient_id": "Код", "full_name": "ПІБ", "phone": "Телефон"},
+                },
+            ),
+            "np.csv": (
+                "patients",
+                new_p,
+                {
+                    "system": "new",
+                    "columns": {"patient_id": "id", "full_name": "name", "phone": "phone"},
+                },
+            ),
             "ov.csv": ("visits", old_v, {"system": "old", "columns": VISIT_COLS, "values": STATUS}),
-            "nv.csv": ("visits", new_v, {"system": "new", "columns": {
-                "patient_id": "id", "date": "date", "amount": "sum"}}),
+            "nv.csv": (
+                "visits",
+                new_v,
+                {"system": "new", "columns": {"patient_id": "id", "date": "date", "amount": "sum"}},
+            ),
         },
     )
     data = load_clinic(params)
@@ -80,7 +116,10 @@ def test_two_systems_merge_into_one_person_and_the_ledger_says_so(tmp_path):
     maria = data.patients[data.patients["source_ids"].map(len) == 2].iloc[0]
     assert sorted(maria["source_ids"]) == ["new:A", "old:1"]
     assert maria["phone_e164"] == "+380671234567"
-    assert set(data.visits.loc[data.visits["patient_id"] == maria["patient_id"], "amount"]) == {100, 300}
+    assert set(data.visits.loc[data.visits["patient_id"] == maria["patient_id"], "amount"]) == {
+        100,
+        300,
+    }
     merged = {(e.system, e.table): e.merged for e in data.ledger}
     assert merged[("old", "patients")] + merged[("new", "patients")] == 1
     assert merged[("old", "visits")] + merged[("new", "visits")] == 1

@@ -16,8 +16,14 @@ from clinic_analysis.load import (
 from clinic_analysis.params import Params
 
 VISIT_COLS = {"patient_id": "Код", "date": "Дата", "amount": "Сума", "status": "Статус"}
-STATUS = {"status": {"Виконано": "completed", "Не з'явився": "no_show", "Запис": "booked",
-                     "Повернення": "refund"}}
+STATUS = {
+    "status": {
+        "Виконано": "completed",
+        "Не з'явився": "no_show",
+        "Запис": "booked",
+        "Повернення": "refund",
+    }
+}
 
 
 def make_params(tmp_path: Path, files: dict[str, tuple[str, str, dict]], **extra) -> Params:
@@ -29,8 +35,11 @@ def make_params(tmp_path: Path, files: dict[str, tuple[str, str, dict]], **extra
         path.write_bytes(text.encode(enc))
         sources.append({"system": opts.pop("system", "mis"), "table": table, "path": path, **opts})
     return Params.model_validate(
-        {"clinic": {"name": "Test", "slug": "test", **extra.pop("clinic", {})}, "sources": sources,
-         **extra}
+        {
+            "clinic": {"name": "Test", "slug": "test", **extra.pop("clinic", {})},
+            "sources": sources,
+            **extra,
+        }
     )
 
 
@@ -90,7 +99,9 @@ def test_amounts_with_spaces_and_decimal_commas(tmp_path):
 
 def test_missing_column_lists_the_file_columns(tmp_path):
     cols = dict(VISIT_COLS, doctor="Лікар")
-    params = make_params(tmp_path, {"v.csv": ("visits", VISITS, {"columns": cols, "values": STATUS})})
+    params = make_params(
+        tmp_path, {"v.csv": ("visits", VISITS, {"columns": cols, "values": STATUS})}
+    )
     with pytest.raises(ColumnError) as e:
         load_clinic(params)
     msg = str(e.value)
@@ -116,8 +127,13 @@ def test_missing_file_is_named(tmp_path):
 def test_cp1251_file_is_detected(tmp_path):
     params = make_params(
         tmp_path,
-        {"v.csv": ("visits", VISITS, {"columns": VISIT_COLS, "values": STATUS,
-                                      "_write_encoding": "cp1251"})},
+        {
+            "v.csv": (
+                "visits",
+                VISITS,
+                {"columns": VISIT_COLS, "values": STATUS, "_write_encoding": "cp1251"},
+            )
+        },
         clinic={"as_of": "2024-04-30"},
     )
     data = load_clinic(params)
@@ -133,8 +149,14 @@ def test_exclusion_rule_takes_visits_along(tmp_path):
             "p.csv": ("patients", patients, {"columns": {"patient_id": "Код", "full_name": "ПІБ"}}),
         },
         clinic={"as_of": "2024-04-30"},
-        exclude=[{"table": "patients", "column": "full_name", "pattern": "(?i)тест",
-                  "reason": "test record"}],
+        exclude=[
+            {
+                "table": "patients",
+                "column": "full_name",
+                "pattern": "(?i)тест",
+                "reason": "test record",
+            }
+        ],
     )
     data = load_clinic(params)
     v, p = data.ledger
@@ -150,8 +172,9 @@ def test_detect_encoding():
     assert detect_encoding(b"\xef\xbb\xbf" + "Код".encode()) == "utf-8-sig"
 
 
-@pytest.mark.parametrize(("line", "sep"), [("a;b;c\n1;2;3", ";"), ("a,b,c\n1,2,3", ","),
-                                             ("a\tb\tc\n1\t2\t3", "\t")])
+@pytest.mark.parametrize(
+    ("line", "sep"), [("a;b;c\n1;2;3", ";"), ("a,b,c\n1,2,3", ","), ("a\tb\tc\n1\t2\t3", "\t")]
+)
 def test_sniff_delimiter(line, sep):
     assert sniff_delimiter(line) == sep
 

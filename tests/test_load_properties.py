@@ -13,15 +13,46 @@ from clinic_analysis.load import load_clinic
 from clinic_analysis.params import Params
 
 CELLS = st.one_of(
-    st.sampled_from(["", " ", "31.12.2024", "01.02.2024 10:30", "2024-03-05", "31.02.2024",
-                     "12.31.2024", "45658", "1 234,50", "1234.50", "-300", "0", "abc", "P1",
-                     "P2", "2.98725E+13", "Виконано", "Не з'явився", "Повернення", "Запис",
-                     "Іваненко Мар'яна", "067 123 45 67", "+38 (067) 123-45-67", "Так", "Ні",
-                     "a;b", 'say "hi"', "\u00a0"]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "31.12.2024",
+            "01.02.2024 10:30",
+            "2024-03-05",
+            "31.02.2024",
+            "12.31.2024",
+            "45658",
+            "1 234,50",
+            "1234.50",
+            "-300",
+            "0",
+            "abc",
+            "P1",
+            "P2",
+            "2.98725E+13",
+            "Виконано",
+            "Не з'явився",
+            "Повернення",
+            "Запис",
+            "Іваненко Мар'яна",
+            "067 123 45 67",
+            "+38 (067) 123-45-67",
+            "Так",
+            "Ні",
+            "a;b",
+            'say "hi"',
+            "\u00a0",
+        ]
+    ),
     st.text(alphabet="абвгґдеєжзиіїйклмнопрстуфхцчшщьюяАБВ0123456789 .,-:'", max_size=12),
 )
-STATUS = {"Виконано": "completed", "Не з'явився": "no_show", "Повернення": "refund",
-          "Запис": "booked"}
+STATUS = {
+    "Виконано": "completed",
+    "Не з'явився": "no_show",
+    "Повернення": "refund",
+    "Запис": "booked",
+}
 
 
 @st.composite
@@ -29,8 +60,9 @@ def exports(draw):
     n = draw(st.integers(min_value=0, max_value=25))
     rows = []
     for _ in range(n):
-        rows.append([draw(CELLS), draw(CELLS), draw(CELLS),
-                     draw(st.sampled_from(list(STATUS) + [""]))])
+        rows.append(
+            [draw(CELLS), draw(CELLS), draw(CELLS), draw(st.sampled_from(list(STATUS) + [""]))]
+        )
     sep = draw(st.sampled_from([";", ",", "\t"]))
     encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "cp1251"]))
     decimal = draw(st.sampled_from([",", ".", None]))
@@ -38,7 +70,9 @@ def exports(draw):
     return rows, sep, encoding, decimal, declare
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(exports())
 def test_random_exports_never_crash_and_never_lose_a_row(tmp_path, export):
     rows, sep, encoding, decimal, declare = export
