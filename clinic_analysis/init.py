@@ -19,6 +19,7 @@ HEADER_GUESSES: dict[str, list[str]] = {
     "patient_id": [
         r"код пац",
         r"id пац",
+        r"(id|код) (клиент|клієнт)",
         r"пацієнт.*(код|id|№)",
         r"пациент.*(код|id|№)",
         r"^patient(_?id)?$",

@@ -1,0 +1,62 @@
+"""The CLI: user errors are one clear message and a non-zero exit, never a traceback."""
+
+import subprocess
+import sys
+
+import yaml
+
+from .conftest import DEMO_PARAMS, ROOT
+
+
+def run(*args, cwd=ROOT):
+    return subprocess.run(
+        [sys.executable, "-m", "clinic_analysis", *args], capture_output=True, text=True, cwd=cwd
+    )
+
+
+def test_missing_params_file_is_one_clear_line():
+    r = run("report", "--clinic", "no_such_clinic")
+    assert r.returncode == 2
+    assert "params file not found" in r.stderr and "no_such_clinic.yaml" in r.stderr
+    assert "Traceback" not in r.stderr + r.stdout
+
+
+def test_unknown_key_names_key_and_file(tmp_path):
+    raw = yaml.safe_load(DEMO_PARAMS.read_text(encoding="utf-8"))
+    raw["report"]["colour"] = "#ffffff"
+    p = tmp_path / "bad.yaml"
+    p.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    r = run("report", "--clinic", str(p))
+    assert r.returncode == 2
+    assert "report.colour: unknown key" in r.stderr and str(p) in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_missing_source_file_names_it(tmp_path):
+    raw = yaml.safe_load(DEMO_PARAMS.read_text(encoding="utf-8"))
+    raw.pop("demo")
+    raw["sources"] = raw["sources"][:1]
+    raw["sources"][0]["path"] = "nowhere/visits.csv"
+    p = tmp_path / "c.yaml"
+    p.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    r = run("report", "--clinic", str(p), "--out", str(tmp_path / "out"))
+    assert r.returncode == 2
+    assert "nowhere/visits.csv: file not found" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "out" / "audit.html").exists()
+
+
+def test_debug_shows_the_traceback():
+    r = run("report", "--clinic", "no_such_clinic", "--debug")
+    assert r.returncode != 0 and "Traceback" in r.stderr
+
+
+def test_init_writes_a_draft(tmp_path):
+    f = tmp_path / "v.csv"
+    f.write_text("Код пацієнта;Дата прийому;Сума\nP1;01.02.2024;100\n", encoding="utf-8")
+    r = run("init", "--clinic", "newc", "--params-dir", str(tmp_path / "params"), str(f))
+    assert r.returncode == 0, r.stderr
+    text = (tmp_path / "params" / "newc.yaml").read_text(encoding="utf-8")
+    assert 'patient_id: "Код пацієнта"' in text
+    r2 = run("init", "--clinic", "newc", "--params-dir", str(tmp_path / "params"), str(f))
+    assert r2.returncode == 2 and "already exists" in r2.stderr
