@@ -16,6 +16,7 @@ import pandas as pd
 
 from . import __version__, checks, summary
 from .load import load_clinic
+from .measures import compute_measures
 from .params import Params
 from .tables import ClinicData
 
@@ -34,6 +35,7 @@ class Audit:
     monthly: pd.DataFrame
     sources: pd.DataFrame
     reasons: pd.DataFrame
+    frames: dict = field(default_factory=dict)  # tables the report draws (see measures.py)
     cache_key: str = ""
     extras: dict = field(default_factory=dict)
 
@@ -79,10 +81,16 @@ def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
             "missing_tables": [t for t in ("visits", "patients", "plans") if not data.has(t)],
         },
     }
+    days = summary.visit_days(data.visits)
+    measures = compute_measures(params, data, days, money, base)
+    for section, values in measures.metrics.items():
+        metrics.setdefault(section, {}).update(values)
+    base = base.join(measures.per_patient, on="patient_id")
     return Audit(
         params=params,
         data=data,
         metrics=metrics,
+        frames=measures.frames,
         patients=base.reset_index(drop=True),
         monthly=month,
         sources=summary.source_overview(data),

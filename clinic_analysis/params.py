@@ -134,6 +134,30 @@ class Report(_Strict):
     branding: Branding = Field(default_factory=Branding)
 
 
+class Activity(_Strict):
+    """Activity-index thresholds in days; by default from the clinic's own visit intervals."""
+
+    active_days: int | None = Field(default=None, gt=0, lt=365)
+    at_risk_days: int | None = Field(default=None, gt=0, lt=365)
+    active_percentile: float = Field(default=0.75, gt=0, lt=1)
+    at_risk_percentile: float = Field(default=0.90, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Activity:
+        if self.active_days and self.at_risk_days and self.active_days >= self.at_risk_days:
+            raise ValueError("active_days must be below at_risk_days")
+        if self.active_percentile >= self.at_risk_percentile:
+            raise ValueError("active_percentile must be below at_risk_percentile")
+        return self
+
+
+class Repeat(_Strict):
+    """Repeat-index settings."""
+
+    min_group_size: int = Field(default=30, ge=1)
+    promo_pattern: str = r"(?i)акці|акци|promo|знижк|скидк|купон|coupon|discount"
+
+
 class Demo(_Strict):
     """Generate the sources with the built-in demo generator when they are missing."""
 
@@ -148,6 +172,8 @@ class Params(_Strict):
     sources: list[Source] = Field(min_length=1)
     exclude: list[Exclude] = Field(default_factory=list)
     report: Report = Field(default_factory=Report)
+    activity: Activity = Field(default_factory=Activity)
+    repeat: Repeat = Field(default_factory=Repeat)
     demo: Demo | None = None
 
     # set by load_params, not by the file

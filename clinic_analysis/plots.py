@@ -123,3 +123,213 @@ def _month_axis(ax: Axes, month_fmt) -> None:
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: month_fmt(mdates.num2date(v))))
     ax.set_xlabel("")
+
+
+def plot_flow(
+    flow: pd.DataFrame,
+    ax: Axes | None = None,
+    *,
+    title: str = "",
+    labels: dict[str, str] | None = None,
+    number_fmt=lambda v: f"{v:,.0f}",
+    month_fmt=lambda d: d.strftime("%m.%Y"),
+) -> Axes:
+    """Monthly flow: new and recaptured above zero, lost below, net as a line."""
+    ax = _ax(ax)
+    labels = labels or {}
+    c = sns.color_palette()
+    x = flow["month"]
+    ax.bar(x, flow["new"], width=20, color=c[0], label=labels.get("new", "new"))
+    ax.bar(
+        x,
+        flow["recaptured"],
+        width=20,
+        bottom=flow["new"],
+        color=c[2],
+        label=labels.get("recaptured", "recaptured"),
+    )
+    ax.bar(x, -flow["lost"], width=20, color=c[1], label=labels.get("lost", "lost"))
+    ax.plot(x, flow["net"], color=c[4], lw=2, marker="o", ms=3, label=labels.get("net", "net"))
+    ax.axhline(0, color="#666", lw=0.8)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: number_fmt(v)))
+    _month_axis(ax, month_fmt)
+    ax.legend(loc="upper left", ncols=4)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_phase_mix(
+    mix: pd.DataFrame,
+    phases: list[str],
+    ax: Axes | None = None,
+    *,
+    title: str = "",
+    labels: dict[str, str] | None = None,
+    number_fmt=lambda v: f"{v:,.0f}",
+    month_fmt=lambda d: d.strftime("%m.%Y"),
+) -> Axes:
+    """Patients per activity phase at each month end, stacked."""
+    ax = _ax(ax)
+    labels = labels or {}
+    colours = ["#2a9d8f", "#e9c46a", "#f4a261", "#e76f51", "#8d99ae"]
+    ax.stackplot(
+        mix["month"],
+        *[mix[p] for p in phases],
+        colors=colours[: len(phases)],
+        labels=[labels.get(p, p) for p in phases],
+        alpha=0.9,
+    )
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: number_fmt(v)))
+    _month_axis(ax, month_fmt)
+    ax.legend(loc="upper left", ncols=len(phases), fontsize=8)
+    ax.set_ylim(0, mix[phases].sum(axis=1).max() * 1.18)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_days_to_second(
+    days: pd.Series,
+    ax: Axes | None = None,
+    *,
+    title: str = "",
+    xlabel: str = "days",
+    ylabel: str = "patients",
+    median_label: str = "median",
+    limit: int = 730,
+) -> Axes:
+    """Histogram of days from the first to the second visit (first two years)."""
+    ax = _ax(ax)
+    d = days[days <= limit]
+    ax.hist(d, bins=range(0, limit + 15, 15), color=sns.color_palette()[0], alpha=0.85)
+    med = float(days.median()) if len(days) else None
+    if med is not None:
+        ax.axvline(
+            med, color=sns.color_palette()[1], lw=2, ls="--", label=f"{median_label}: {med:.0f}"
+        )
+        ax.legend(loc="upper right")
+    for w in (90, 180, 365):
+        ax.axvline(w, color="#999", lw=0.8, ls=":")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_retention(
+    ret: pd.DataFrame,
+    ax: Axes | None = None,
+    *,
+    title: str = "",
+    mark: float = 0.6,
+    mark_label: str = "60%",
+    rate_label: str = "retention",
+    pct_fmt=lambda v: f"{v:.0%}",
+    month_fmt=lambda d: d.strftime("%m.%Y"),
+) -> Axes:
+    """New-patient 12-month retention by month of first visit, with the industry mark."""
+    ax = _ax(ax)
+    c = sns.color_palette()
+    ax.plot(ret["month"], ret["rate"], color=c[0], lw=2, marker="o", ms=3, label=rate_label)
+    ax.axhline(mark, color=c[1], ls="--", lw=1.5, label=mark_label)
+    ax.set_ylim(0, 1)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: pct_fmt(v)))
+    _month_axis(ax, month_fmt)
+    ax.legend(loc="lower left")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_rates(
+    table: pd.DataFrame,
+    ax: Axes | None = None,
+    *,
+    title: str = "",
+    overall: float | None = None,
+    overall_label: str = "overall",
+    pct_fmt=lambda v: f"{v:.0%}",
+    label_col: str = "label",
+) -> Axes:
+    """Rates with 95% intervals per group (dot and whisker), largest group on top."""
+    n = len(table)
+    ax = _ax(ax, figsize=(10, max(1.6, 0.42 * n + 0.9)))
+    y = list(range(n))[::-1]
+    c = sns.color_palette()
+    ax.errorbar(
+        table["rate"],
+        y,
+        xerr=[table["rate"] - table["low"], table["high"] - table["rate"]],
+        fmt="o",
+        color=c[0],
+        ecolor="#9aa",
+        elinewidth=3,
+        capsize=0,
+    )
+    ax.set_yticks(y)
+    ax.set_yticklabels(table[label_col])
+    if overall is not None:
+        ax.axvline(overall, color=c[1], ls="--", lw=1.2, label=overall_label)
+        ax.legend(loc="lower right")
+    ax.set_xlim(0, 1)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: pct_fmt(v)))
+    ax.grid(axis="y", visible=False)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_cohorts(
+    share: pd.DataFrame,
+    ax: Axes | None = None,
+    *,
+    title: str = "",
+    xlabel: str = "quarters since the first visit",
+    ylabel: str = "",
+) -> Axes:
+    """Cohort retention heatmap: rows = first-visit quarter, columns = quarters since."""
+    ax = _ax(ax, figsize=(10, 0.36 * len(share) + 1.4))
+    sns.heatmap(
+        share * 100,
+        ax=ax,
+        annot=True,
+        fmt=".0f",
+        cmap="Blues",
+        vmin=0,
+        vmax=max(float((share * 100).max().max()), 1) if share.notna().any().any() else 100,
+        cbar=False,
+        linewidths=0.5,
+        linecolor="white",
+        annot_kws={"fontsize": 8},
+    )
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.tick_params(axis="y", rotation=0)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_shares(
+    shares: pd.Series,
+    ax: Axes | None = None,
+    *,
+    title: str = "",
+    pct_fmt=lambda v: f"{v:.0%}",
+) -> Axes:
+    """Horizontal bars of shares (0..1) with their values written at the end."""
+    ax = _ax(ax, figsize=(10, 0.42 * len(shares) + 1.0))
+    y = list(range(len(shares)))[::-1]
+    ax.barh(y, shares.values, color=sns.color_palette()[0], alpha=0.85)
+    for yi, v in zip(y, shares.values, strict=True):
+        ax.text(min(v, 1) + 0.01, yi, pct_fmt(v), va="center", fontsize=9)
+    ax.set_yticks(y)
+    ax.set_yticklabels(shares.index)
+    ax.set_xlim(0, 1.1)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: pct_fmt(v)))
+    ax.grid(axis="y", visible=False)
+    if title:
+        ax.set_title(title)
+    return ax

@@ -15,7 +15,6 @@ from . import present as P
 from .audit import Audit
 from .i18n import Catalog, Formatter
 
-
 CHART_MONTHS = 60  # monthly charts show the last five years
 
 
@@ -216,9 +215,402 @@ def warnings_block(c: Context) -> HTML:
         for k, n in dq["warnings"].items()
     ]
     for table in dq["missing_tables"]:
-        parts.append(
-            P.callout(html.escape(t(f"quality.missing.{table}")), kind="warn").data
-        )
+        parts.append(P.callout(html.escape(t(f"quality.missing.{table}")), kind="warn").data)
     if not parts:
         parts.append(P.callout(html.escape(t("quality.no_warnings"))).data)
     return HTML("".join(parts))
+
+
+# ----------------------------------------------------------------------------- dynamics
+
+
+def _pct_signed(f: Formatter, x) -> str:
+    if x is None:
+        return "—"
+    return ("+" if x >= 0 else "−") + f.percent(abs(x))
+
+
+def dynamics_kpis(c: Context) -> HTML:
+    m, t, f = c.audit.metrics, c.t, c.f
+    return P.kpis(
+        [
+            (f.number(m["base"]["active_base"]), t("dyn.kpi.active_base")),
+            (_pct_signed(f, m["base"]["growth_12m"]), t("dyn.kpi.base_growth")),
+            (_pct_signed(f, m["revenue"]["growth_12m"]), t("dyn.kpi.revenue_growth")),
+            (f.percent(m["base"]["pre_appointment_rate"]), t("dyn.kpi.pre_appointment")),
+        ]
+    )
+
+
+def dynamics_flow_chart(c: Context) -> HTML:
+    t, f = c.t, c.f
+    flow = c.audit.frames.get("flow")
+    if flow is None or flow.empty:
+        return P.callout(html.escape(t("dyn.no_data")), kind="warn")
+    fig, ax = plt.subplots(figsize=plots.WIDE)
+    plots.plot_flow(
+        flow,
+        ax=ax,
+        title=t("dyn.chart.flow"),
+        labels={k: t(f"dyn.flow.{k}") for k in ("new", "recaptured", "lost", "net")},
+        number_fmt=f.number,
+        month_fmt=f.month,
+    )
+    return P.figure(fig, t("dyn.caption.flow"))
+
+
+def required_growth_table(c: Context) -> HTML:
+    import pandas as pd
+
+    t, f = c.t, c.f
+    req = c.audit.metrics["base"]["required_growth_for_revenue"]
+    if not req:
+        return P.callout(html.escape(t("dyn.required_na")), kind="warn")
+    df = pd.DataFrame(
+        {
+            "target": [f.percent(float(k)) for k in req],
+            "base": [f.percent(v) for v in req.values()],
+        }
+    )
+    return P.table(
+        df,
+        numeric=["target", "base"],
+        headers={"target": t("dyn.col.revenue_target"), "base": t("dyn.col.base_needed")},
+    )
+
+
+def required_growth_reading(c: Context) -> HTML:
+    t, f = c.t, c.f
+    m = c.audit.metrics["base"]
+    req, inp = m["required_growth_for_revenue"], m["required_growth_inputs"]
+    if not req:
+        return HTML("")
+    text = t(
+        "dyn.required_reading",
+        retention=f.percent(inp["retention"]),
+        v_ret=f.money(inp["revenue_per_retained"]),
+        v_new=f.money(inp["revenue_per_new"]),
+        need20=f.percent(req["0.2"]),
+    )
+    return P.callout(html.escape(text))
+
+
+def dynamics_reading(c: Context) -> HTML:
+    t, f = c.t, c.f
+    m = c.audit.metrics
+    flow = c.audit.frames.get("flow")
+    if flow is None or flow.empty:
+        return HTML("")
+    last12 = flow.tail(12)
+    text = t(
+        "dyn.reading",
+        new=f.number(last12["new"].sum()),
+        recaptured=f.number(last12["recaptured"].sum()),
+        lost=f.number(last12["lost"].sum()),
+        net=_pct_signed(f, m["base"]["growth_12m"]),
+        pre=f.percent(m["base"]["pre_appointment_rate"]),
+    )
+    return P.callout(html.escape(text))
+
+
+# ----------------------------------------------------------------------------- activity
+
+
+def activity_intro(c: Context) -> HTML:
+    t, f = c.t, c.f
+    a = c.audit.metrics["activity"]
+    th = a["thresholds_days"]
+    key = {"data": "act.rule_data", "params": "act.rule_params", "default": "act.rule_default"}[
+        a["threshold_source"]
+    ]
+    text = t(key, a=f.number(th["active"]), b=f.number(th["at_risk"]), n=f.number(a["intervals"]))
+    return P.paragraph(html.escape(text), muted=True)
+
+
+def activity_table(c: Context) -> HTML:
+    import pandas as pd
+
+    from .activity import PHASES
+
+    t, f = c.t, c.f
+    a = c.audit.metrics["activity"]
+    th = a["thresholds_days"]
+    total = sum(a["counts"].values()) or 1
+    ranges = {
+        "active": f"≤ {th['active']}",
+        "at_risk": f"{th['active'] + 1}–{th['at_risk']}",
+        "lapsing": f"{th['at_risk'] + 1}–365",
+        "lost_1y": "366–730",
+        "lost_2y": "> 730",
+    }
+    df = pd.DataFrame(
+        {
+            "phase": [t(f"act.phase.{p}") for p in PHASES],
+            "days": [ranges[p] for p in PHASES],
+            "patients": [a["counts"][p] for p in PHASES],
+            "share": [a["counts"][p] / total for p in PHASES],
+            "revenue": [a["revenue_12m"][p] for p in PHASES],
+            "action": [t(f"act.action.{p}") for p in PHASES],
+        }
+    )
+    return P.table(
+        df,
+        formats={"patients": f.number, "share": f.percent, "revenue": f.money_short},
+        headers={k: t(f"act.col.{k}") for k in df.columns},
+    )
+
+
+def activity_mix_chart(c: Context) -> HTML:
+    from .activity import PHASES
+
+    t, f = c.t, c.f
+    mix = c.audit.frames.get("phase_mix")
+    if mix is None or mix.empty:
+        return HTML("")
+    fig, ax = plt.subplots(figsize=plots.WIDE)
+    plots.plot_phase_mix(
+        mix,
+        list(PHASES),
+        ax=ax,
+        title=t("act.chart.mix"),
+        labels={p: t(f"act.phase.{p}") for p in PHASES},
+        number_fmt=f.number,
+        month_fmt=f.month,
+    )
+    return P.figure(fig, t("act.caption.mix"))
+
+
+def activity_reading(c: Context) -> HTML:
+    t, f = c.t, c.f
+    a = c.audit.metrics["activity"]
+    mix = c.audit.frames.get("phase_mix")
+    counts = a["counts"]
+    total = sum(counts.values()) or 1
+    trend = ""
+    if mix is not None and len(mix) >= 13:
+        share_now = mix["active"].iloc[-1] / max(mix[list(counts)].iloc[-1].sum(), 1)
+        share_then = mix["active"].iloc[-13] / max(mix[list(counts)].iloc[-13].sum(), 1)
+        key = "act.trend_up" if share_now >= share_then else "act.trend_down"
+        trend = " " + t(key, now=f.percent(share_now), then=f.percent(share_then))
+    text = t(
+        "act.reading",
+        active=f.percent(counts["active"] / total),
+        risk=f.number(counts["at_risk"] + counts["lapsing"]),
+        risk_revenue=f.money_short(a["revenue_12m"]["at_risk"] + a["revenue_12m"]["lapsing"]),
+        lost=f.number(counts["lost_1y"] + counts["lost_2y"]),
+    )
+    return P.callout(html.escape(text + trend))
+
+
+# ----------------------------------------------------------------------------- repeat
+
+
+def repeat_kpis(c: Context) -> HTML:
+    r, t, f = c.audit.metrics["repeat"], c.t, c.f
+    rev = c.audit.metrics["revenue"]
+    return P.kpis(
+        [
+            (f.percent(r["rate"]), t("rep.kpi.rate")),
+            (f.number(r["median_days_to_second"]), t("rep.kpi.median_days")),
+            (f.percent(r["new_patient_retention"]), t("rep.kpi.retention")),
+            (f.percent(rev["repeat_share"]), t("rep.kpi.repeat_share")),
+        ]
+    )
+
+
+def repeat_reading(c: Context) -> HTML:
+    r, t, f = c.audit.metrics["repeat"], c.t, c.f
+    rev = c.audit.metrics["revenue"]
+    w = r["returned_within"]
+    ret = r["new_patient_retention"]
+    key = "rep.retention_above" if (ret or 0) >= r["retention_mark"] else "rep.retention_below"
+    share = rev["repeat_share"]
+    text = (
+        t(
+            "rep.reading",
+            rate=f.percent(r["rate"]),
+            w90=f.percent(w["90"]["rate"]),
+            w180=f.percent(w["180"]["rate"]),
+            w365=f.percent(w["365"]["rate"]),
+            share=f.percent(share),
+        )
+        + " "
+        + t(key, retention=f.percent(ret), mark=f.percent(r["retention_mark"]))
+    )
+    return P.callout(html.escape(text))
+
+
+def repeat_days_chart(c: Context) -> HTML:
+    t = c.t
+    d = c.audit.frames.get("days_to_second")
+    if d is None or d.empty:
+        return P.callout(html.escape(t("rep.no_repeats")), kind="warn")
+    fig, ax = plt.subplots(figsize=plots.WIDE)
+    plots.plot_days_to_second(
+        d["days_to_second"],
+        ax=ax,
+        title=t("rep.chart.days"),
+        xlabel=t("rep.axis.days"),
+        ylabel=t("rep.axis.patients"),
+        median_label=t("rep.median"),
+    )
+    return P.figure(fig, t("rep.caption.days"))
+
+
+def repeat_retention_chart(c: Context) -> HTML:
+    t, f = c.t, c.f
+    ret = c.audit.frames.get("retention_by_month")
+    if ret is None or ret.empty:
+        return P.callout(html.escape(t("rep.no_retention")), kind="warn")
+    fig, ax = plt.subplots(figsize=plots.WIDE)
+    mark = c.audit.metrics["repeat"]["retention_mark"]
+    plots.plot_retention(
+        ret.tail(36),
+        ax=ax,
+        title=t("rep.chart.retention"),
+        mark=mark,
+        mark_label=t("rep.mark", mark=f.percent(mark)),
+        rate_label=t("rep.axis.retention"),
+        pct_fmt=f.percent,
+        month_fmt=f.month,
+    )
+    return P.figure(fig, t("rep.caption.retention"))
+
+
+def _group_label(c: Context, name: str, group: str) -> str:
+    if group == "__other__":
+        return c.t("rep.other")
+    if name == "by_promo":
+        return c.t(f"rep.promo.{group}")
+    return group
+
+
+def repeat_breakdown(c: Context, name: str) -> HTML:
+    """Table and dot chart of one breakdown (by_doctor, by_service_line, ...)."""
+    t, f = c.t, c.f
+    table = c.audit.frames.get(f"repeat_{name}")
+    if table is None:
+        return P.callout(html.escape(t(f"rep.na.{name}")), kind="warn")
+    table = table.copy()
+    table["label"] = [_group_label(c, name, g) for g in table["group"]]
+    fig, ax = plt.subplots(figsize=(10, max(1.6, 0.42 * len(table) + 0.9)))
+    plots.plot_rates(
+        table,
+        ax=ax,
+        title=t(f"rep.chart.{name}"),
+        overall=c.audit.metrics["repeat"]["rate"],
+        overall_label=t("rep.overall"),
+        pct_fmt=f.percent,
+    )
+    df = table[["label", "patients", "rate", "low", "high"]].copy()
+    df["interval"] = [
+        f"{f.percent(lo)}–{f.percent(hi)}" for lo, hi in zip(df["low"], df["high"], strict=True)
+    ]
+    df = df[["label", "patients", "rate", "interval"]]
+    pooled = int(table["pooled_groups"].sum())
+    note = (
+        P.paragraph(
+            html.escape(
+                t(
+                    "rep.pooled",
+                    n=f.number(pooled),
+                    min=f.number(c.audit.metrics["repeat"]["min_group_size"]),
+                )
+            ),
+            muted=True,
+        ).data
+        if pooled
+        else ""
+    )
+    tbl = P.table(
+        df,
+        formats={"patients": f.number, "rate": f.percent},
+        numeric=["interval"],
+        headers={
+            "label": t(f"rep.col.{name}"),
+            "patients": t("rep.col.patients"),
+            "rate": t("rep.col.rate"),
+            "interval": t("rep.col.interval"),
+        },
+    )
+    return HTML(P.figure(fig).data + tbl.data + note)
+
+
+def repeat_cohort_chart(c: Context) -> HTML:
+    t = c.t
+    share = c.audit.frames.get("cohorts")
+    if share is None or share.empty:
+        return HTML("")
+    fig, ax = plt.subplots(figsize=(10, 0.36 * len(share) + 1.4))
+    plots.plot_cohorts(
+        share,
+        ax=ax,
+        title=t("rep.chart.cohorts"),
+        xlabel=t("rep.axis.quarters"),
+        ylabel=t("rep.axis.cohort"),
+    )
+    return P.figure(fig, t("rep.caption.cohorts"))
+
+
+# ----------------------------------------------------------------------------- completeness
+
+
+def completeness_kpis(c: Context) -> HTML:
+    m, t, f = c.audit.metrics["completeness"], c.t, c.f
+    fields = m["fields"]
+    return P.kpis(
+        [
+            (f.percent(m["contactable"]), t("comp.kpi.contactable")),
+            (f.percent(fields.get("phone")), t("comp.kpi.phone")),
+            (f.percent(fields.get("email")), t("comp.kpi.email")),
+            (f.percent(m["mean_score"]), t("comp.kpi.score")),
+        ]
+    )
+
+
+def completeness_chart(c: Context) -> HTML:
+    import pandas as pd
+
+    t, f = c.t, c.f
+    m = c.audit.metrics["completeness"]
+    shares = pd.Series({t(f"comp.field.{k}"): v for k, v in m["fields"].items() if v is not None})
+    shares[t("comp.field.contactable")] = m["contactable"] or 0.0
+    if shares.empty:
+        return HTML("")
+    fig, ax = plt.subplots(figsize=(10, 0.42 * len(shares) + 1.0))
+    plots.plot_shares(shares, ax=ax, title=t("comp.chart.fields"), pct_fmt=f.percent)
+    return P.figure(fig, t("comp.caption.fields"))
+
+
+def completeness_by_year_table(c: Context) -> HTML:
+    t, f = c.t, c.f
+    by_year = c.audit.frames.get("completeness_by_year")
+    if by_year is None or by_year.empty:
+        return HTML("")
+    df = by_year.copy()
+    cols = [x for x in df.columns if x != "year"]
+    return P.table(
+        df[["year", *cols]].tail(8),
+        formats={k: f.percent for k in cols},
+        headers={"year": t("comp.col.year"), **{k: t(f"comp.field.{k}") for k in cols}},
+    )
+
+
+def completeness_reading(c: Context) -> HTML:
+    t, f = c.t, c.f
+    m = c.audit.metrics["completeness"]
+    parts = [
+        t(
+            "comp.reading",
+            contactable=f.percent(m["contactable"]),
+            n=f.number(round((1 - (m["contactable"] or 0)) * c.audit.metrics["base"]["patients"])),
+        )
+    ]
+    if m["not_exported"]:
+        parts.append(
+            t(
+                "comp.not_exported",
+                fields=", ".join(t(f"comp.field.{x}") for x in m["not_exported"]),
+            )
+        )
+    return P.callout(html.escape(" ".join(parts)))

@@ -80,12 +80,26 @@ def test_merges_count_people_made_of_several_records(tmp_path):
 def test_every_anomaly_and_warning_has_a_label_in_every_language():
     from clinic_analysis.i18n import LANGUAGES, load_catalog
 
-    anomaly_keys = ["future_bookings", "zero_amount_visits", "missing_amount_visits",
-                    "negative_amount_visits", "refunds", "refunds_amount", "visits_before_card",
-                    "patients_without_card"]
-    warning_keys = ["scientific_ids", "day_month_swapped", "id_collisions", "unparseable_amount",
-                    "unparseable_amount_total", "unparseable_amount_paid",
-                    "unparseable_birth_date", "unparseable_created_at"]
+    anomaly_keys = [
+        "future_bookings",
+        "zero_amount_visits",
+        "missing_amount_visits",
+        "negative_amount_visits",
+        "refunds",
+        "refunds_amount",
+        "visits_before_card",
+        "patients_without_card",
+    ]
+    warning_keys = [
+        "scientific_ids",
+        "day_month_swapped",
+        "id_collisions",
+        "unparseable_amount",
+        "unparseable_amount_total",
+        "unparseable_amount_paid",
+        "unparseable_birth_date",
+        "unparseable_created_at",
+    ]
     for lang in LANGUAGES:
         cat = load_catalog(lang)
         for k in anomaly_keys:

@@ -9,11 +9,20 @@ from clinic_analysis.params import Params
 
 def test_guesses_ukrainian_russian_and_english_headers():
     uk = guess_columns(["Код пацієнта", "Дата прийому", "Сума, грн", "Статус", "Лікар"], "visits")
-    assert uk == {"patient_id": "Код пацієнта", "date": "Дата прийому", "amount": "Сума, грн",
-                  "status": "Статус", "doctor": "Лікар"}
+    assert uk == {
+        "patient_id": "Код пацієнта",
+        "date": "Дата прийому",
+        "amount": "Сума, грн",
+        "status": "Статус",
+        "doctor": "Лікар",
+    }
     ru = guess_columns(["ID клиента", "ФИО", "Телефон", "Дата рождения"], "patients")
-    assert ru == {"patient_id": "ID клиента", "full_name": "ФИО", "phone": "Телефон",
-                  "birth_date": "Дата рождения"}
+    assert ru == {
+        "patient_id": "ID клиента",
+        "full_name": "ФИО",
+        "phone": "Телефон",
+        "birth_date": "Дата рождения",
+    }
     en = guess_columns(["PATIENT", "START", "BASE_ENCOUNTER_COST", "PROVIDER"], "visits")
     assert en["patient_id"] == "PATIENT" and en["date"] == "START"
     assert en["amount"] == "BASE_ENCOUNTER_COST" and en["doctor"] == "PROVIDER"
@@ -33,7 +42,7 @@ def test_draft_of_the_messy_exports_is_valid_params_once_checked(tmp_path):
     files = [tmp_path / "data" / "old_patients.csv", tmp_path / "data" / "old_visits.csv"]
     text = draft_params("messy2", files, tmp_path / "params")
     assert "encoding: cp1251" in text and "# guess" in text
-    assert "\"Не з'явився\": no_show" in text and "FIXME" not in text
+    assert '"Не з\'явився": no_show' in text and "FIXME" not in text
     raw = yaml.safe_load(text)
     for s in raw["sources"]:  # the draft's relative paths start at the params folder
         s["path"] = str((tmp_path / "params" / s["path"]).resolve())

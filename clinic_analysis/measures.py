@@ -1,0 +1,178 @@
+"""The audit's four measures (issue 4): base dynamics, activity index, repeat index and card
+completeness, computed from the canonical tables into metrics, per-patient columns and the
+tables the report draws."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from . import activity, completeness, dynamics, repeat
+from .params import Params
+from .tables import ClinicData
+
+
+@dataclass
+class Measures:
+    metrics: dict
+    per_patient: pd.DataFrame  # indexed by patient_id
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def _f(x):
+    return dynamics.safe(x)
+
+
+def first_visit_attribute(visits: pd.DataFrame, days: pd.DataFrame, column: str) -> pd.Series:
+    """The value of ``column`` at each patient's first completed visit."""
+    if column not in visits or visits[column].isna().all():
+        return pd.Series(dtype="object")
+    done = visits[visits["status"] == "completed"].sort_values(["patient_id", "date"])
+    first = done.drop_duplicates("patient_id").set_index("patient_id")[column]
+    return first
+
+
+def _breakdown_metrics(table: pd.DataFrame) -> dict:
+    return {
+        str(r.group): {
+            "patients": int(r.patients),
+            "rate": _f(r.rate),
+            "low": _f(r.low),
+            "high": _f(r.high),
+        }
+        for r in table.itertuples()
+    }
+
+
+def compute_measures(
+    params: Params,
+    data: ClinicData,
+    days: pd.DataFrame,
+    money: pd.DataFrame,
+    patients: pd.DataFrame,
+) -> Measures:
+    as_of = data.as_of
+    metrics: dict = {"base": {}, "revenue": {}, "activity": {}, "repeat": {}, "completeness": {}}
+    frames: dict[str, pd.DataFrame] = {}
+    pp = pd.DataFrame(index=patients["patient_id"])
+
+    # ------------------------------------------------------------------ dynamics
+    first = days.groupby("patient_id")["day"].min()
+    new = first.dt.to_period("M").value_counts().sort_index()
+    metrics["base"]["new_by_month"] = {str(k): int(v) for k, v in new.items()}
+    active_by_month = dynamics.active_base_by_month(days, as_of) if len(days) else pd.Series()
+    frames["active_by_month"] = active_by_month.rename_axis("month").reset_index()
+    g = dynamics.growth_12m(days, money, as_of)
+    metrics["base"]["active_base"] = g["base_now"]
+    metrics["base"]["growth_12m"] = _f(g["base_growth"])
+    metrics["revenue"]["last_12m"] = round(g["revenue_now"], 2)
+    metrics["revenue"]["growth_12m"] = _f(g["revenue_growth"])
+    req = dynamics.required_growth(days, money, as_of)
+    metrics["base"]["required_growth_for_revenue"] = {k: _f(v) for k, v in req["targets"].items()}
+    metrics["base"]["required_growth_inputs"] = {k: _f(v) for k, v in req["inputs"].items()}
+    flow = dynamics.flow_by_month(days, as_of) if len(days) else pd.DataFrame()
+    frames["flow"] = flow
+    metrics["base"]["flow_by_month"] = [
+        {
+            "month": r.month.strftime("%Y-%m"),
+            "new": int(r.new),
+            "recaptured": int(r.recaptured),
+            "lost": int(r.lost),
+            "net": int(r.net),
+        }
+        for r in flow.itertuples()
+    ]
+    metrics["base"]["pre_appointment_rate"] = _f(
+        dynamics.pre_appointment_rate(days, data.visits, as_of)
+    )
+
+    # ------------------------------------------------------------------ activity
+    th = activity.thresholds(days, params.activity)
+    last = days.groupby("patient_id")["day"].max()
+    since = (as_of - last).dt.days
+    pp["days_since_last_visit"] = since.reindex(pp.index)
+    pp["phase"] = activity.phase_of(pp["days_since_last_visit"], th)
+    m12 = money[money["date"] > as_of - pd.Timedelta(days=365)]
+    rev12 = m12.groupby("patient_id")["revenue"].sum()
+    pp["revenue_12m"] = rev12.reindex(pp.index).fillna(0.0)
+    counts = pp["phase"].value_counts().reindex(list(activity.PHASES), fill_value=0)
+    rev_phase = pp.groupby("phase", observed=False)["revenue_12m"].sum()
+    metrics["activity"] = {
+        "thresholds_days": {"active": th.active, "at_risk": th.at_risk},
+        "threshold_source": th.source,
+        "intervals": th.intervals,
+        "counts": {k: int(v) for k, v in counts.items()},
+        "revenue_12m": {k: round(float(rev_phase.get(k, 0.0)), 2) for k in activity.PHASES},
+    }
+    mix = activity.phase_mix_by_month(days, th, as_of) if len(days) else pd.DataFrame()
+    frames["phase_mix"] = mix
+    metrics["activity"]["mix_by_month"] = [
+        {"month": r["month"].strftime("%Y-%m"), **{k: int(r[k]) for k in activity.PHASES}}
+        for _, r in mix.iterrows()
+    ]
+
+    # ------------------------------------------------------------------ repeat
+    fs = repeat.first_and_second(days)
+    repeated = fs["visits"] >= 2
+    metrics["repeat"]["patients"] = int(len(fs))
+    metrics["repeat"]["rate"] = _f(repeated.mean()) if len(fs) else None
+    metrics["repeat"]["median_days_to_second"] = _f(fs["days_to_second"].median())
+    metrics["repeat"]["returned_within"] = {
+        str(w): {k: _f(v) for k, v in repeat.returned_within(fs, as_of, w).items()}
+        for w in repeat.RETURN_WINDOWS
+    }
+    ret = repeat.retention_by_month(fs, as_of)
+    frames["retention_by_month"] = ret
+    total_ret = ret["retained"].sum() / ret["patients"].sum() if len(ret) else None
+    metrics["repeat"]["new_patient_retention"] = _f(total_ret)
+    metrics["repeat"]["retention_mark"] = repeat.DENTAL_RETENTION_MARK
+    frames["days_to_second"] = fs[["days_to_second"]].dropna()
+    min_size = params.repeat.min_group_size
+    groups: dict[str, pd.Series] = {
+        "by_doctor": first_visit_attribute(data.visits, days, "doctor"),
+        "by_service_line": first_visit_attribute(data.visits, days, "service_line"),
+    }
+    cards = data.patients.set_index("patient_id")
+    if data.has("patients", "channel"):
+        channel = cards["channel"]
+        groups["by_channel"] = channel
+        promo = channel.astype("str").str.contains(params.repeat.promo_pattern, regex=True)
+        groups["by_promo"] = promo.map({True: "promo", False: "non_promo"}).where(channel.notna())
+    groups["by_cohort_year"] = fs["first"].dt.year.astype(str)
+    metrics["repeat"]["min_group_size"] = min_size
+    missing_breakdowns = []
+    for name, grp in groups.items():
+        if grp.empty or grp.isna().all():
+            missing_breakdowns.append(name)
+            continue
+        table = repeat.breakdown(grp, repeated, min_size)
+        frames[f"repeat_{name}"] = table
+        metrics["repeat"][name] = _breakdown_metrics(table)
+    metrics["repeat"]["not_available"] = missing_breakdowns
+    frames["cohorts"] = repeat.cohort_matrix(days, as_of) if len(days) else pd.DataFrame()
+    split = repeat.revenue_split(data.visits, days)
+    metrics["revenue"]["first_visits"] = round(split["first_visits"], 2)
+    metrics["revenue"]["repeat_visits"] = round(split["repeat_visits"], 2)
+    metrics["revenue"]["repeat_share"] = _f(split["repeat_share"])
+
+    # ------------------------------------------------------------------ completeness
+    present = [c for c in data.present.get("patients", [])]
+    people = cards.reindex(pp.index)
+    flags = completeness.field_flags(people, present, params.clinic.phone_region)
+    pp["completeness"] = completeness.score(flags)
+    pp["contactable"] = completeness.contactable(people, flags)
+    metrics["completeness"] = {
+        "fields": {f: _f(flags[f].mean()) if f in flags else None for f in completeness.FIELDS},
+        "not_exported": [f for f in completeness.FIELDS if f not in flags],
+        "contactable": _f(pp["contactable"].mean()) if len(pp) else None,
+        "mean_score": _f(pp["completeness"].mean()),
+    }
+    year = first.reindex(pp.index).dt.year
+    by_year = flags.assign(year=year, contactable=pp["contactable"]).groupby("year").mean()
+    by_year.index = by_year.index.astype("Int64").astype(str)
+    frames["completeness_by_year"] = by_year.reset_index()
+    metrics["completeness"]["by_year"] = {
+        str(y): {k: _f(v) for k, v in row.items()} for y, row in by_year.iterrows()
+    }
+    return Measures(metrics=metrics, per_patient=pp, frames=frames)
