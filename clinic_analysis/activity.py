@@ -18,7 +18,7 @@ from .params import Activity
 
 PHASES = ("active", "at_risk", "lapsing", "lost_1y", "lost_2y")
 LAPSING_DAYS, LOST_1Y_DAYS = 365, 730
-MIN_A, MAX_B = 30, 364
+MIN_A, MAX_B = 30, 300  # B is capped so that "lapsing" keeps two months or more
 
 
 @dataclass(frozen=True)
