@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml requirements.lock
 venv: $(STAMP) ## Create the virtual environment (done automatically by other targets)
 
 deps: ## Install the system libraries WeasyPrint needs (pango, DejaVu fonts); Debian/Ubuntu, as root
-	apt-get update && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+	apt-get update && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils
 
 report: $(STAMP) ## Render the audit of CLINIC (default demo) into reports/CLINIC/
 	@echo "==> rendering the audit of '$(CLINIC)'"

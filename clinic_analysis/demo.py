@@ -92,7 +92,13 @@ class DemoTruth:
 
 
 def simulate_bgnbd(
-    n: int, r: float, alpha: float, a: float, b: float, T, rng: np.random.Generator,
+    n: int,
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    T,
+    rng: np.random.Generator,
     keep_times: bool = False,
 ) -> pd.DataFrame:
     """Simulate the BG/NBD process for ``n`` customers observed for ``T`` time units after
@@ -122,8 +128,9 @@ def simulate_bgnbd(
         alive[dies] = False
         active[idx[~inside]] = False
         active[dies] = False
-    out = pd.DataFrame({"frequency": freq, "recency": rec, "T": T, "lam": lam, "p": p,
-                        "alive": alive})
+    out = pd.DataFrame(
+        {"frequency": freq, "recency": rec, "T": T, "lam": lam, "p": p, "alive": alive}
+    )
     if keep_times:
         out["times"] = times
     return out
@@ -136,8 +143,9 @@ def _arrivals(spec: DemoSpec, n: int, rng: np.random.Generator) -> np.ndarray:
     start = pd.Timestamp(spec.as_of) - pd.Timedelta(days=span)
     month = (start + pd.to_timedelta(day, unit="D")).month
     dom = (start + pd.to_timedelta(day, unit="D")).day
-    season = np.where(np.isin(month, [7, 8]), 0.7, 1.0) * np.where((month == 12) & (dom > 20),
-                                                                     0.5, 1.0)
+    season = np.where(np.isin(month, [7, 8]), 0.7, 1.0) * np.where(
+        (month == 12) & (dom > 20), 0.5, 1.0
+    )
     weight = (1 + spec.growth_per_year) ** (day / 365) * season
     return np.sort(rng.choice(day, size=n, p=weight / weight.sum()))
 
@@ -145,7 +153,7 @@ def _arrivals(spec: DemoSpec, n: int, rng: np.random.Generator) -> np.ndarray:
 def _clinic_time(days: np.ndarray, start: pd.Timestamp, rng) -> pd.DatetimeIndex:
     """Whole days → appointment times: 09:00–19:00 on the quarter hour; Sundays → Monday."""
     ts = start + pd.to_timedelta(days, unit="D")
-    ts = ts + pd.to_timedelta(np.where(ts.dayofweek == 6, 1, 0), unit="D")
+    ts = ts + pd.to_timedelta(np.where(ts.day_of_week == 6, 1, 0), unit="D")
     quarter = rng.integers(9 * 4, 19 * 4, len(days))
     return ts + pd.to_timedelta(quarter * 15, unit="m")
 
@@ -160,9 +168,13 @@ def _phone(rng) -> str:
     op = OPERATORS[rng.integers(len(OPERATORS))]
     local = f"{op}{rng.integers(0, 10**7):07d}"
     k = rng.integers(5)
-    forms = [f"{local[:3]} {local[3:6]} {local[6:8]} {local[8:]}",
-             f"+38 ({local[:3]}) {local[3:6]}-{local[6:8]}-{local[8:]}",
-             "8" + local, local, "+38" + local]
+    forms = [
+        f"{local[:3]} {local[3:6]} {local[6:8]} {local[8:]}",
+        f"+38 ({local[:3]}) {local[3:6]}-{local[6:8]}-{local[8:]}",
+        "8" + local,
+        local,
+        "+38" + local,
+    ]
     return forms[k]
 
 
@@ -203,8 +215,9 @@ def generate_demo(out_dir: Path, spec: DemoSpec = DemoSpec()) -> DemoTruth:
             k = 1 + (rng.random() < 0.3)
             for j in range(k):
                 st = "no_show" if rng.random() < 0.75 else "cancelled"
-                rows.append((i, arrive[i] + 7 * j, st, None, home_doc[i], "Консультація",
-                             "Діагностика"))
+                rows.append(
+                    (i, arrive[i] + 7 * j, st, None, home_doc[i], "Консультація", "Діагностика")
+                )
             continue
         visit_days = [float(arrive[i])] + [arrive[i] + t for t in sim.at[i, "times"]]
         days_int = np.floor(visit_days).astype(int)
@@ -222,8 +235,17 @@ def generate_demo(out_dir: Path, spec: DemoSpec = DemoSpec()) -> DemoTruth:
                 st = "no_show" if rng.random() < 0.6 else "cancelled"
                 rows.append((i, d - int(rng.integers(1, 10)), st, None, doc, svc, line))
             if amount > 0 and rng.random() < spec.refund_share:
-                rows.append((i, d + int(rng.integers(1, 8)), "refund",
-                             round(amount * rng.uniform(0.2, 1.0), -1), doc, svc, line))
+                rows.append(
+                    (
+                        i,
+                        d + int(rng.integers(1, 8)),
+                        "refund",
+                        round(amount * rng.uniform(0.2, 1.0), -1),
+                        doc,
+                        svc,
+                        line,
+                    )
+                )
         death = None
         if not sim.at[i, "alive"]:
             death = start + pd.Timedelta(days=int(days_int[-1]))
@@ -260,8 +282,9 @@ def generate_demo(out_dir: Path, spec: DemoSpec = DemoSpec()) -> DemoTruth:
     # ----- cards
     sex = np.where(rng.random(n) < 0.6, "f", "m")
     first_contact = start + pd.to_timedelta(arrive, unit="D")
-    names, phones, emails, messengers, births, consents, chans, refs, created = ([] for _ in
-                                                                                 range(9))
+    names, phones, emails, messengers, births, consents, chans, refs, created = (
+        [] for _ in range(9)
+    )
     for i in range(n):
         s = sex[i]
         surname = SURNAMES[rng.integers(len(SURNAMES))]
@@ -274,9 +297,12 @@ def generate_demo(out_dir: Path, spec: DemoSpec = DemoSpec()) -> DemoTruth:
         first = FIRST[s][rng.integers(len(FIRST[s]))]
         names.append(f"{surname} {first} {patron}")
         phones.append(_phone(rng) if rng.random() < 0.95 else "")
-        emails.append(f"{_translit(first)}.{_translit(surname)}{rng.integers(1, 99)}@"
-                      f"{['gmail.com', 'ukr.net', 'i.ua', 'meta.ua'][rng.integers(4)]}"
-                      if rng.random() < 0.4 else "")
+        emails.append(
+            f"{_translit(first)}.{_translit(surname)}{rng.integers(1, 99)}@"
+            f"{['gmail.com', 'ukr.net', 'i.ua', 'meta.ua'][rng.integers(4)]}"
+            if rng.random() < 0.4
+            else ""
+        )
         messengers.append(["Viber", "Telegram"][rng.integers(2)] if rng.random() < 0.5 else "")
         age = rng.integers(18, 80)
         bd = first_contact[i] - pd.Timedelta(days=int(age * 365.25 + rng.integers(0, 365)))
@@ -285,8 +311,11 @@ def generate_demo(out_dir: Path, spec: DemoSpec = DemoSpec()) -> DemoTruth:
         consents.append("Так" if u < 0.7 else ("Ні" if u < 0.8 else ""))
         ch = CHANNELS[rng.choice(len(CHANNELS), p=CHANNEL_WEIGHTS)]
         chans.append(ch if rng.random() < 0.9 else "")
-        refs.append(codes[rng.integers(0, max(i, 1))] if ch == "Рекомендація" and i > 0
-                    and rng.random() < 0.5 else "")
+        refs.append(
+            codes[rng.integers(0, max(i, 1))]
+            if ch == "Рекомендація" and i > 0 and rng.random() < 0.5
+            else ""
+        )
         lag = int(rng.integers(1, 20)) if rng.random() < 0.03 else 0
         created.append((first_contact[i] + pd.Timedelta(days=lag)).strftime("%d.%m.%Y"))
     patients = pd.DataFrame({
@@ -308,10 +337,21 @@ def generate_demo(out_dir: Path, spec: DemoSpec = DemoSpec()) -> DemoTruth:
         at = first_done.loc[i]
         total = float(round(rng.uniform(8000, 120000), -2))
         u = rng.random()
-        status = ("proposed" if u < 0.2 else "accepted" if u < 0.5 else "completed" if u < 0.8
-                  else "refused")
-        paid = {"proposed": 0.0, "refused": 0.0, "completed": total,
-                "accepted": float(round(total * rng.uniform(0.1, 0.9), -2))}[status]
+        status = (
+            "proposed"
+            if u < 0.2
+            else "accepted"
+            if u < 0.5
+            else "completed"
+            if u < 0.8
+            else "refused"
+        )
+        paid = {
+            "proposed": 0.0,
+            "refused": 0.0,
+            "completed": total,
+            "accepted": float(round(total * rng.uniform(0.1, 0.9), -2)),
+        }[status]
         plan_rows.append({
             "№ плану": f"PL{k + 1:05d}", "Код пацієнта": codes[i],
             "Дата плану": at["when"].normalize().to_pydatetime(), "Сума плану": total,
@@ -320,9 +360,19 @@ def generate_demo(out_dir: Path, spec: DemoSpec = DemoSpec()) -> DemoTruth:
             if status == "refused" else "",
             "Лікар": DOCTORS[at["doc"]][0],
         })  # fmt: skip
-    plans = pd.DataFrame(plan_rows, columns=["№ плану", "Код пацієнта", "Дата плану",
-                                             "Сума плану", "Оплачено", "Статус плану",
-                                             "Причина відмови", "Лікар"])
+    plans = pd.DataFrame(
+        plan_rows,
+        columns=[
+            "№ плану",
+            "Код пацієнта",
+            "Дата плану",
+            "Сума плану",
+            "Оплачено",
+            "Статус плану",
+            "Причина відмови",
+            "Лікар",
+        ],
+    )
     plans_path = out_dir / "plans.xlsx"
     _write_xlsx(plans, plans_path, "Плани")
 
@@ -346,8 +396,12 @@ def generate_demo(out_dir: Path, spec: DemoSpec = DemoSpec()) -> DemoTruth:
     }
     # the per-patient summary as the files show it (after moving Sunday visits to Monday)
     dd = done_past.assign(day=done_past["when"].dt.normalize())
-    summ = dd.groupby("i").agg(first_visit=("day", "min"), last=("day", "max"),
-                               n_completed_visits=("day", "size"), frequency=("day", "nunique"))
+    summ = dd.groupby("i").agg(
+        first_visit=("day", "min"),
+        last=("day", "max"),
+        n_completed_visits=("day", "size"),
+        frequency=("day", "nunique"),
+    )
     summ["frequency"] -= 1
     summ["recency_days"] = (summ["last"] - summ["first_visit"]).dt.days
     summ["T_days"] = (as_of - summ["first_visit"]).dt.days
@@ -362,8 +416,9 @@ def generate_demo(out_dir: Path, spec: DemoSpec = DemoSpec()) -> DemoTruth:
         "counts": counts,
         "alive_at_as_of": int(truth_df["alive_at_as_of"].sum()),
     }  # fmt: skip
-    (out_dir / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1) + "\n",
-                                        encoding="utf-8")
+    (out_dir / "truth.json").write_text(
+        json.dumps(truth, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    )
     truth_df.to_parquet(out_dir / "truth_patients.parquet", index=False)
     return DemoTruth(
         spec=spec,

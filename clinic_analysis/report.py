@@ -231,19 +231,19 @@ def execute_notebook(
 
 
 def _section_of_cell(nb: nbformat.NotebookNode, index: int) -> str:
-    """The last section title shown at or above a cell (its markdown or its HTML output)."""
+    """The last section title the report showed at or above a cell (an ``<h2>`` in the
+    outputs), else the analyst's markdown heading above it."""
     import re
 
-    for cell in reversed(nb.cells[: index + 1]):
-        texts = [cell.source] if cell.cell_type == "markdown" else []
-        for o in cell.get("outputs", []):
-            data = o.get("data", {})
-            texts.append(data.get("text/html", ""))
-        for text in texts:
-            m = re.search(r"<h2[^>]*>(.*?)</h2>|^##\s+(.+)$", text, re.M)
+    cells = nb.cells[: index + 1]
+    for cell in reversed(cells):
+        for o in reversed(cell.get("outputs", [])):
+            m = re.search(r"<h2[^>]*>(.*?)</h2>", o.get("data", {}).get("text/html", ""), re.S)
             if m:
-                return (m.group(1) or m.group(2)).strip()
-        m = re.search(r"section\(t\(\"([^\"]+)\"\)", cell.source)
-        if m:
-            return m.group(1)
+                return re.sub(r"<[^>]+>", "", m.group(1)).strip()
+    for cell in reversed(cells):
+        if cell.cell_type == "markdown":
+            m = re.search(r"^#{1,2}\s+(.+)$", cell.source, re.M)
+            if m:
+                return m.group(1).strip()
     return "(before the first section)"

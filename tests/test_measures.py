@@ -28,22 +28,36 @@ def days_of(rows):
 
 
 def test_same_day_visits_count_once_in_intervals():
-    d = days_of([("a", "2025-01-01", "completed", 1), ("a", "2025-01-01", "completed", 1),
-                 ("a", "2025-01-11", "completed", 1), ("b", "2025-03-01", "completed", 1)])
+    d = days_of(
+        [
+            ("a", "2025-01-01", "completed", 1),
+            ("a", "2025-01-01", "completed", 1),
+            ("a", "2025-01-11", "completed", 1),
+            ("b", "2025-03-01", "completed", 1),
+        ]
+    )
     assert activity.intervals(d).tolist() == [10]
 
 
-def test_thresholds_are_percentiles_of_intervals_capped():
+def _pairs(step: int, n: int = 40):
     rows = []
-    for i in range(40):  # intervals 10, 20, ..., 400 days
-        rows += [(f"p{i}", "2020-01-01", "completed", 1),
-                 (f"p{i}", str((pd.Timestamp("2020-01-01") + pd.Timedelta(days=10 * (i + 1))).date()),
-                  "completed", 1)]
-    th = activity.thresholds(days_of(rows), Activity())
-    gaps = pd.Series([10 * (i + 1) for i in range(40)])
+    for i in range(n):  # one interval of step * (i + 1) days per patient
+        second = (pd.Timestamp("2020-01-01") + pd.Timedelta(days=step * (i + 1))).date()
+        rows += [(f"p{i}", "2020-01-01", "completed", 1), (f"p{i}", str(second), "completed", 1)]
+    return rows
+
+
+def test_thresholds_are_percentiles_of_intervals():
+    th = activity.thresholds(days_of(_pairs(5)), Activity())  # intervals 5, 10, ..., 200
+    gaps = pd.Series([5 * (i + 1) for i in range(40)])
     assert th.active == math.ceil(gaps.quantile(0.75))
-    assert th.at_risk == min(math.ceil(gaps.quantile(0.90)), 364)
+    assert th.at_risk == math.ceil(gaps.quantile(0.90))
     assert th.source == "data" and th.intervals == 40
+
+
+def test_thresholds_are_capped_so_lapsing_keeps_two_months():
+    th = activity.thresholds(days_of(_pairs(10)), Activity())  # intervals up to 400 days
+    assert (th.active, th.at_risk) == (activity.MAX_B - 1, activity.MAX_B)
 
 
 def test_thresholds_fall_back_with_too_few_repeats_and_obey_params():
@@ -57,19 +71,29 @@ def test_phase_boundaries_belong_to_the_healthier_phase():
     th = activity.Thresholds(active=90, at_risk=180, source="params", intervals=0)
     since = pd.Series([0, 90, 91, 180, 181, 365, 366, 730, 731])
     assert activity.phase_of(since, th).tolist() == [
-        "active", "active", "at_risk", "at_risk", "lapsing", "lapsing", "lost_1y", "lost_1y",
-        "lost_2y"]
+        "active",
+        "active",
+        "at_risk",
+        "at_risk",
+        "lapsing",
+        "lapsing",
+        "lost_1y",
+        "lost_1y",
+        "lost_2y",
+    ]
 
 
 # ----------------------------------------------------------------------------- dynamics
 
 
 def test_flow_counts_new_recaptured_and_lost():
-    d = days_of([
-        ("a", "2023-01-10", "completed", 1),  # new Jan 2023; lost Jan 2024
-        ("a", "2024-06-15", "completed", 1),  # recaptured Jun 2024
-        ("b", "2025-11-05", "completed", 1),  # new Nov 2025
-    ])
+    d = days_of(
+        [
+            ("a", "2023-01-10", "completed", 1),  # new Jan 2023; lost Jan 2024
+            ("a", "2024-06-15", "completed", 1),  # recaptured Jun 2024
+            ("b", "2025-11-05", "completed", 1),  # new Nov 2025
+        ]
+    )
     flow = dynamics.flow_by_month(d, AS_OF, months=36).set_index("month")
     assert flow.loc["2023-01-01", "new"] == 1
     assert flow.loc["2024-01-01", "lost"] == 1
@@ -80,16 +104,28 @@ def test_flow_counts_new_recaptured_and_lost():
 
 
 def test_pre_appointment_rate_counts_active_patients_with_a_future_booking():
-    v = visits([("a", "2025-10-01", "completed", 1), ("b", "2025-09-01", "completed", 1),
-                ("a", "2026-01-15", "booked", None), ("c", "2020-01-01", "completed", 1),
-                ("c", "2026-01-20", "booked", None)])
+    v = visits(
+        [
+            ("a", "2025-10-01", "completed", 1),
+            ("b", "2025-09-01", "completed", 1),
+            ("a", "2026-01-15", "booked", None),
+            ("c", "2020-01-01", "completed", 1),
+            ("c", "2026-01-20", "booked", None),
+        ]
+    )
     assert dynamics.pre_appointment_rate(visit_days(v), v, AS_OF) == 0.5  # a of {a, b}
 
 
 def test_required_growth_from_retention_and_values():
     # last year's base: a, b; this year: a (retained, 200), c (new, 100)
-    v = visits([("a", "2024-06-01", "completed", 100), ("b", "2024-07-01", "completed", 100),
-                ("a", "2025-06-01", "completed", 200), ("c", "2025-07-01", "completed", 100)])
+    v = visits(
+        [
+            ("a", "2024-06-01", "completed", 100),
+            ("b", "2024-07-01", "completed", 100),
+            ("a", "2025-06-01", "completed", 200),
+            ("c", "2025-07-01", "completed", 100),
+        ]
+    )
     money = v.assign(revenue=v["amount"])
     req = dynamics.required_growth(visit_days(v), money, AS_OF, targets=(0.2,))
     inp = req["inputs"]
@@ -108,8 +144,14 @@ def test_wilson_interval_matches_the_textbook_value():
 
 
 def test_returned_within_leaves_out_patients_too_new_to_tell():
-    d = days_of([("a", "2025-01-01", "completed", 1), ("a", "2025-02-01", "completed", 1),
-                 ("b", "2025-01-01", "completed", 1), ("c", "2025-12-01", "completed", 1)])
+    d = days_of(
+        [
+            ("a", "2025-01-01", "completed", 1),
+            ("a", "2025-02-01", "completed", 1),
+            ("b", "2025-01-01", "completed", 1),
+            ("c", "2025-12-01", "completed", 1),
+        ]
+    )
     fs = repeat.first_and_second(d)
     r = repeat.returned_within(fs, AS_OF, 90)
     assert r == {"patients": 2, "rate": 0.5}  # c first came 30 days ago: left out
@@ -130,8 +172,14 @@ def test_empty_breakdown_group_gives_an_empty_table():
 
 
 def test_revenue_split_first_vs_repeat():
-    v = visits([("a", "2025-01-01", "completed", 100), ("a", "2025-02-01", "completed", 300),
-                ("b", "2025-03-01", "completed", 100), ("b", "2025-03-05", "refund", 50)])
+    v = visits(
+        [
+            ("a", "2025-01-01", "completed", 100),
+            ("a", "2025-02-01", "completed", 300),
+            ("b", "2025-03-01", "completed", 100),
+            ("b", "2025-03-05", "refund", 50),
+        ]
+    )
     s = repeat.revenue_split(v, visit_days(v))
     assert s == {"first_visits": 200.0, "repeat_visits": 300.0, "repeat_share": 0.6}
 
@@ -140,12 +188,14 @@ def test_revenue_split_first_vs_repeat():
 
 
 def test_completeness_flags_valid_phone_and_email_and_consent():
-    p = pd.DataFrame({
-        "phone": ["067 123 45 67", "123", None],
-        "email": ["a@b.ua", "not-an-email", None],
-        "consent": pd.array([True, False, pd.NA], dtype="boolean"),
-        "channel": ["Google", None, None],
-    })
+    p = pd.DataFrame(
+        {
+            "phone": ["067 123 45 67", "123", None],
+            "email": ["a@b.ua", "not-an-email", None],
+            "consent": pd.array([True, False, pd.NA], dtype="boolean"),
+            "channel": ["Google", None, None],
+        }
+    )
     flags = completeness.field_flags(p, ["phone", "email", "consent", "channel"])
     assert flags["phone"].tolist() == [True, False, False]
     assert flags["email"].tolist() == [True, False, False]
@@ -160,16 +210,20 @@ def test_completeness_flags_valid_phone_and_email_and_consent():
 def test_patient_with_only_refunds_or_only_no_shows_is_not_a_visitor(tmp_path):
     from .test_load import STATUS, VISIT_COLS, make_params
 
-    text = ("Код;Дата;Сума;Статус\n"
-            "R;01.02.2024;500;Повернення\n"
-            "N;01.03.2024;;Не з'явився\n"
-            "N;02.03.2024;;Не з'явився\n"
-            "A;01.01.2024;100;Виконано\n"
-            "A;01.01.2024;50;Виконано\n"
-            "A;01.04.2024;100;Виконано\n")
-    params = make_params(tmp_path, {"v.csv": ("visits", text, {"columns": VISIT_COLS,
-                                                                "values": STATUS})},
-                         clinic={"as_of": "2024-06-30"})
+    text = (
+        "Код;Дата;Сума;Статус\n"
+        "R;01.02.2024;500;Повернення\n"
+        "N;01.03.2024;;Не з'явився\n"
+        "N;02.03.2024;;Не з'явився\n"
+        "A;01.01.2024;100;Виконано\n"
+        "A;01.01.2024;50;Виконано\n"
+        "A;01.04.2024;100;Виконано\n"
+    )
+    params = make_params(
+        tmp_path,
+        {"v.csv": ("visits", text, {"columns": VISIT_COLS, "values": STATUS})},
+        clinic={"as_of": "2024-06-30"},
+    )
     audit = compute_audit(params)
     m = audit.metrics
     assert m["base"]["by_rule"] == {"booked": 3, "came": 1, "paid": 1}
