@@ -218,6 +218,8 @@ def execute_notebook(
             cwd=str(notebook.parent),
             progress_bar=False,
             log_output=False,
+            # the kernel talks to us over loopback only; its TCP notice is noise in the log
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     except pm.PapermillExecutionError as err:
         partial = out_dir / "audit.failed.ipynb"
