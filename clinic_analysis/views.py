@@ -53,7 +53,7 @@ def sources_table(c: Context) -> HTML:
     df = c.audit.sources.copy()
     df["table"] = df["table"].map(lambda x: t(f"table.{x}"))
     df["period"] = [
-        f"{f.date(lo, 'short')} – {f.date(hi, 'short')}" if lo else "—"
+        f"{f.date(lo, 'short')} – {f.date(hi, 'short')}" if isinstance(lo, str) else "—"
         for lo, hi in zip(df["date_min"], df["date_max"], strict=True)
     ]
     df = df[
@@ -486,54 +486,50 @@ def _group_label(c: Context, name: str, group: str) -> str:
 
 
 def repeat_breakdown(c: Context, name: str) -> HTML:
-    """Table and dot chart of one breakdown (by_doctor, by_service_line, ...)."""
+    """Dot chart and table of one breakdown (by_doctor, by_service_line, ...)."""
     t, f = c.t, c.f
     table = c.audit.frames.get(f"repeat_{name}")
     if table is None:
         return P.callout(html.escape(t(f"rep.na.{name}")), kind="warn")
     table = table.copy()
     table["label"] = [_group_label(c, name, g) for g in table["group"]]
-    fig, ax = plt.subplots(figsize=(10, max(1.6, 0.42 * len(table) + 0.9)))
-    plots.plot_rates(
-        table,
-        ax=ax,
-        title=t(f"rep.chart.{name}"),
-        overall=c.audit.metrics["repeat"]["rate"],
-        overall_label=t("rep.overall"),
-        pct_fmt=f.percent,
-    )
+    parts = []
+    if len(table) > 1:  # a single group says nothing the table does not
+        fig, ax = plt.subplots(figsize=(10, max(1.6, 0.42 * len(table) + 0.9)))
+        plots.plot_rates(
+            table,
+            ax=ax,
+            title=t(f"rep.chart.{name}"),
+            overall=c.audit.metrics["repeat"]["rate"],
+            overall_label=t("rep.overall"),
+            pct_fmt=f.percent,
+        )
+        parts.append(P.figure(fig).data)
     df = table[["label", "patients", "rate", "low", "high"]].copy()
     df["interval"] = [
         f"{f.percent(lo)}–{f.percent(hi)}" for lo, hi in zip(df["low"], df["high"], strict=True)
     ]
-    df = df[["label", "patients", "rate", "interval"]]
-    pooled = int(table["pooled_groups"].sum())
-    note = (
-        P.paragraph(
-            html.escape(
-                t(
-                    "rep.pooled",
-                    n=f.number(pooled),
-                    min=f.number(c.audit.metrics["repeat"]["min_group_size"]),
-                )
-            ),
-            muted=True,
+    parts.append(
+        P.table(
+            df[["label", "patients", "rate", "interval"]],
+            formats={"patients": f.number, "rate": f.percent},
+            numeric=["interval"],
+            headers={
+                "label": t(f"rep.col.{name}"),
+                "patients": t("rep.col.patients"),
+                "rate": t("rep.col.rate"),
+                "interval": t("rep.col.interval"),
+            },
         ).data
-        if pooled
-        else ""
     )
-    tbl = P.table(
-        df,
-        formats={"patients": f.number, "rate": f.percent},
-        numeric=["interval"],
-        headers={
-            "label": t(f"rep.col.{name}"),
-            "patients": t("rep.col.patients"),
-            "rate": t("rep.col.rate"),
-            "interval": t("rep.col.interval"),
-        },
-    )
-    return HTML(P.figure(fig).data + tbl.data + note)
+    pooled = int(table["pooled_groups"].sum())
+    if pooled:
+        min_size = f.number(c.audit.metrics["repeat"]["min_group_size"])
+        text = t("rep.pooled", n=f.number(pooled), min=min_size)
+        parts.append(P.paragraph(html.escape(text), muted=True).data)
+    if name == "by_cohort_year":
+        parts.append(P.paragraph(html.escape(t("rep.censoring")), muted=True).data)
+    return HTML("".join(parts))
 
 
 def repeat_cohort_chart(c: Context) -> HTML:
@@ -583,16 +579,20 @@ def completeness_chart(c: Context) -> HTML:
 
 
 def completeness_by_year_table(c: Context) -> HTML:
+    """Fields as rows, the last six first-visit years as columns (fits an A4 page)."""
+    import pandas as pd
+
     t, f = c.t, c.f
     by_year = c.audit.frames.get("completeness_by_year")
     if by_year is None or by_year.empty:
         return HTML("")
-    df = by_year.copy()
-    cols = [x for x in df.columns if x != "year"]
+    wide = by_year.set_index("year").tail(6).T
+    df = pd.DataFrame({"field": [t(f"comp.field.{k}") for k in wide.index]})
+    years = [str(y) for y in wide.columns]
+    for y, col in zip(years, wide.columns, strict=True):
+        df[y] = wide[col].to_numpy()
     return P.table(
-        df[["year", *cols]].tail(8),
-        formats={k: f.percent for k in cols},
-        headers={"year": t("comp.col.year"), **{k: t(f"comp.field.{k}") for k in cols}},
+        df, formats={y: f.percent for y in years}, headers={"field": t("comp.col.field")}
     )
 
 
