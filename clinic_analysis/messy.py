@@ -170,7 +170,7 @@ def generate_messy(folder: Path, n_people: int = 400, seed: int = 7) -> MessyTru
             {"Код": f"T{k}", "ПІБ": f"Тест Тестовий {k}", "Телефон": "", "Дата народження": ""}
         )
         ledger["old_mis"]["patients"]["rows_in"] += 1
-        _count_drop(ledger, "old_mis", "patients", "excluded: test record")
+        _count_drop(ledger, "old_mis", "patients", "excluded: тестовий запис")
         for j in range(2):
             day = start + pd.Timedelta(days=100 + 10 * k + j)
             old_v.append(_old_row(f"T{k}", day, 0.0, "completed"))
@@ -180,7 +180,7 @@ def generate_messy(folder: Path, n_people: int = 400, seed: int = 7) -> MessyTru
         {"ID клиента": "TEST1", "ФИО": "test patient", "Телефон": None, "Дата рождения": None}
     )
     ledger["new_mis"]["patients"]["rows_in"] += 1
-    _count_drop(ledger, "new_mis", "patients", "excluded: test record")
+    _count_drop(ledger, "new_mis", "patients", "excluded: тестовий запис")
     new_v.append(_new_row("TEST1", start + pd.Timedelta(days=50), 100.0, "completed"))
     ledger["new_mis"]["visits"]["rows_in"] += 1
     _count_drop(ledger, "new_mis", "visits", "excluded_patient")
