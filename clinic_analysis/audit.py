@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__, checks, summary
+from . import __version__, activity, checks, refusers, summary
 from .load import load_clinic
 from .measures import compute_measures
 from .params import Params
@@ -85,13 +85,23 @@ def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
     measures = compute_measures(params, data, days, money, base)
     for section, values in measures.metrics.items():
         metrics.setdefault(section, {}).update(values)
-    base = base.join(measures.per_patient, on="patient_id")
+    th = activity.thresholds(days, params.activity)
+    ref = refusers.compute_refusers(params, data, days, th)
+    metrics["refusers"] = ref.metrics
+    # one row per person with any visit record or plan; `in_base` follows the patient rule
+    people = patients[patients["patient_id"].isin(ref.per_patient.index)].copy()
+    people["in_base"] = people[rule]
+    people = people.join(measures.per_patient, on="patient_id")
+    people = people.join(
+        ref.per_patient[["segment", "months_since_event", "open_plan_balance", "priority"]],
+        on="patient_id",
+    )
     return Audit(
         params=params,
         data=data,
         metrics=metrics,
-        frames=measures.frames,
-        patients=base.reset_index(drop=True),
+        frames={**measures.frames, **ref.frames, "segments": ref.per_patient},
+        patients=people.reset_index(drop=True),
         monthly=month,
         sources=summary.source_overview(data),
         reasons=summary.ledger_reasons(data),

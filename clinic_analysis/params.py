@@ -158,6 +158,37 @@ class Repeat(_Strict):
     promo_pattern: str = r"(?i)акці|акци|promo|знижк|скидк|купон|coupon|discount"
 
 
+class Scenario(_Strict):
+    conservative: float = Field(ge=0, le=1)
+    base: float = Field(ge=0, le=1)
+    optimistic: float = Field(ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Scenario:
+        if not self.conservative <= self.base <= self.optimistic:
+            raise ValueError("rates must grow: conservative <= base <= optimistic")
+        return self
+
+
+class Refusers(_Strict):
+    """Reactivation settings: rates per segment and scenario, contact scripts, decay."""
+
+    rates: dict[str, Scenario] = Field(default_factory=dict)
+    scripts: dict[str, str] = Field(default_factory=dict)
+    # the article: 9 of 10 refusers are treated elsewhere within about 4 months
+    gone_elsewhere_share: float = Field(default=0.9, gt=0, lt=1)
+    gone_elsewhere_months: float = Field(default=4.0, gt=0)
+
+    @model_validator(mode="after")
+    def _known_segments(self) -> Refusers:
+        from .refusers import SEGMENTS
+
+        for key in list(self.rates) + list(self.scripts):
+            if key not in SEGMENTS:
+                raise ValueError(f"unknown segment '{key}' (known: {', '.join(SEGMENTS)})")
+        return self
+
+
 class Demo(_Strict):
     """Generate the sources with the built-in demo generator when they are missing."""
 
@@ -174,6 +205,7 @@ class Params(_Strict):
     report: Report = Field(default_factory=Report)
     activity: Activity = Field(default_factory=Activity)
     repeat: Repeat = Field(default_factory=Repeat)
+    refusers: Refusers = Field(default_factory=Refusers)
     demo: Demo | None = None
 
     # set by load_params, not by the file

@@ -30,7 +30,9 @@ def test_base_figures_on_a_tiny_clinic(tmp_path):
 def test_patient_rule_changes_the_base(tmp_path):
     audit = compute_audit(_visits_params(tmp_path, patient_rule="paid"))
     assert audit.metrics["base"]["patients"] == 1
-    assert audit.patients["patient_id"].tolist() == ["mis:P1"]
+    base = audit.patients[audit.patients["in_base"]]
+    assert base["patient_id"].tolist() == ["mis:P1"]
+    assert len(audit.patients) == 3  # everyone with a visit record stays, for the segments
 
 
 def test_monthly_summary_counts_new_patients_once(tmp_path):

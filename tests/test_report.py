@@ -73,7 +73,9 @@ def test_metrics_carry_the_contract_keys(rendered, small_demo):
         "days_since_last_visit",
         "completeness",
     } <= set(p.columns)
-    assert len(p) == m["base"]["patients"]
+    assert p["in_base"].sum() == m["base"]["patients"]
+    assert len(p) == m["base"]["by_rule"]["booked"]
+    assert {"segment", "months_since_event", "open_plan_balance"} <= set(p.columns)
     assert p["patient_id"].is_unique
 
 
