@@ -96,7 +96,7 @@ def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
         ref.per_patient[["segment", "months_since_event", "open_plan_balance", "priority"]],
         on="patient_id",
     )
-    return Audit(
+    audit = Audit(
         params=params,
         data=data,
         metrics=metrics,
@@ -106,6 +106,10 @@ def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
         sources=summary.source_overview(data),
         reasons=summary.ledger_reasons(data),
     )
+    from .calllists import call_table, sheet_counts
+
+    metrics["calls"] = {"sheets": sheet_counts(call_table(audit))}
+    return audit
 
 
 def _iso(ts) -> str | None:

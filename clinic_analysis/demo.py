@@ -1,94 +1,347 @@
 """The built-in demo clinic: a deterministic, realistic dental clinic with known truth.
 
-Visits follow the BG/NBD process (Fader, Hardie & Lee 2005) in days: each patient's visit
-rate ``lam ~ Gamma(r, 1/alpha)`` and dropout probability ``p ~ Beta(a, b)``; after each
-*repeat* visit the patient drops out with probability p. Spend per visit follows the
-Gamma-Gamma model: ``nu ~ Gamma(q, 1/v)``, spend ``~ Gamma(p_spend, 1/nu)``. On top come what
-a real MIS export carries: no-show-only patients, occasional no-shows and cancellations,
-refunds, future bookings, treatment plans, and patient cards with partly missing contacts,
-in Ukrainian. The exports are written as a Ukrainian MIS would (``params/demo.yaml`` maps
-them); the truth is kept in ``truth.json`` for tests.
+Stomatology «Усмішка» (two branches, eight doctors, five years of history) as a Ukrainian
+MIS would export it: ``visits.csv`` and ``patients.csv`` (UTF-8 with BOM, ``;``, decimal
+comma, ``dd.mm.yyyy`` dates) and ``plans.xlsx`` (sheet ``Плани``). ``params/demo.yaml`` maps
+these files; ``truth.json`` keeps what generated them so that tests can check what the
+models and the audit recover.
+
+The truth
+---------
+* Arrivals (first visits) are spread over ``years`` before ``as_of`` with a growth trend
+  and seasonality (fewer in July–August and in late December).
+* After arriving, each patient follows the BG/NBD process (Fader, Hardie & Lee 2005) in
+  days: visit rate ``lam ~ Gamma(shape=r, scale=1/alpha)``, dropout probability
+  ``p ~ Beta(a, b)``; repeat visits arrive as a Poisson process with rate ``lam`` and after
+  each *repeat* visit the patient drops out with probability ``p``. Times are floored to
+  whole days; a Sunday visit moves to Monday (or to Saturday when Monday is after
+  ``as_of``), so the per-patient summary in the truth is recomputed from the dated records.
+* Spend per completed visit follows the Gamma-Gamma model: ``nu ~ Gamma(shape=q, rate=v)``
+  per patient, spend ``~ Gamma(shape=p, rate=nu)``, mean ``p*v/(q-1)`` UAH; amounts are
+  rounded to 10 UAH (at least 10). A share of first visits is a free consultation
+  (amount 0): those are not Gamma-Gamma draws.
+* On top come what a real export carries: cards without any record, no-show-only
+  patients, occasional no-shows and cancellations before a visit, refunds, future
+  bookings after ``as_of``, treatment plans, and cards with partly missing contacts.
+
+Only ``numpy.random.default_rng(spec.seed)`` is used, so the same spec gives byte-identical
+files (the xlsx zip is rewritten with fixed timestamps).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-DOCTORS = [
-    ("Коваленко Олена Вікторівна", "f"), ("Шевчук Андрій Петрович", "m"),
-    ("Бондаренко Ірина Сергіївна", "f"), ("Мельник Тарас Іванович", "m"),
-    ("Ткаченко Наталія Олегівна", "f"), ("Лисенко Дмитро Юрійович", "m"),
-    ("Кравченко Юлія Андріївна", "f"), ("Олійник Сергій Миколайович", "m"),
-]  # fmt: skip
-SERVICES = {
-    "Терапія": [("Лікування карієсу", 1.0), ("Лікування каналів", 1.6), ("Пломбування", 0.8)],
-    "Гігієна": [("Професійна гігієна", 0.7), ("Фторування", 0.4)],
-    "Ортопедія": [("Металокерамічна коронка", 2.2), ("Керамічна вкладка", 1.9)],
-    "Імплантологія": [("Імплантація", 3.0), ("Синус-ліфтинг", 2.5)],
-    "Ортодонтія": [("Брекет-система", 2.4), ("Корекція брекетів", 0.6)],
-    "Хірургія": [("Видалення зуба", 0.8), ("Резекція", 1.2)],
-    "Діагностика": [("Панорамний знімок", 0.3), ("Консультація", 0.3)],
+__all__ = [
+    "DemoSpec",
+    "DemoTruth",
+    "generate_demo",
+    "load_truth",
+    "load_truth_patients",
+    "simulate_bgnbd",
+    "VISIT_COLUMNS",
+    "PATIENT_COLUMNS",
+    "PLAN_COLUMNS",
+    "VISIT_STATUSES",
+    "PLAN_STATUSES",
+]
+
+# ----------------------------------------------------------------------------- the clinic
+
+BRANCHES = ("Центр", "Оболонь")
+#: name, branch, what the doctor mostly does
+DOCTORS: tuple[tuple[str, str, str], ...] = (
+    ("Коваленко Олена Вікторівна", "Центр", "Терапія"),
+    ("Шевчук Андрій Петрович", "Центр", "Ортопедія"),
+    ("Бондаренко Ірина Сергіївна", "Центр", "Гігієна"),
+    ("Мельник Тарас Іванович", "Центр", "Імплантологія"),
+    ("Кравченко Юлія Андріївна", "Центр", "Ортодонтія"),
+    ("Ткаченко Наталія Олегівна", "Оболонь", "Терапія"),
+    ("Лисенко Дмитро Юрійович", "Оболонь", "Хірургія"),
+    ("Олійник Сергій Миколайович", "Оболонь", "Ортопедія"),
+)
+#: a patient's own doctor is one of these general dentists of the patient's branch
+HOME_DOCTORS = {"Центр": ([0, 1], [0.6, 0.4]), "Оболонь": ([5, 7], [0.6, 0.4])}
+#: service line -> branch -> specialists the visit goes to (probability of being referred)
+SPECIALISTS: dict[str, tuple[dict[str, list[int]], float]] = {
+    "Імплантологія": ({"Центр": [3], "Оболонь": [6]}, 0.9),
+    "Хірургія": ({"Центр": [3], "Оболонь": [6]}, 0.8),
+    "Ортодонтія": ({"Центр": [4], "Оболонь": [4]}, 0.95),
+    "Гігієна": ({"Центр": [2]}, 0.6),
 }
-LINE_WEIGHTS = [0.34, 0.22, 0.12, 0.06, 0.06, 0.10, 0.10]
-CHANNELS = ["Instagram", "Google", "Рекомендація", "Facebook", "Вивіска", "Сайт", "Акція"]
-CHANNEL_WEIGHTS = [0.22, 0.22, 0.20, 0.08, 0.08, 0.10, 0.10]
-FIRST = {
-    "f": ["Олена", "Марія", "Ірина", "Наталія", "Оксана", "Тетяна", "Юлія", "Мар'яна", "Ольга",
-          "Анна", "Катерина", "Софія", "Вікторія", "Людмила", "Галина", "Дарина"],
-    "m": ["Олег", "Андрій", "Сергій", "Володимир", "Дмитро", "Ігор", "Юрій", "Тарас", "Богдан",
-          "Максим", "Олександр", "Василь", "Микола", "Павло", "Роман", "Віктор"],
+OTHER_DOCTOR_SHARE = 0.07  # a visit to another doctor of the same branch (holidays, urgency)
+
+#: (service line, service, typical price from, to (UAH), how common)
+SERVICES: tuple[tuple[str, str, int, int, float], ...] = (
+    ("Діагностика", "Консультація", 200, 600, 3.0),
+    ("Діагностика", "Панорамний знімок", 300, 700, 3.0),
+    ("Діагностика", "Комп'ютерна томографія", 900, 1800, 1.0),
+    ("Гігієна", "Професійна гігієна", 900, 2600, 4.0),
+    ("Гігієна", "Фторування", 250, 800, 1.0),
+    ("Гігієна", "Профілактичний огляд", 10, 400, 1.0),
+    ("Гігієна", "Відбілювання", 3500, 9000, 1.0),
+    ("Терапія", "Лікування карієсу", 900, 3500, 6.0),
+    ("Терапія", "Лікування каналів", 2200, 7500, 3.0),
+    ("Терапія", "Художня реставрація", 2500, 6500, 2.0),
+    ("Ортопедія", "Металокерамічна коронка", 3500, 9000, 2.0),
+    ("Ортопедія", "Керамічна вкладка", 6000, 14000, 1.0),
+    ("Ортопедія", "Знімний протез", 9000, 28000, 1.0),
+    ("Імплантологія", "Імплантація", 9000, 45000, 2.0),
+    ("Імплантологія", "Синус-ліфтинг", 12000, 35000, 0.5),
+    ("Імплантологія", "Коронка на імпланті", 8000, 30000, 1.0),
+    ("Ортодонтія", "Брекет-система", 20000, 70000, 1.0),
+    ("Ортодонтія", "Корекція брекетів", 700, 2500, 1.5),
+    ("Хірургія", "Видалення зуба", 800, 3500, 2.0),
+    ("Хірургія", "Видалення зуба мудрості", 2500, 7000, 1.0),
+    ("Хірургія", "Кісткова пластика", 9000, 30000, 0.5),
+)
+SERVICE_LINES = tuple(dict.fromkeys(s[0] for s in SERVICES))
+CONSULTATION = next(k for k, s in enumerate(SERVICES) if s[1] == "Консультація")
+#: what a booked-ahead visit or a missed first booking is usually for
+BOOKING_SERVICES = {
+    "Профілактичний огляд": 3.0,
+    "Професійна гігієна": 3.0,
+    "Лікування карієсу": 3.0,
+    "Консультація": 2.0,
+    "Корекція брекетів": 1.0,
+    "Металокерамічна коронка": 1.0,
+}
+FIRST_BOOKING_SERVICES = {"Консультація": 6.0, "Лікування карієсу": 2.0, "Професійна гігієна": 2.0}
+
+VISIT_STATUSES = {
+    "completed": "Виконано",
+    "no_show": "Не з'явився",
+    "cancelled": "Скасовано",
+    "booked": "Запис",
+    "refund": "Повернення",
+}
+PLAN_STATUSES = {
+    "proposed": "Запропоновано",
+    "accepted": "Прийнято",
+    "completed": "Завершено",
+    "refused": "Відмова",
+}
+REFUSAL_REASONS = {
+    "Дорого": 0.35,
+    "Подумаю": 0.2,
+    "Лікується в іншій клініці": 0.15,
+    "Страх лікування": 0.1,
+    "": 0.2,
+}
+CHANNELS = {
+    "Instagram": 0.22,
+    "Google": 0.21,
+    "Рекомендація": 0.2,
+    "Facebook": 0.07,
+    "Вивіска": 0.09,
+    "Сайт": 0.11,
+    "Акція": 0.07,
+    "": 0.03,
+}
+OPERATORS = ("050", "063", "066", "067", "068", "073", "093", "095", "096", "097", "098", "099")
+EMAIL_DOMAINS = {"gmail.com": 0.55, "ukr.net": 0.28, "i.ua": 0.09, "meta.ua": 0.08}
+
+# names: (male, female) surnames; first names by sex; fathers' names -> (male, female)
+SURNAMES: tuple[tuple[str, str], ...] = tuple(
+    (s, s)
+    for s in (
+        "Іваненко", "Петренко", "Коваленко", "Бондаренко", "Ткаченко", "Кравченко",
+        "Шевченко", "Шевчук", "Мельник", "Олійник", "Лисенко", "Руденко", "Савченко",
+        "Гончаренко", "Марченко", "Поліщук", "Левченко", "Мороз", "Павленко", "Симоненко",
+        "Ковальчук", "Бойко", "Гнатюк", "Дорошенко", "Зінченко", "Кузьменко", "Литвиненко",
+        "Приходько", "Романюк", "Мазур", "Ярошенко", "Гуменюк", "Кравчук", "Савчук",
+    )
+) + (
+    ("Ковальський", "Ковальська"), ("Яворський", "Яворська"), ("Білий", "Біла"),
+    ("Левицький", "Левицька"), ("Стельмах", "Стельмах"), ("Сидоренко", "Сидоренко"),
+)  # fmt: skip
+FIRST_NAMES = {
+    "Ж": ("Олена", "Марія", "Ірина", "Наталія", "Оксана", "Тетяна", "Юлія", "Мар'яна",
+          "Ольга", "Анна", "Катерина", "Софія", "Вікторія", "Людмила", "Галина", "Дарина",
+          "Анастасія", "Христина", "Світлана", "Яна"),
+    "Ч": ("Олег", "Андрій", "Сергій", "Володимир", "Дмитро", "Ігор", "Юрій", "Тарас",
+          "Богдан", "Максим", "Олександр", "Василь", "Микола", "Павло", "Роман", "Віктор",
+          "Артем", "Денис", "Євген", "Степан"),
 }  # fmt: skip
-FATHER = ["Олександр", "Іван", "Петро", "Сергій", "Василь", "Микола", "Андрій", "Віктор", "Юрій"]
-SURNAMES = [
-    "Іваненко", "Петренко", "Коваленко", "Бондаренко", "Ткаченко", "Кравченко", "Шевчук",
-    "Мельник", "Олійник", "Лисенко", "Руденко", "Савченко", "Гончаренко", "Марченко",
-    "Поліщук", "Левченко", "Мороз", "Павленко", "Симоненко", "Климченко", "Ковальчук",
-    "Білик", "Гребенюк", "Дорошенко", "Зінченко", "Кузьменко", "Литвиненко", "Приходько",
-]  # fmt: skip
-OPERATORS = ["050", "063", "066", "067", "068", "073", "093", "095", "096", "097", "098", "099"]
-REFUSAL_REASONS = ["Дорого", "Подумаю", "Лікується в іншій клініці", "Страх лікування", ""]
-STATUS_UA = {"completed": "Виконано", "no_show": "Не з'явився", "cancelled": "Скасовано",
-             "booked": "Запис", "refund": "Повернення"}  # fmt: skip
-PLAN_UA = {"proposed": "Запропоновано", "accepted": "Прийнято", "completed": "Завершено",
-           "refused": "Відмова"}  # fmt: skip
-FIXED_TIME = dt.datetime(2026, 1, 1)
+PATRONYMICS: dict[str, tuple[str, str]] = {
+    "Олександр": ("Олександрович", "Олександрівна"),
+    "Іван": ("Іванович", "Іванівна"),
+    "Петро": ("Петрович", "Петрівна"),
+    "Сергій": ("Сергійович", "Сергіївна"),
+    "Василь": ("Васильович", "Василівна"),
+    "Микола": ("Миколайович", "Миколаївна"),
+    "Андрій": ("Андрійович", "Андріївна"),
+    "Віктор": ("Вікторович", "Вікторівна"),
+    "Юрій": ("Юрійович", "Юріївна"),
+    "Володимир": ("Володимирович", "Володимирівна"),
+    "Михайло": ("Михайлович", "Михайлівна"),
+    "Анатолій": ("Анатолійович", "Анатоліївна"),
+    "Олег": ("Олегович", "Олегівна"),
+    "Богдан": ("Богданович", "Богданівна"),
+    "Ігор": ("Ігорович", "Ігорівна"),
+    "Григорій": ("Григорович", "Григорівна"),
+}
+
+VISIT_COLUMNS = (
+    "№ прийому",
+    "Код пацієнта",
+    "Дата прийому",
+    "Лікар",
+    "Послуга",
+    "Напрям",
+    "Сума, грн",
+    "Статус",
+    "Філія",
+)
+PATIENT_COLUMNS = (
+    "Код пацієнта",
+    "ПІБ",
+    "Телефон",
+    "E-mail",
+    "Месенджер",
+    "Дата народження",
+    "Стать",
+    "Згода на розсилку",
+    "Джерело",
+    "Хто порекомендував",
+    "Дата створення картки",
+)
+PLAN_COLUMNS = (
+    "№ плану",
+    "Код пацієнта",
+    "Дата плану",
+    "Сума плану",
+    "Оплачено",
+    "Статус плану",
+    "Причина відмови",
+    "Лікар",
+)
+PLANS_SHEET = "Плани"
+FIXED_TIME = dt.datetime(2026, 1, 1)  # document properties and zip member times of plans.xlsx
+
+# kinds of card
+CAME, NO_SHOW_ONLY, CARD_ONLY = "came", "no_show_only", "card_only"
 
 
 @dataclass(frozen=True)
 class DemoSpec:
-    """What the demo clinic looks like; the BG/NBD and Gamma-Gamma truth is in days / UAH."""
+    """What the demo clinic looks like.
 
-    n_patients: int = 5000
-    years: float = 5.0
+    The BG/NBD truth (``r``, ``alpha``, ``a``, ``b``) is in days; the Gamma-Gamma truth
+    (``p``, ``q``, ``v``) is for the spend per paid completed visit in UAH: ``z ~ Gamma(shape=p,
+    rate=nu)``, ``nu ~ Gamma(shape=q, rate=v)``, mean spend ``p*v/(q-1)``. Shares are of
+    cards (``*_only_share``), of completed visits (``noise_share``, ``refund_share``), of first
+    visits (``free_first_share``) or of patients who came (``plan_share``).
+    """
+
+    n_patients: int = 5000  # people who got a card (incl. no-show-only and card-only ones)
+    years: float = 5.0  # history length before as_of
     as_of: dt.date = dt.date(2026, 10, 31)
     seed: int = 20261122
+    # BG/NBD truth, time unit = days
     r: float = 0.9
     alpha: float = 180.0
     a: float = 0.8
     b: float = 3.0
+    # Gamma-Gamma truth for spend per completed visit (UAH)
     p: float = 3.0
     q: float = 4.0
     v: float = 2400.0
-    no_show_only_share: float = 0.08
-    growth_per_year: float = 0.2
-    refund_share: float = 0.01
-    noise_share: float = 0.05  # no-shows / cancellations between visits
-    plan_share: float = 0.30
-    free_first_share: float = 0.10
+    no_show_only_share: float = 0.08  # cards whose only records are no-shows / cancellations
+    card_only_share: float = 0.02  # cards with no record at all (a call, a web form)
+    growth_per_year: float = 0.2  # new patients grow by this much a year
+    free_first_share: float = 0.10  # first visits that are a free consultation (amount 0)
+    noise_share: float = 0.055  # completed visits preceded by a no-show / cancellation
+    refund_share: float = 0.01  # paid completed visits that get a refund row
+    booking_share: float = 0.6  # alive patients due within 60 days who have booked ahead
+    plan_share: float = 0.30  # patients who came and got a treatment plan
+    phone_share: float = 0.95
+    email_share: float = 0.40
+    messenger_share: float = 0.50
+    birth_date_share: float = 0.88
+    late_card_share: float = 0.03  # cards created a few days after the first record
 
 
 @dataclass(frozen=True)
 class DemoTruth:
+    """What :func:`generate_demo` wrote and the truth behind it.
+
+    ``files`` maps ``visits``, ``patients``, ``plans`` to their paths. ``counts`` holds
+    rows per file (``visits_rows``, ``patients_rows``, ``plans_rows``), rows per visit status
+    (``visits_completed``, ``visits_no_show``, ``visits_cancelled``, ``visits_booked``,
+    ``visits_refund``) and per plan status (``plans_proposed`` ...), and the patient bases:
+    ``n_cards``, ``n_patients_booked`` (any visit record), ``n_patients_came`` (a completed
+    visit on or before ``as_of``), ``n_patients_paid`` (a completed visit with amount > 0),
+    ``n_no_show_only``, ``n_card_only``, ``n_future_bookings``, ``n_refunds``,
+    ``n_free_first_visits``, ``n_patients_with_plan``, ``n_alive_at_as_of``.
+
+    ``patients`` has one row per card: ``patient`` (code), ``kind`` (``came``,
+    ``no_show_only``, ``card_only``), ``branch``, ``home_doctor``, the BG/NBD draws ``lam``
+    (visits a day), ``p_drop``, ``alive_at_as_of``, ``death_date`` (the date of the visit after
+    which the patient dropped out; NaT if alive), the Gamma-Gamma draw ``nu`` and
+    ``mean_spend`` (= p/nu), and the summary of the completed visits as dated in
+    ``visits.csv``: ``first_visit``, ``last_visit``, ``n_completed_visits``, ``frequency``
+    (distinct visit days - 1), ``recency_days`` (last - first), ``T_days`` (as_of - first).
+    Model columns are missing for cards that never came.
+    """
+
     spec: DemoSpec
     files: dict[str, Path]
     counts: dict[str, int]
     patients: pd.DataFrame = field(repr=False)
+
+
+# ----------------------------------------------------------------------------- BG/NBD
+
+
+def _simulate(n, r, alpha, a, b, T, rng, keep_times):
+    """The BG/NBD process, exactly and without a loop over purchases.
+
+    Given ``lam`` the repeat purchases in (0, T] are ``N ~ Poisson(lam*T)`` points spread
+    uniformly; the customer drops out at the ``K``-th repeat purchase, ``K ~ Geometric(p)``
+    (independent coin flips after each purchase). So ``frequency = min(N, K)``, ``alive =
+    K > N``, and the last observed purchase is the ``frequency``-th of ``N`` uniform order
+    statistics: ``recency = T * Beta(frequency, N - frequency + 1)``. Given it, the earlier
+    purchases are ``frequency - 1`` sorted uniforms on (0, recency).
+    """
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    for name, val in (("r", r), ("alpha", alpha), ("a", a), ("b", b)):
+        if not (np.isfinite(val) and val > 0):
+            raise ValueError(f"{name} must be a positive number, got {val}")
+    T = np.array(np.broadcast_to(np.asarray(T, dtype=float), (n,)), dtype=float)
+    if not (np.isfinite(T).all() and (T >= 0).all()):
+        raise ValueError("T must be finite and >= 0")
+    lam = rng.gamma(shape=r, scale=1.0 / alpha, size=n)
+    p = rng.beta(a, b, size=n)
+    n_events = rng.poisson(lam * T)
+    k_drop = rng.geometric(np.clip(p, 1e-12, 1.0))
+    freq = np.minimum(n_events, k_drop).astype(np.int64)
+    alive = k_drop > n_events
+    rec = np.zeros(n)
+    has = freq > 0
+    rec[has] = T[has] * rng.beta(freq[has], n_events[has] - freq[has] + 1)
+    owner = times = None
+    if keep_times:
+        before = np.maximum(freq - 1, 0)
+        owner = np.repeat(np.arange(n), before)
+        u = rng.random(len(owner)) * rec[owner]
+        earlier = u[np.lexsort((u, owner))]
+        # each customer's repeat purchases: the sorted earlier ones, then the last one
+        last_owner = np.flatnonzero(has)
+        owner = np.concatenate([owner, last_owner])
+        times = np.concatenate([earlier, rec[last_owner]])
+        order = np.argsort(owner, kind="stable")
+        owner, times = owner[order], times[order]
+    return freq, rec, T, lam, p, alive, owner, times
 
 
 def simulate_bgnbd(
@@ -97,324 +350,382 @@ def simulate_bgnbd(
     alpha: float,
     a: float,
     b: float,
-    T,
+    T: np.ndarray | float,
     rng: np.random.Generator,
     keep_times: bool = False,
 ) -> pd.DataFrame:
-    """Simulate the BG/NBD process for ``n`` customers observed for ``T`` time units after
-    their first purchase. Returns frequency (repeat purchases), recency (time of the last
-    purchase since the first; 0 if none), T, lam, p, alive and, with ``keep_times``, the
-    repeat purchase times."""
-    T = np.broadcast_to(np.asarray(T, dtype=float), (n,)).copy()
-    lam = rng.gamma(shape=r, scale=1.0 / alpha, size=n)
-    p = rng.beta(a, b, size=n)
-    t = np.zeros(n)
-    alive = np.ones(n, dtype=bool)
-    active = np.ones(n, dtype=bool)  # still inside the observation window and alive
-    freq = np.zeros(n, dtype=np.int64)
-    rec = np.zeros(n)
-    times: list[list[float]] = [[] for _ in range(n)] if keep_times else []
-    while active.any():
-        idx = np.flatnonzero(active)
-        t[idx] += rng.exponential(1.0 / lam[idx])
-        inside = t[idx] <= T[idx]
-        buy = idx[inside]
-        freq[buy] += 1
-        rec[buy] = t[buy]
-        if keep_times:
-            for i in buy:
-                times[i].append(float(t[i]))
-        dies = buy[rng.random(len(buy)) < p[buy]]
-        alive[dies] = False
-        active[idx[~inside]] = False
-        active[dies] = False
+    """Simulate the BG/NBD process (Fader, Hardie & Lee 2005) for ``n`` customers.
+
+    Each customer is observed for ``T`` time units (a number or an array of ``n``) from
+    the first purchase at time 0: ``lam ~ Gamma(shape=r, scale=1/alpha)``, ``p ~ Beta(a, b)``;
+    repeat purchases arrive as a Poisson process with rate ``lam``; after each *repeat*
+    purchase the customer drops out with probability ``p`` (no dropout at the first one).
+
+    The simulation is exact in distribution but vectorised: the number of repeat purchases
+    is ``min(Poisson(lam*T), Geometric(p))`` and the purchase times are uniform order
+    statistics (see ``_simulate``), so 100,000 customers take a few hundredths of a second.
+
+    Returns a frame with ``frequency`` (repeat purchases in (0, T]), ``recency`` (time of the
+    last purchase since the first; 0 if none), ``T``, ``lam``, ``p``, ``alive`` (not dropped
+    out by T) and, with ``keep_times``, ``times``: an array of each customer's repeat
+    purchase times, ascending (its last element equals ``recency``). ``keep_times`` draws
+    its extra random numbers last, so the other columns do not depend on it.
+    """
+    freq, rec, T, lam, p, alive, owner, times = _simulate(n, r, alpha, a, b, T, rng, keep_times)
     out = pd.DataFrame(
         {"frequency": freq, "recency": rec, "T": T, "lam": lam, "p": p, "alive": alive}
     )
     if keep_times:
-        out["times"] = times
+        cuts = np.cumsum(freq)[:-1] if n else []
+        out["times"] = pd.Series(np.split(times, cuts), index=out.index, dtype=object)
     return out
 
 
-def _arrivals(spec: DemoSpec, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Days (from the start of the history) of first contact: growth and seasonality."""
-    span = int(spec.years * 365)
-    day = np.arange(span)
-    start = pd.Timestamp(spec.as_of) - pd.Timedelta(days=span)
-    month = (start + pd.to_timedelta(day, unit="D")).month
-    dom = (start + pd.to_timedelta(day, unit="D")).day
-    season = np.where(np.isin(month, [7, 8]), 0.7, 1.0) * np.where(
-        (month == 12) & (dom > 20), 0.5, 1.0
+# ----------------------------------------------------------------------------- helpers
+
+
+def _choice(rng: np.random.Generator, weights: dict | list | np.ndarray, size: int) -> np.ndarray:
+    """Indices drawn with the given (unnormalised) weights."""
+    w = np.asarray(list(weights.values()) if isinstance(weights, dict) else weights, float)
+    return np.minimum(np.searchsorted(np.cumsum(w / w.sum()), rng.random(size)), len(w) - 1)
+
+
+def _arrivals(spec: DemoSpec, span: int, start: pd.Timestamp, rng) -> np.ndarray:
+    """Sorted day numbers (0 = start, span = as_of) of each card's first contact."""
+    day = np.arange(span + 1)
+    dates = start + pd.to_timedelta(day, unit="D")
+    month, dom = dates.month.to_numpy(), dates.day.to_numpy()
+    season = (
+        np.where(np.isin(month, [7, 8]), 0.72, 1.0)
+        * np.where((month == 12) & (dom >= 20), 0.5, 1.0)
+        * np.where((month == 1) & (dom <= 7), 0.6, 1.0)
+        * np.where(np.isin(month, [3, 4, 10, 11]), 1.08, 1.0)
     )
-    weight = (1 + spec.growth_per_year) ** (day / 365) * season
-    return np.sort(rng.choice(day, size=n, p=weight / weight.sum()))
+    weight = (1.0 + spec.growth_per_year) ** (day / 365.25) * season
+    return np.sort(rng.choice(day, size=spec.n_patients, p=weight / weight.sum()))
 
 
-def _clinic_time(days: np.ndarray, start: pd.Timestamp, rng) -> pd.DatetimeIndex:
-    """Whole days → appointment times: 09:00–19:00 on the quarter hour; Sundays → Monday."""
-    ts = start + pd.to_timedelta(days, unit="D")
-    ts = ts + pd.to_timedelta(np.where(ts.day_of_week == 6, 1, 0), unit="D")
-    quarter = rng.integers(9 * 4, 19 * 4, len(days))
-    return ts + pd.to_timedelta(quarter * 15, unit="m")
+def _calendar(
+    day: np.ndarray, future_ok: np.ndarray, start: pd.Timestamp, span: int, rng
+) -> pd.DatetimeIndex:
+    """Day numbers → appointment date-times: Sundays move to Monday (to Saturday if Monday
+    would pass as_of and the record is not a future booking); 09:00–18:45 on weekdays and
+    10:00–15:45 on Saturdays, on the quarter hour."""
+    day = np.asarray(day, dtype=np.int64)
+    weekday = (start + pd.to_timedelta(day, unit="D")).day_of_week.to_numpy()
+    sunday = weekday == 6
+    back = sunday & (day + 1 > span) & ~future_ok
+    day = day + np.where(sunday, np.where(back, -1, 1), 0)
+    saturday = np.where(sunday, back, weekday == 5)
+    u = rng.random(len(day))
+    slot = np.where(saturday, 40 + np.floor(u * 24), 36 + np.floor(u * 40)).astype(np.int64)
+    return start + pd.to_timedelta(day, unit="D") + pd.to_timedelta(slot * 15, unit="m")
 
 
-def _money(x) -> str:
-    if x is None or (isinstance(x, float) and np.isnan(x)):
-        return ""
-    return f"{x:,.2f}".replace(",", " ").replace(".", ",")
+def _money(values: np.ndarray) -> list[str]:
+    """UAH as an MIS prints them: ``1 234,50``; empty for missing."""
+    return [
+        "" if (x is None or x != x) else f"{x:,.2f}".replace(",", " ").replace(".", ",")
+        for x in values
+    ]
 
 
-def _phone(rng) -> str:
-    op = OPERATORS[rng.integers(len(OPERATORS))]
-    local = f"{op}{rng.integers(0, 10**7):07d}"
-    k = rng.integers(5)
-    forms = [
+def _services_for(amount: np.ndarray, rng) -> np.ndarray:
+    """A service whose usual price range holds the amount (the nearest one otherwise)."""
+    lo = np.array([s[2] for s in SERVICES], float)
+    hi = np.array([s[3] for s in SERVICES], float)
+    w = np.array([s[4] for s in SERVICES], float)
+    x = amount[:, None]
+    dist = np.maximum(np.maximum(lo - x, x - hi), 0.0)
+    ok = dist <= dist.min(axis=1, keepdims=True)
+    cum = np.cumsum(ok * w, axis=1)
+    u = rng.random(len(amount))[:, None] * cum[:, -1:]
+    return np.minimum((cum <= u).sum(axis=1), len(SERVICES) - 1)
+
+
+def _service_index(names: list[str]) -> np.ndarray:
+    idx = {s[1]: k for k, s in enumerate(SERVICES)}
+    return np.array([idx[nm] for nm in names])
+
+
+def _doctors_for(line: np.ndarray, home: np.ndarray, branch: np.ndarray, rng) -> np.ndarray:
+    """Who sees the visit: the patient's own doctor, a specialist of the line, or now and
+    then another doctor of the same branch."""
+    doc = home.copy()
+    u = rng.random(len(line))
+    pick = rng.random(len(line))
+    for ln, (by_branch, share) in SPECIALISTS.items():
+        for br, docs in by_branch.items():
+            m = (line == ln) & (branch == br) & (u < share)
+            doc[m] = np.asarray(docs)[np.floor(pick[m] * len(docs)).astype(int)]
+    general = np.ones(len(line), bool)
+    for ln, (by_branch, share) in SPECIALISTS.items():
+        general &= line != ln
+    other = general & (u > 1 - OTHER_DOCTOR_SHARE)
+    for br in BRANCHES:
+        docs = np.array([k for k, d in enumerate(DOCTORS) if d[1] == br])
+        m = other & (branch == br)
+        doc[m] = docs[np.floor(pick[m] * len(docs)).astype(int)]
+    return doc
+
+
+_TRANSLIT = str.maketrans({
+    "а": "a", "б": "b", "в": "v", "г": "h", "ґ": "g", "д": "d", "е": "e", "є": "ie",
+    "ж": "zh", "з": "z", "и": "y", "і": "i", "ї": "i", "й": "i", "к": "k", "л": "l",
+    "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t", "у": "u",
+    "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch", "ь": "", "ю": "iu",
+    "я": "ia", "'": "",
+})  # fmt: skip
+
+
+def _translit(s: str) -> str:
+    return s.lower().translate(_TRANSLIT)
+
+
+def _phone_text(op: str, num: int, form: int) -> str:
+    local = f"{op}{num:07d}"
+    return (
         f"{local[:3]} {local[3:6]} {local[6:8]} {local[8:]}",
         f"+38 ({local[:3]}) {local[3:6]}-{local[6:8]}-{local[8:]}",
         "8" + local,
         local,
         "+38" + local,
-    ]
-    return forms[k]
+    )[form]
 
 
-def _translit(s: str) -> str:
-    table = str.maketrans({"а": "a", "б": "b", "в": "v", "г": "h", "ґ": "g", "д": "d", "е": "e",
-                           "є": "ie", "ж": "zh", "з": "z", "и": "y", "і": "i", "ї": "i",
-                           "й": "i", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",
-                           "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f",
-                           "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch", "ь": "",
-                           "ю": "iu", "я": "ia", "'": ""})  # fmt: skip
-    return s.lower().translate(table)
+def _unique_ints(rng, low: int, high: int, size: int) -> np.ndarray:
+    """``size`` distinct integers in [low, high), drawn until no two are equal."""
+    x = rng.integers(low, high, size)
+    while True:
+        _, first = np.unique(x, return_index=True)
+        dup = np.setdiff1d(np.arange(size), first)
+        if not len(dup):
+            return x
+        x[dup] = rng.integers(low, high, len(dup))
+
+
+def _check_spec(spec: DemoSpec) -> None:
+    if spec.n_patients < 1:
+        raise ValueError("n_patients must be >= 1")
+    if not spec.years > 0:
+        raise ValueError("years must be > 0")
+    if not spec.q > 1:
+        raise ValueError("q must be > 1 (the mean spend p*v/(q-1) must exist)")
+    for name in (
+        "no_show_only_share", "card_only_share", "free_first_share", "noise_share",
+        "refund_share", "booking_share", "plan_share", "phone_share", "email_share",
+        "messenger_share", "birth_date_share", "late_card_share",
+    ):  # fmt: skip
+        val = getattr(spec, name)
+        if not 0 <= val <= 1:
+            raise ValueError(f"{name} must be within [0, 1], got {val}")
+    if spec.no_show_only_share + spec.card_only_share > 1:
+        raise ValueError("no_show_only_share + card_only_share must be <= 1")
+
+
+# ----------------------------------------------------------------------------- generator
 
 
 def generate_demo(out_dir: Path, spec: DemoSpec = DemoSpec()) -> DemoTruth:
-    """Write visits.csv, patients.csv, plans.xlsx and truth.json into ``out_dir``."""
+    """Write ``visits.csv``, ``patients.csv``, ``plans.xlsx`` and ``truth.json`` (plus the
+    per-patient truth as ``truth_patients.parquet``) into ``out_dir``; return the truth.
+
+    Deterministic: the same spec gives byte-identical files. Nothing is dated after
+    ``spec.as_of`` except future bookings (status ``Запис``, 1–60 days after it).
+    """
+    _check_spec(spec)
     rng = np.random.default_rng(spec.seed)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    as_of = pd.Timestamp(spec.as_of)
-    span = int(spec.years * 365)
+    as_of = pd.Timestamp(spec.as_of).normalize()
+    span = int(round(spec.years * 365.25))  # day numbers 0..span, span = as_of
     start = as_of - pd.Timedelta(days=span)
     n = spec.n_patients
     codes = np.array([f"P{i + 1:06d}" for i in range(n)])
-    arrive = _arrivals(spec, n, rng)
-    no_show_only = rng.random(n) < spec.no_show_only_share
 
-    # ----- the BG/NBD process after each real patient's first visit
-    T = (span - 1 - arrive).astype(float)
-    sim = simulate_bgnbd(n, spec.r, spec.alpha, spec.a, spec.b, T, rng, keep_times=True)
-    nu = rng.gamma(spec.q, 1.0 / spec.v, n)
-    home_doc = rng.integers(len(DOCTORS), size=n)
-    lines = list(SERVICES)
+    # ----- who the cards are
+    arrive = _arrivals(spec, span, start, rng)
+    u = rng.random(n)
+    kind = np.full(n, CAME, dtype=object)
+    kind[u < spec.card_only_share + spec.no_show_only_share] = NO_SHOW_ONLY
+    kind[u < spec.card_only_share] = CARD_ONLY
+    came = kind == CAME
+    branch = np.where(rng.random(n) < 0.62, BRANCHES[0], BRANCHES[1])
+    home = np.zeros(n, dtype=np.int64)
+    pick = rng.random(n)
+    for br, (docs, w) in HOME_DOCTORS.items():
+        m = branch == br
+        home[m] = np.asarray(docs)[np.searchsorted(np.cumsum(w), pick[m] * sum(w))]
 
-    rows = []  # (code, day, status, amount, doctor, service, line)
-    truth_rows = []
-    for i in range(n):
-        if no_show_only[i]:
-            k = 1 + (rng.random() < 0.3)
-            for j in range(k):
-                st = "no_show" if rng.random() < 0.75 else "cancelled"
-                rows.append(
-                    (i, arrive[i] + 7 * j, st, None, home_doc[i], "Консультація", "Діагностика")
-                )
-            continue
-        visit_days = [float(arrive[i])] + [arrive[i] + t for t in sim.at[i, "times"]]
-        days_int = np.floor(visit_days).astype(int)
-        for j, d in enumerate(days_int):
-            line = lines[rng.choice(len(lines), p=LINE_WEIGHTS)]
-            svc, mult = SERVICES[line][rng.integers(len(SERVICES[line]))]
-            spend = rng.gamma(spec.p, 1.0 / nu[i])
-            if j == 0 and rng.random() < spec.free_first_share:
-                svc, line, amount = "Консультація", "Діагностика", 0.0
-            else:
-                amount = round(spend, -1)
-            doc = home_doc[i] if rng.random() < 0.8 else rng.integers(len(DOCTORS))
-            rows.append((i, d, "completed", amount, doc, svc, line))
-            if rng.random() < spec.noise_share:
-                st = "no_show" if rng.random() < 0.6 else "cancelled"
-                rows.append((i, d - int(rng.integers(1, 10)), st, None, doc, svc, line))
-            if amount > 0 and rng.random() < spec.refund_share:
-                rows.append(
-                    (
-                        i,
-                        d + int(rng.integers(1, 8)),
-                        "refund",
-                        round(amount * rng.uniform(0.2, 1.0), -1),
-                        doc,
-                        svc,
-                        line,
-                    )
-                )
-        death = None
-        if not sim.at[i, "alive"]:
-            death = start + pd.Timedelta(days=int(days_int[-1]))
-        elif rng.random() < 0.15:  # alive patients sometimes hold a future booking
-            d = span - 1 + int(rng.integers(1, 61))
-            rows.append((i, d, "booked", None, home_doc[i], "Профілактичний огляд", "Гігієна"))
-        truth_rows.append({
-            "patient": codes[i], "lam": sim.at[i, "lam"], "p_drop": sim.at[i, "p"],
-            "alive_at_as_of": bool(sim.at[i, "alive"]), "death_date": death, "nu": nu[i],
-        })  # fmt: skip
+    # ----- BG/NBD visits and Gamma-Gamma spend
+    freq, _, T, lam, p_drop, alive, owner, times = _simulate(
+        n, spec.r, spec.alpha, spec.a, spec.b, span - arrive, rng, keep_times=True
+    )
+    nu = rng.gamma(shape=spec.q, scale=1.0 / spec.v, size=n)
+    who = np.flatnonzero(came)
+    rep = came[owner]
+    pat = np.concatenate([who, owner[rep]])
+    day = np.concatenate([arrive[who], arrive[owner[rep]] + np.floor(times[rep]).astype(int)])
+    first = np.concatenate([np.ones(len(who), bool), np.zeros(rep.sum(), bool)])
+    order = np.lexsort((day, ~first, pat))
+    pat, day, first = pat[order], day[order], first[order]
+    m = len(pat)
+    spend = rng.gamma(shape=spec.p, scale=1.0 / nu[pat])
+    free = first & (rng.random(m) < spec.free_first_share)
+    amount = np.where(free, 0.0, np.maximum(10.0, np.round(spend / 10.0) * 10.0))
+    svc = _services_for(amount, rng)
+    svc[free] = CONSULTATION
+    line = np.array([SERVICES[k][0] for k in svc], dtype=object)
+    doc = _doctors_for(line, home[pat], branch[pat], rng)
+    done = pd.DataFrame(
+        {"i": pat, "day": day, "status": "completed", "amount": amount, "doc": doc, "svc": svc}
+    )
 
-    v = pd.DataFrame(rows, columns=["i", "day", "status", "amount", "doc", "service", "line"])
-    v = v[(v["day"] >= 0) & ((v["day"] <= span - 1) | (v["status"] == "booked"))]
-    when = _clinic_time(v["day"].to_numpy(), start, rng)
-    # a visit moved off a Sunday must not cross as_of
-    late = (when.normalize() > as_of) & (v["status"] != "booked").to_numpy()
-    when = when.where(~late, when - pd.Timedelta(days=2))
-    v = v.assign(when=when).sort_values(["when", "i"], kind="stable").reset_index(drop=True)
-    branch = np.where(v["i"].to_numpy() % 3 == 0, "Оболонь", "Центр")
+    # ----- no-shows / cancellations before a visit, refunds after one
+    sel = rng.random(m) < spec.noise_share
+    back = rng.integers(1, 15, size=m)
+    st = np.where(rng.random(m) < 0.6, "no_show", "cancelled")
+    noise = pd.DataFrame(
+        {"i": pat, "day": day - back, "status": st, "amount": np.nan, "doc": doc, "svc": svc}
+    )[sel & (day - back >= 0)]
+    sel = (amount > 0) & (rng.random(m) < spec.refund_share)
+    later = rng.integers(1, 8, size=m)
+    part = np.maximum(10.0, np.round(amount * rng.uniform(0.2, 0.9, m) / 10.0) * 10.0)
+    refunded = np.where(rng.random(m) < 0.6, amount, np.minimum(part, amount))
+    refunds = pd.DataFrame(
+        {"i": pat, "day": day + later, "status": "refund", "amount": refunded, "doc": doc,
+         "svc": svc}
+    )[sel & (day + later <= span)]  # fmt: skip
+
+    # ----- future bookings: alive patients due within 60 days, some of whom booked ahead
+    due = 1.0 - np.exp(-60.0 * lam)
+    sel = came & alive & (rng.random(n) < spec.booking_share * due)
+    ahead = rng.integers(1, 61, size=n)
+    bsvc = _service_index(list(BOOKING_SERVICES))[_choice(rng, BOOKING_SERVICES, n)]
+    bookings = pd.DataFrame(
+        {"i": np.arange(n), "day": span + ahead, "status": "booked", "amount": np.nan,
+         "doc": home, "svc": bsvc}
+    )[sel]  # fmt: skip
+
+    # ----- no-show-only cards: booked once or twice, never came
+    nso = np.flatnonzero(kind == NO_SHOW_ONLY)
+    k = len(nso)
+    twice = rng.random(k) < 0.3
+    gap = rng.integers(5, 22, size=k)
+    fsvc = _service_index(list(FIRST_BOOKING_SERVICES))
+    s1 = fsvc[_choice(rng, FIRST_BOOKING_SERVICES, k)]
+    st1 = np.where(rng.random(k) < 0.75, "no_show", "cancelled")
+    st2 = np.where(rng.random(k) < 0.75, "no_show", "cancelled")
+    missed = pd.concat([
+        pd.DataFrame({"i": nso, "day": arrive[nso], "status": st1, "amount": np.nan,
+                      "doc": home[nso], "svc": s1}),
+        pd.DataFrame({"i": nso, "day": arrive[nso] + gap, "status": st2, "amount": np.nan,
+                      "doc": home[nso], "svc": s1})[twice & (arrive[nso] + gap <= span)],
+    ])  # fmt: skip
+
+    rec = pd.concat([done, noise, refunds, bookings, missed], ignore_index=True)
+    rec["when"] = _calendar(
+        rec["day"].to_numpy(), (rec["status"] == "booked").to_numpy(), start, span, rng
+    )
+    rec = rec.sort_values(["when", "i"], kind="stable").reset_index(drop=True)
+    rec["date"] = rec["when"].dt.normalize()
+
     visits = pd.DataFrame({
-        "№ прийому": [f"V{k + 1:07d}" for k in range(len(v))],
-        "Код пацієнта": codes[v["i"]],
-        "Дата прийому": v["when"].dt.strftime("%d.%m.%Y %H:%M"),
-        "Лікар": [DOCTORS[d][0] for d in v["doc"]],
-        "Послуга": v["service"],
-        "Напрям": v["line"],
-        "Сума, грн": [_money(a) for a in v["amount"]],
-        "Статус": v["status"].map(STATUS_UA),
-        "Філія": branch,
+        "№ прийому": [f"V{k + 1:07d}" for k in range(len(rec))],
+        "Код пацієнта": codes[rec["i"].to_numpy()],
+        "Дата прийому": rec["when"].dt.strftime("%d.%m.%Y %H:%M"),
+        "Лікар": [DOCTORS[d][0] for d in rec["doc"]],
+        "Послуга": [SERVICES[s][1] for s in rec["svc"]],
+        "Напрям": [SERVICES[s][0] for s in rec["svc"]],
+        "Сума, грн": _money(rec["amount"].to_numpy()),
+        "Статус": rec["status"].map(VISIT_STATUSES),
+        "Філія": [DOCTORS[d][1] for d in rec["doc"]],
     })  # fmt: skip
     visits_path = out_dir / "visits.csv"
-    visits.to_csv(visits_path, sep=";", index=False, encoding="utf-8-sig")
+    _write_csv(visits, visits_path)
 
-    # ----- cards
-    sex = np.where(rng.random(n) < 0.6, "f", "m")
-    first_contact = start + pd.to_timedelta(arrive, unit="D")
-    names, phones, emails, messengers, births, consents, chans, refs, created = (
-        [] for _ in range(9)
-    )
-    for i in range(n):
-        s = sex[i]
-        surname = SURNAMES[rng.integers(len(SURNAMES))]
-        if s == "f" and surname.endswith(("ий",)):
-            surname = surname[:-2] + "а"
-        father = FATHER[rng.integers(len(FATHER))]
-        patron = father + ("івна" if s == "f" else "ович")
-        if father.endswith("й"):
-            patron = father[:-1] + ("ївна" if s == "f" else "йович")
-        first = FIRST[s][rng.integers(len(FIRST[s]))]
-        names.append(f"{surname} {first} {patron}")
-        phones.append(_phone(rng) if rng.random() < 0.95 else "")
-        emails.append(
-            f"{_translit(first)}.{_translit(surname)}{rng.integers(1, 99)}@"
-            f"{['gmail.com', 'ukr.net', 'i.ua', 'meta.ua'][rng.integers(4)]}"
-            if rng.random() < 0.4
-            else ""
-        )
-        messengers.append(["Viber", "Telegram"][rng.integers(2)] if rng.random() < 0.5 else "")
-        age = rng.integers(18, 80)
-        bd = first_contact[i] - pd.Timedelta(days=int(age * 365.25 + rng.integers(0, 365)))
-        births.append(bd.strftime("%d.%m.%Y") if rng.random() < 0.85 else "")
-        u = rng.random()
-        consents.append("Так" if u < 0.7 else ("Ні" if u < 0.8 else ""))
-        ch = CHANNELS[rng.choice(len(CHANNELS), p=CHANNEL_WEIGHTS)]
-        chans.append(ch if rng.random() < 0.9 else "")
-        refs.append(
-            codes[rng.integers(0, max(i, 1))]
-            if ch == "Рекомендація" and i > 0 and rng.random() < 0.5
-            else ""
-        )
-        lag = int(rng.integers(1, 20)) if rng.random() < 0.03 else 0
-        created.append((first_contact[i] + pd.Timedelta(days=lag)).strftime("%d.%m.%Y"))
-    patients = pd.DataFrame({
-        "Код пацієнта": codes, "ПІБ": names, "Телефон": phones, "E-mail": emails,
-        "Месенджер": messengers, "Дата народження": births,
-        "Стать": np.where(sex == "f", "Ж", "Ч"), "Згода на розсилку": consents,
-        "Джерело": chans, "Хто порекомендував": refs, "Дата створення картки": created,
-    })  # fmt: skip
-    patients_path = out_dir / "patients.csv"
-    patients.to_csv(patients_path, sep=";", index=False, encoding="utf-8-sig")
-
-    # ----- treatment plans, proposed at a completed visit
-    done = v[v["status"] == "completed"]
-    came = done["i"].unique()
-    with_plan = came[rng.random(len(came)) < spec.plan_share]
-    first_done = done.drop_duplicates("i").set_index("i")
-    plan_rows = []
-    for k, i in enumerate(sorted(with_plan)):
-        at = first_done.loc[i]
-        total = float(round(rng.uniform(8000, 120000), -2))
-        u = rng.random()
-        status = (
-            "proposed"
-            if u < 0.2
-            else "accepted"
-            if u < 0.5
-            else "completed"
-            if u < 0.8
-            else "refused"
-        )
-        paid = {
-            "proposed": 0.0,
-            "refused": 0.0,
-            "completed": total,
-            "accepted": float(round(total * rng.uniform(0.1, 0.9), -2)),
-        }[status]
-        plan_rows.append({
-            "№ плану": f"PL{k + 1:05d}", "Код пацієнта": codes[i],
-            "Дата плану": at["when"].normalize().to_pydatetime(), "Сума плану": total,
-            "Оплачено": paid, "Статус плану": PLAN_UA[status],
-            "Причина відмови": REFUSAL_REASONS[rng.integers(len(REFUSAL_REASONS))]
-            if status == "refused" else "",
-            "Лікар": DOCTORS[at["doc"]][0],
-        })  # fmt: skip
-    plans = pd.DataFrame(
-        plan_rows,
-        columns=[
-            "№ плану",
-            "Код пацієнта",
-            "Дата плану",
-            "Сума плану",
-            "Оплачено",
-            "Статус плану",
-            "Причина відмови",
-            "Лікар",
-        ],
-    )
-    plans_path = out_dir / "plans.xlsx"
-    _write_xlsx(plans, plans_path, "Плани")
-
-    # ----- truth
-    status_counts = v["status"].value_counts()
-    past = v[v["day"] <= span - 1]
-    done_past = past[past["status"] == "completed"]
-    counts = {
-        "visits_rows": int(len(visits)),
-        "patients_rows": int(len(patients)),
-        "plans_rows": int(len(plans)),
-        **{f"visits_{k}": int(status_counts.get(k, 0)) for k in STATUS_UA},
-        **{f"plans_{k}": int((plans["Статус плану"] == ua).sum()) for k, ua in PLAN_UA.items()},
-        "n_cards": int(n),
-        "n_patients_came": int(done_past["i"].nunique()),
-        "n_patients_paid": int(done_past.loc[done_past["amount"] > 0, "i"].nunique()),
-        "n_patients_booked": int(v["i"].nunique()),
-        "n_no_show_only": int(no_show_only.sum()),
-        "n_future_bookings": int((v["status"] == "booked").sum()),
-        "n_refunds": int(status_counts.get("refund", 0)),
-    }
-    # the per-patient summary as the files show it (after moving Sunday visits to Monday)
-    dd = done_past.assign(day=done_past["when"].dt.normalize())
+    # ----- the per-patient truth, as the files date the completed visits
+    dd = rec[rec["status"] == "completed"]
     summ = dd.groupby("i").agg(
-        first_visit=("day", "min"),
-        last=("day", "max"),
-        n_completed_visits=("day", "size"),
-        frequency=("day", "nunique"),
+        first_visit=("date", "min"),
+        last_visit=("date", "max"),
+        n_completed_visits=("date", "size"),
+        frequency=("date", "nunique"),
     )
     summ["frequency"] -= 1
-    summ["recency_days"] = (summ["last"] - summ["first_visit"]).dt.days
+    summ["recency_days"] = (summ["last_visit"] - summ["first_visit"]).dt.days
     summ["T_days"] = (as_of - summ["first_visit"]).dt.days
-    summ.index = codes[summ.index]
-    truth_df = pd.DataFrame(truth_rows).join(summ.drop(columns="last"), on="patient")
+    summ = summ.reindex(np.arange(n))
+    is_dead = came & ~alive
+    truth_df = pd.DataFrame({
+        "patient": codes,
+        "kind": kind.astype(str),
+        "branch": branch,
+        "home_doctor": [DOCTORS[d][0] for d in home],
+        "lam": np.where(came, lam, np.nan),
+        "p_drop": np.where(came, p_drop, np.nan),
+        "alive_at_as_of": came & alive,
+        "death_date": summ["last_visit"].where(is_dead).to_numpy(),
+        "nu": np.where(came, nu, np.nan),
+        "mean_spend": np.where(came, spec.p / nu, np.nan),
+        "first_visit": summ["first_visit"].to_numpy(),
+        "last_visit": summ["last_visit"].to_numpy(),
+        "n_completed_visits": summ["n_completed_visits"].fillna(0).astype("int64").to_numpy(),
+        "frequency": summ["frequency"].astype("Int64"),
+        "recency_days": summ["recency_days"].astype("Int64"),
+        "T_days": summ["T_days"].astype("Int64"),
+    })  # fmt: skip
+
+    # ----- cards
+    first_record = rec.groupby("i")["date"].min().reindex(np.arange(n))
+    created = first_record.fillna(start + pd.to_timedelta(pd.Series(arrive), unit="D"))
+    late = rng.random(n) < spec.late_card_share
+    created = created + pd.to_timedelta(np.where(late, rng.integers(1, 11, n), 0), unit="D")
+    created = created.where(created <= as_of, as_of)
+    patients = _cards(spec, rng, codes, came, arrive, created)
+    patients_path = out_dir / "patients.csv"
+    _write_csv(patients, patients_path)
+
+    # ----- treatment plans, proposed at a completed visit by its doctor
+    plans = _plans(spec, rng, dd, codes, came, alive, as_of)
+    plans_path = out_dir / "plans.xlsx"
+    _write_xlsx(plans, plans_path, PLANS_SHEET)
+
+    # ----- counts and truth.json
+    status = rec["status"].value_counts()
+    past_done = dd[dd["date"] <= as_of]
+    counts = {
+        "visits_rows": len(visits),
+        "patients_rows": len(patients),
+        "plans_rows": len(plans),
+        **{f"visits_{k}": int(status.get(k, 0)) for k in VISIT_STATUSES},
+        **{f"plans_{k}": int((plans["Статус плану"] == ua).sum()) for k, ua in PLAN_STATUSES.items()},
+        "n_cards": n,
+        "n_patients_booked": int(rec["i"].nunique()),
+        "n_patients_came": int(past_done["i"].nunique()),
+        "n_patients_paid": int(past_done.loc[past_done["amount"] > 0, "i"].nunique()),
+        "n_no_show_only": int((kind == NO_SHOW_ONLY).sum()),
+        "n_card_only": int((kind == CARD_ONLY).sum()),
+        "n_future_bookings": int(status.get("booked", 0)),
+        "n_refunds": int(status.get("refund", 0)),
+        "n_free_first_visits": int(free.sum()),
+        "n_patients_with_plan": int(plans["Код пацієнта"].nunique()),
+        "n_alive_at_as_of": int(truth_df["alive_at_as_of"].sum()),
+    }  # fmt: skip
+    counts = {k: int(v) for k, v in counts.items()}
     truth = {
-        "spec": {k: (v_.isoformat() if isinstance(v_, dt.date) else v_)
-                 for k, v_ in asdict(spec).items()},
-        "bgnbd": {"r": spec.r, "alpha": spec.alpha, "a": spec.a, "b": spec.b,
-                  "time_unit": "days"},
-        "gamma_gamma": {"p": spec.p, "q": spec.q, "v": spec.v},
+        "spec": {k: (x.isoformat() if isinstance(x, dt.date) else x) for k, x in asdict(spec).items()},
+        "as_of": as_of.date().isoformat(),
+        "history_start": start.date().isoformat(),
+        "bgnbd": {"r": spec.r, "alpha": spec.alpha, "a": spec.a, "b": spec.b, "time_unit": "days"},
+        "gamma_gamma": {
+            "p": spec.p, "q": spec.q, "v": spec.v, "mean_spend": spec.p * spec.v / (spec.q - 1),
+            "unit": "UAH per paid completed visit (rounded to 10, at least 10; free first "
+                    "consultations are 0 and not part of the model)",
+        },
         "counts": counts,
-        "alive_at_as_of": int(truth_df["alive_at_as_of"].sum()),
+        "files": {"visits": visits_path.name, "patients": patients_path.name,
+                  "plans": plans_path.name, "truth_patients": "truth_patients.parquet"},
     }  # fmt: skip
     (out_dir / "truth.json").write_text(
         json.dumps(truth, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
@@ -428,8 +739,140 @@ def generate_demo(out_dir: Path, spec: DemoSpec = DemoSpec()) -> DemoTruth:
     )
 
 
+def _cards(spec, rng, codes, came, arrive, created) -> pd.DataFrame:
+    """The patient cards: names consistent with sex, contacts partly missing."""
+    n = len(codes)
+    sex = np.where(rng.random(n) < 0.58, "Ж", "Ч")
+    fem = sex == "Ж"
+    sur = rng.integers(len(SURNAMES), size=n)
+    fn_k = rng.integers(len(FIRST_NAMES["Ж"]), size=n)
+    fathers = list(PATRONYMICS)
+    fa = rng.integers(len(fathers), size=n)
+    surname = [SURNAMES[s][int(f)] for s, f in zip(sur, fem, strict=True)]
+    first = [FIRST_NAMES[x][k % len(FIRST_NAMES[x])] for x, k in zip(sex, fn_k, strict=True)]
+    patron = [PATRONYMICS[fathers[k]][int(f)] for k, f in zip(fa, fem, strict=True)]
+    names = [f"{s} {f} {p}" for s, f, p in zip(surname, first, patron, strict=True)]
+
+    # birth dates: some children, mostly adults
+    child = rng.random(n) < 0.08
+    age = np.where(child, rng.uniform(4, 18, n), np.clip(rng.normal(41, 14, n), 18, 88))
+    birth = created - pd.to_timedelta(np.floor(age * 365.25).astype(int), unit="D")
+    has_birth = rng.random(n) < spec.birth_date_share
+
+    # phones: distinct valid Ukrainian mobiles, in mixed formats
+    has_phone = rng.random(n) < spec.phone_share
+    key = _unique_ints(rng, 0, len(OPERATORS) * 10**7, n)
+    form = _choice(rng, [0.3, 0.2, 0.1, 0.25, 0.15], n)
+    phones = [
+        _phone_text(OPERATORS[kk // 10**7], int(kk % 10**7), int(f)) if h else ""
+        for kk, f, h in zip(key, form, has_phone, strict=True)
+    ]
+    # no two phoneless cards may look like one person (same name and birth date)
+    label = pd.Series(names) + "|" + birth.dt.strftime("%Y%m%d").where(has_birth, "")
+    while True:
+        dup = label.duplicated() & has_birth & ~has_phone
+        if not dup.any():
+            break
+        birth[dup] = birth[dup] - pd.Timedelta(days=1)
+        label = pd.Series(names) + "|" + birth.dt.strftime("%Y%m%d").where(has_birth, "")
+
+    # e-mails: distinct, made of the name
+    has_mail = rng.random(n) < spec.email_share
+    style = rng.integers(3, size=n)
+    domain = _choice(rng, EMAIL_DOMAINS, n)
+    domains = list(EMAIL_DOMAINS)
+    year = birth.dt.year.to_numpy() % 100
+    emails, used = [], set()
+    for i in range(n):
+        if not has_mail[i]:
+            emails.append("")
+            continue
+        f, s = _translit(first[i]), _translit(surname[i])
+        local = (f"{f}.{s}", f"{s}.{f}{year[i]:02d}", f"{f[0]}{s}{year[i]:02d}")[style[i]]
+        addr, k = f"{local}@{domains[domain[i]]}", 1
+        while addr in used:
+            k += 1
+            addr = f"{local}{k}@{domains[domain[i]]}"
+        used.add(addr)
+        emails.append(addr)
+
+    has_msg = rng.random(n) < spec.messenger_share
+    messenger = np.where(has_msg, np.where(rng.random(n) < 0.6, "Viber", "Telegram"), "")
+    consent = np.array(["Так", "Ні", ""])[_choice(rng, [0.7, 0.1, 0.2], n)]
+    channel = np.array(list(CHANNELS), dtype=object)[_choice(rng, CHANNELS, n)]
+    # a referral names a patient who came earlier (codes follow the order of arrival)
+    came_idx = np.flatnonzero(came)
+    earlier = np.searchsorted(came_idx, np.arange(n))  # how many came before card i
+    refer = (channel == "Рекомендація") & (rng.random(n) < 0.55) & (earlier > 0)
+    ref_pick = np.floor(rng.random(n) * np.maximum(earlier, 1)).astype(int)
+    referrer = np.where(refer, codes[came_idx[np.minimum(ref_pick, len(came_idx) - 1)]], "")
+    return pd.DataFrame({
+        "Код пацієнта": codes,
+        "ПІБ": names,
+        "Телефон": phones,
+        "E-mail": emails,
+        "Месенджер": messenger,
+        "Дата народження": birth.dt.strftime("%d.%m.%Y").where(has_birth, "").to_numpy(),
+        "Стать": sex,
+        "Згода на розсилку": consent,
+        "Джерело": channel,
+        "Хто порекомендував": referrer,
+        "Дата створення картки": created.dt.strftime("%d.%m.%Y").to_numpy(),
+    })  # fmt: skip
+
+
+def _plans(spec, rng, done: pd.DataFrame, codes, came, alive, as_of) -> pd.DataFrame:
+    """Treatment plans of ~plan_share of the patients who came (a few have two), each
+    proposed at one of the patient's completed visits by that visit's doctor."""
+    done = done.sort_values(["i", "when"], kind="stable")
+    per = done.groupby("i").size()
+    who = per.index.to_numpy()
+    with_plan = who[rng.random(len(who)) < spec.plan_share]
+    two = rng.random(len(with_plan)) < 0.15
+    owner = np.sort(np.concatenate([with_plan, with_plan[two]]))
+    k = len(owner)
+    offset = np.concatenate([[0], np.cumsum(per.to_numpy())[:-1]])
+    pos = pd.Series(offset, index=who).reindex(owner).to_numpy()
+    pos = pos + np.floor(rng.random(k) * per.reindex(owner).to_numpy()).astype(int)
+    at = done.iloc[pos]
+    date = at["date"].to_numpy()
+    total = np.round(np.exp(rng.uniform(np.log(8000), np.log(120000), k)) / 100.0) * 100.0
+    recent = (as_of - pd.DatetimeIndex(date)).days.to_numpy() <= 30
+    live = alive[owner]
+    probs = np.where(
+        recent[:, None],
+        [0.55, 0.30, 0.0, 0.15],
+        np.where(live[:, None], [0.18, 0.22, 0.35, 0.25], [0.25, 0.15, 0.20, 0.40]),
+    )
+    u = rng.random(k)[:, None]
+    status = np.minimum((np.cumsum(probs, axis=1) <= u).sum(axis=1), 3)
+    keys = list(PLAN_STATUSES)
+    share = rng.uniform(0.1, 0.85, k)
+    part = np.clip(np.round(total * share / 100.0) * 100.0, 100.0, total - 100.0)
+    paid = np.select([status == 1, status == 2], [part, total], 0.0)
+    reasons = np.array(list(REFUSAL_REASONS), dtype=object)[_choice(rng, REFUSAL_REASONS, k)]
+    reason = np.where(status == 3, reasons, "")
+    frame = pd.DataFrame({
+        "Код пацієнта": codes[owner],
+        "Дата плану": pd.DatetimeIndex(date),
+        "Сума плану": total,
+        "Оплачено": paid,
+        "Статус плану": [PLAN_STATUSES[keys[s]] for s in status],
+        "Причина відмови": reason,
+        "Лікар": [DOCTORS[d][0] for d in at["doc"]],
+    }).sort_values(["Дата плану", "Код пацієнта"], kind="stable")  # fmt: skip
+    frame.insert(0, "№ плану", [f"PL{j + 1:05d}" for j in range(k)])
+    return frame.reset_index(drop=True)[list(PLAN_COLUMNS)]
+
+
+def _write_csv(df: pd.DataFrame, path: Path) -> None:
+    """UTF-8 with BOM, ``;``-separated, ``\\n`` line ends: as the MIS exports."""
+    df.to_csv(path, sep=";", index=False, encoding="utf-8-sig", lineterminator="\n")
+
+
 def _write_xlsx(df: pd.DataFrame, path: Path, sheet: str) -> None:
-    """An Excel sheet with fixed document properties, so the same data give the same bytes."""
+    """One sheet with real Excel dates and numbers, fixed document properties and zip
+    member times, so that the same data give the same bytes."""
     from openpyxl import Workbook
 
     wb = Workbook()
@@ -437,37 +880,47 @@ def _write_xlsx(df: pd.DataFrame, path: Path, sheet: str) -> None:
     ws.title = sheet
     ws.append(list(df.columns))
     for row in df.itertuples(index=False):
-        ws.append(list(row))
-    for cell in ws["C"][1:]:
+        ws.append([
+            x.to_pydatetime() if isinstance(x, pd.Timestamp)
+            else (int(x) if isinstance(x, float | np.floating) and float(x).is_integer() else x)
+            for x in row
+        ])  # fmt: skip
+    date_col = list(df.columns).index("Дата плану") + 1
+    for (cell,) in ws.iter_rows(min_row=2, min_col=date_col, max_col=date_col):
         cell.number_format = "DD.MM.YYYY"
+    for letter, width in zip("ABCDEFGH", (11, 13, 12, 12, 12, 15, 26, 30), strict=True):
+        ws.column_dimensions[letter].width = width
     wb.properties.created = FIXED_TIME
     wb.properties.modified = FIXED_TIME
     wb.properties.creator = "clinic-audit demo"
+    wb.properties.lastModifiedBy = "clinic-audit demo"
     wb.save(path)
     _fix_zip_times(path)
 
 
 def _fix_zip_times(path: Path) -> None:
-    """Rewrite the xlsx zip with fixed member timestamps and document dates (openpyxl stamps
-    the save time into docProps/core.xml), so the bytes are reproducible."""
-    import re
-    import zipfile
-
+    """Rewrite the xlsx zip with fixed member times and document dates (openpyxl stamps
+    the save time into ``docProps/core.xml``), so the bytes are reproducible."""
     with zipfile.ZipFile(path) as zin:
         items = [(i.filename, zin.read(i.filename)) for i in zin.infolist()]
     stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-    items = [
-        (name, re.sub(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", stamp, data))
-        if name == "docProps/core.xml"
-        else (name, data)
-        for name, data in items
-    ]
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
         for name, data in items:
-            info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+            if name == "docProps/core.xml":
+                data = re.sub(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", stamp, data)
+            info = zipfile.ZipInfo(name, date_time=FIXED_TIME.timetuple()[:6])
             info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o600 << 16
             zout.writestr(info, data)
 
 
-def load_truth(out_dir: Path) -> dict:
+def load_truth(out_dir: Path | str) -> dict:
+    """``truth.json`` of a generated demo: ``spec`` (dates as ISO strings), ``as_of``,
+    ``history_start``, ``bgnbd`` (r, alpha, a, b in days), ``gamma_gamma`` (p, q, v,
+    mean_spend) and ``counts``."""
     return json.loads((Path(out_dir) / "truth.json").read_text(encoding="utf-8"))
+
+
+def load_truth_patients(out_dir: Path | str) -> pd.DataFrame:
+    """The per-patient truth of a generated demo (see :class:`DemoTruth`)."""
+    return pd.read_parquet(Path(out_dir) / "truth_patients.parquet")

@@ -154,6 +154,9 @@ def write_data_outputs(audit: Audit, folder: Path) -> None:
     )
     audit.patients.to_parquet(folder / "patients.parquet", index=False)
     audit.data.rejected.to_csv(folder / "rejected_rows.csv", index=False, encoding="utf-8-sig")
+    from .calllists import write_call_lists
+
+    write_call_lists(audit, folder / "call_lists.xlsx")
 
 
 def _json_default(o):

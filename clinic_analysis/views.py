@@ -614,3 +614,236 @@ def completeness_reading(c: Context) -> HTML:
             )
         )
     return P.callout(html.escape(" ".join(parts)))
+
+
+# ----------------------------------------------------------------------------- refusers
+
+
+def refusers_kpis(c: Context) -> HTML:
+    r, t, f = c.audit.metrics["refusers"], c.t, c.f
+    stake = sum(v for k, v in r["stake"].items() if k != "lapsed")
+    loss = r["delay_cost"]["base_now"] - r["delay_cost"]["base_in_1_month"]
+    return P.kpis(
+        [
+            (f.number(r["refusers_total"]), t("ref.kpi.refusers")),
+            (f.money_short(stake), t("ref.kpi.stake")),
+            (f.money_short(r["potential"]["base"]), t("ref.kpi.potential")),
+            (f.money_short(loss), t("ref.kpi.delay")),
+        ]
+    )
+
+
+def refusers_reading(c: Context) -> HTML:
+    r, t, f = c.audit.metrics["refusers"], c.t, c.f
+    s = c.audit.params.refusers
+    loss = r["delay_cost"]["base_now"] - r["delay_cost"]["base_in_1_month"]
+    text = t(
+        "ref.reading",
+        n=f.number(r["refusers_total"]),
+        fresh=f.percent(r["fresh_share"]),
+        gone=f.percent(s.gone_elsewhere_share),
+        months=f.number(s.gone_elsewhere_months),
+        loss=f.money(loss),
+    )
+    return P.callout(html.escape(text))
+
+
+def segments_table(c: Context) -> HTML:
+    import pandas as pd
+
+    from .refusers import SEGMENTS
+
+    r, t, f = c.audit.metrics["refusers"], c.t, c.f
+    total = sum(r["counts"].values()) or 1
+    rows = []
+    for s in SEGMENTS:
+        n = r["counts"][s]
+        if not n:
+            continue
+        pot = r["potential_by_segment"].get(s, {}).get("base")
+        rows.append(
+            {
+                "segment": t(f"seg.{s}"),
+                "patients": n,
+                "share": n / total,
+                "balance": r["plan_balance"].get(s) or None,
+                "potential": pot,
+                "what": t(f"seg_about.{s}"),
+            }
+        )
+    df = pd.DataFrame(rows)
+    return P.table(
+        df,
+        formats={
+            "patients": f.number,
+            "share": f.percent,
+            "balance": f.money_short,
+            "potential": f.money_short,
+        },
+        headers={k: t(f"ref.col.{k}") for k in df.columns},
+    )
+
+
+def segment_ages_chart(c: Context) -> HTML:
+    from .refusers import REFUSER_SEGMENTS
+
+    t = c.t
+    ages = c.audit.frames.get("segment_ages")
+    if ages is None or ages.empty:
+        return HTML("")
+    rows = [s for s in (*REFUSER_SEGMENTS, "lapsed") if s in ages.index]
+    data = ages.loc[rows]
+    fig, ax = plt.subplots(figsize=(10, 0.5 * len(rows) + 1.4))
+    colours = ["#2a9d8f", "#8ab17d", "#e9c46a", "#f4a261", "#b5b5b5"]
+    left = None
+    import numpy as np
+
+    y = np.arange(len(rows))[::-1]
+    for col, colour in zip(data.columns, colours, strict=True):
+        vals = data[col].to_numpy()
+        ax.barh(
+            y,
+            vals,
+            left=left,
+            color=colour,
+            label=t(f"ref.age.{col.replace('-', '_').replace('+', 'plus')}"),
+        )
+        left = vals if left is None else left + vals
+    ax.set_yticks(y)
+    ax.set_yticklabels([t(f"seg.{s}") for s in rows])
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=5, fontsize=8)
+    ax.set_title(t("ref.chart.ages"))
+    ax.grid(axis="y", visible=False)
+    return P.figure(fig, t("ref.caption.ages"))
+
+
+def scenarios_table(c: Context) -> HTML:
+    import pandas as pd
+
+    from .refusers import SCENARIOS
+
+    r, t, f = c.audit.metrics["refusers"], c.t, c.f
+    rows = []
+    for s, vals in r["potential_by_segment"].items():
+        rates = r["rates"][s]
+        rows.append(
+            {
+                "segment": t(f"seg.{s}"),
+                "patients": r["counts"][s],
+                **{sc: f"{f.money_short(vals[sc])} ({f.percent(rates[sc])})" for sc in SCENARIOS},
+            }
+        )
+    rows.append(
+        {
+            "segment": t("ref.total"),
+            "patients": sum(x["patients"] for x in rows),
+            **{sc: f.money_short(r["potential"][sc]) for sc in SCENARIOS},
+        }
+    )
+    df = pd.DataFrame(rows)
+    return P.table(
+        df,
+        formats={"patients": f.number},
+        numeric=list(SCENARIOS),
+        headers={
+            "segment": t("ref.col.segment"),
+            "patients": t("ref.col.patients"),
+            **{sc: t(f"ref.scenario.{sc}") for sc in SCENARIOS},
+        },
+    )
+
+
+def potential_method(c: Context) -> HTML:
+    r, t, f = c.audit.metrics["refusers"], c.t, c.f
+    h = r["return_history"]
+    key = "ref.method_history" if h["source"] == "history" else "ref.method_fallback"
+    text = t(
+        key,
+        events=f.number(h["events"]),
+        tx=f.number(h["transactions"], 1),
+        check=f.money(h["average_check"]),
+    )
+    return P.paragraph(html.escape(text), muted=True)
+
+
+def delay_chart(c: Context) -> HTML:
+    t, f = c.t, c.f
+    d = c.audit.frames.get("delay")
+    if d is None or d.empty:
+        return HTML("")
+    from matplotlib.ticker import FuncFormatter
+
+    fig, ax = plt.subplots(figsize=(10, 3.2))
+    ax.plot(d["month"], d["base"], marker="o", lw=2, color=c.palette[0])
+    ax.fill_between(d["month"], d["base"], d["base"].iloc[-1], alpha=0.12, color=c.palette[1])
+    ax.set_xlabel(t("ref.axis.months"))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f.money_short(v)))
+    ax.set_title(t("ref.chart.delay"))
+    ax.set_xticks(d["month"])
+    return P.figure(fig, t("ref.caption.delay"))
+
+
+def refusal_reasons_table(c: Context) -> HTML:
+    import pandas as pd
+
+    r, t, f = c.audit.metrics["refusers"], c.t, c.f
+    reasons = r["refusal_reasons"]
+    if not reasons:
+        return HTML("")
+    df = pd.DataFrame(
+        {"reason": [k or t("ref.no_reason") for k in reasons], "n": list(reasons.values())}
+    )
+    return P.table(
+        df,
+        formats={"n": f.number},
+        headers={"reason": t("ref.col.reason"), "n": t("ref.col.patients")},
+    )
+
+
+def plans_missing_note(c: Context) -> HTML:
+    if c.audit.data.has("plans"):
+        return HTML("")
+    return P.callout(html.escape(c.t("quality.missing.plans")), kind="warn")
+
+
+# ----------------------------------------------------------------------------- action plan
+
+
+def action_plan_table(c: Context) -> HTML:
+    import pandas as pd
+
+    from .calllists import AT_RISK_SHEET
+    from .refusers import CALL_SEGMENTS
+
+    t, f = c.t, c.f
+    r = c.audit.metrics["refusers"]
+    calls = c.audit.metrics.get("calls", {}).get("sheets", {})
+    rows = []
+    for s in (*CALL_SEGMENTS, AT_RISK_SHEET):
+        n = calls.get(s)
+        if n is None:
+            continue
+        pot = r["potential_by_segment"].get(s, {}).get("base")
+        rows.append(
+            {
+                "segment": t(f"calls.sheet.{s}"),
+                "contact": n,
+                "who": t(f"plan.who.{s}"),
+                "cadence": t(f"plan.cadence.{s}"),
+                "expected": f.money_short(pot) if pot is not None else "—",
+                "measure": t(f"plan.measure.{s}"),
+            }
+        )
+    df = pd.DataFrame(rows)
+    return P.table(
+        df,
+        formats={"contact": f.number},
+        numeric=["expected"],
+        headers={k: t(f"plan.col.{k}") for k in df.columns},
+    )
+
+
+def action_plan_note(c: Context) -> HTML:
+    t, f = c.t, c.f
+    dnc = c.audit.metrics.get("calls", {}).get("sheets", {}).get("do_not_contact", 0)
+    return P.callout(html.escape(t("plan.note", dnc=f.number(dnc))))

@@ -154,6 +154,64 @@ def test_a_failing_section_is_named_and_leaves_the_report_untouched(rendered, sm
     nbformat.write(nb, broken)
     with pytest.raises(ReportError) as e:
         build_report(small_demo, out_dir=out, notebook=broken, log=lambda s: None)
-    assert "boom" in str(e.value) and "Повнота карток" in str(e.value)
+    assert "boom" in str(e.value) and "План дій" in str(e.value)  # the last section
     assert (out / "audit.html").read_bytes() == before
     assert (out / "audit.failed.ipynb").exists()
+
+
+def test_call_lists_rank_segments_and_keep_refusals_of_contact_apart(rendered, small_demo):
+    from openpyxl import load_workbook
+
+    from clinic_analysis.i18n import Catalog
+
+    out, _ = rendered
+    t = Catalog("uk")
+    wb = load_workbook(out / "call_lists.xlsx", read_only=True)
+    m = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    sheets = m["calls"]["sheets"]
+    for key, n in sheets.items():
+        ws = wb[t(f"calls.sheet.{key}")[:31]]
+        rows = list(ws.iter_rows(values_only=True))
+        assert rows[0][0] == t("calls.col.priority")
+        assert len(rows) - 1 == n, key
+        if n:
+            assert [r[0] for r in rows[1:]] == list(range(1, n + 1))
+    cards = pd.read_csv(
+        small_demo.parent / "data" / "patients.csv", sep=";", encoding="utf-8-sig", dtype=str
+    )
+    refused = set(cards.loc[cards["Згода на розсилку"] == "Ні", "ПІБ"])
+    dnc = {
+        r[1]
+        for r in wb[t("calls.sheet.do_not_contact")[:31]].iter_rows(min_row=2, values_only=True)
+    }
+    called = set()
+    for key in sheets:
+        if key != "do_not_contact":
+            called |= {
+                r[1]
+                for r in wb[t(f"calls.sheet.{key}")[:31]].iter_rows(min_row=2, values_only=True)
+            }
+    assert dnc and dnc <= refused
+    assert not (called & refused)
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="needs LibreOffice")
+def test_call_lists_open_in_libreoffice(rendered, tmp_path):
+    out, _ = rendered
+    shutil.copy(out / "call_lists.xlsx", tmp_path)
+    r = subprocess.run(
+        [
+            "soffice",
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(tmp_path),
+            str(tmp_path / "call_lists.xlsx"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "call_lists.pdf").read_bytes().startswith(b"%PDF-")
