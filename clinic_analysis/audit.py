@@ -96,11 +96,16 @@ def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
         ref.per_patient[["segment", "months_since_event", "open_plan_balance", "priority"]],
         on="patient_id",
     )
+    from .models import compute_models
+
+    mod = compute_models(params, days, people, data.as_of, ref.metrics["potential"]["base"])
+    metrics["models"] = mod.metrics
+    people = people.join(mod.per_patient, on="patient_id")
     audit = Audit(
         params=params,
         data=data,
         metrics=metrics,
-        frames={**measures.frames, **ref.frames, "segments": ref.per_patient},
+        frames={**measures.frames, **ref.frames, **mod.frames, "segments": ref.per_patient},
         patients=people.reset_index(drop=True),
         monthly=month,
         sources=summary.source_overview(data),

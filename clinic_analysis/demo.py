@@ -97,9 +97,9 @@ SERVICES: tuple[tuple[str, str, int, int, float], ...] = (
     ("Імплантологія", "Імплантація", 9000, 45000, 2.0),
     ("Імплантологія", "Синус-ліфтинг", 12000, 35000, 0.5),
     ("Імплантологія", "Коронка на імпланті", 8000, 30000, 1.0),
-    ("Ортодонтія", "Брекет-система", 20000, 70000, 1.0),
-    ("Ортодонтія", "Корекція брекетів", 700, 2500, 1.5),
-    ("Хірургія", "Видалення зуба", 800, 3500, 2.0),
+    ("Ортодонтія", "Брекет-система", 14000, 70000, 1.0),
+    ("Ортодонтія", "Корекція брекетів", 700, 2500, 0.4),
+    ("Хірургія", "Видалення зуба", 800, 3500, 1.2),
     ("Хірургія", "Видалення зуба мудрості", 2500, 7000, 1.0),
     ("Хірургія", "Кісткова пластика", 9000, 30000, 0.5),
 )
@@ -263,6 +263,7 @@ class DemoSpec:
     refund_share: float = 0.01  # paid completed visits that get a refund row
     booking_share: float = 0.6  # alive patients due within 60 days who have booked ahead
     plan_share: float = 0.30  # patients who came and got a treatment plan
+    second_plan_share: float = 0.0  # of those, who got a second plan (0: one plan a patient)
     phone_share: float = 0.95
     email_share: float = 0.40
     messenger_share: float = 0.50
@@ -376,8 +377,8 @@ def simulate_bgnbd(
         {"frequency": freq, "recency": rec, "T": T, "lam": lam, "p": p, "alive": alive}
     )
     if keep_times:
-        cuts = np.cumsum(freq)[:-1] if n else []
-        out["times"] = pd.Series(np.split(times, cuts), index=out.index, dtype=object)
+        parts = np.split(times, np.cumsum(freq)[:-1]) if n else []
+        out["times"] = pd.Series(parts, index=out.index, dtype=object)
     return out
 
 
@@ -387,7 +388,8 @@ def simulate_bgnbd(
 def _choice(rng: np.random.Generator, weights: dict | list | np.ndarray, size: int) -> np.ndarray:
     """Indices drawn with the given (unnormalised) weights."""
     w = np.asarray(list(weights.values()) if isinstance(weights, dict) else weights, float)
-    return np.minimum(np.searchsorted(np.cumsum(w / w.sum()), rng.random(size)), len(w) - 1)
+    cum = np.cumsum(w / w.sum())
+    return np.minimum(np.searchsorted(cum, rng.random(size), side="right"), len(w) - 1)
 
 
 def _arrivals(spec: DemoSpec, span: int, start: pd.Timestamp, rng) -> np.ndarray:
@@ -405,18 +407,18 @@ def _arrivals(spec: DemoSpec, span: int, start: pd.Timestamp, rng) -> np.ndarray
     return np.sort(rng.choice(day, size=spec.n_patients, p=weight / weight.sum()))
 
 
-def _calendar(
-    day: np.ndarray, future_ok: np.ndarray, start: pd.Timestamp, span: int, rng
-) -> pd.DatetimeIndex:
-    """Day numbers → appointment date-times: Sundays move to Monday (to Saturday if Monday
-    would pass as_of and the record is not a future booking); 09:00–18:45 on weekdays and
-    10:00–15:45 on Saturdays, on the quarter hour."""
+def _off_sunday(day: np.ndarray, start: pd.Timestamp, later: np.ndarray | bool) -> np.ndarray:
+    """Day numbers with Sundays moved to Monday (``later``) or to Saturday (elsewhere)."""
     day = np.asarray(day, dtype=np.int64)
-    weekday = (start + pd.to_timedelta(day, unit="D")).day_of_week.to_numpy()
-    sunday = weekday == 6
-    back = sunday & (day + 1 > span) & ~future_ok
-    day = day + np.where(sunday, np.where(back, -1, 1), 0)
-    saturday = np.where(sunday, back, weekday == 5)
+    sunday = (start + pd.to_timedelta(day, unit="D")).day_of_week.to_numpy() == 6
+    return day + np.where(sunday, np.where(later, 1, -1), 0)
+
+
+def _calendar(day: np.ndarray, start: pd.Timestamp, rng) -> pd.DatetimeIndex:
+    """Day numbers (no Sundays) → appointment date-times on the quarter hour: 09:00–18:45
+    on weekdays, 10:00–15:45 on Saturdays."""
+    day = np.asarray(day, dtype=np.int64)
+    saturday = (start + pd.to_timedelta(day, unit="D")).day_of_week.to_numpy() == 5
     u = rng.random(len(day))
     slot = np.where(saturday, 40 + np.floor(u * 24), 36 + np.floor(u * 40)).astype(np.int64)
     return start + pd.to_timedelta(day, unit="D") + pd.to_timedelta(slot * 15, unit="m")
@@ -458,9 +460,7 @@ def _doctors_for(line: np.ndarray, home: np.ndarray, branch: np.ndarray, rng) ->
         for br, docs in by_branch.items():
             m = (line == ln) & (branch == br) & (u < share)
             doc[m] = np.asarray(docs)[np.floor(pick[m] * len(docs)).astype(int)]
-    general = np.ones(len(line), bool)
-    for ln, (by_branch, share) in SPECIALISTS.items():
-        general &= line != ln
+    general = ~np.isin(line, list(SPECIALISTS))
     other = general & (u > 1 - OTHER_DOCTOR_SHARE)
     for br in BRANCHES:
         docs = np.array([k for k, d in enumerate(DOCTORS) if d[1] == br])
@@ -513,8 +513,8 @@ def _check_spec(spec: DemoSpec) -> None:
         raise ValueError("q must be > 1 (the mean spend p*v/(q-1) must exist)")
     for name in (
         "no_show_only_share", "card_only_share", "free_first_share", "noise_share",
-        "refund_share", "booking_share", "plan_share", "phone_share", "email_share",
-        "messenger_share", "birth_date_share", "late_card_share",
+        "refund_share", "booking_share", "plan_share", "second_plan_share", "phone_share",
+        "email_share", "messenger_share", "birth_date_share", "late_card_share",
     ):  # fmt: skip
         val = getattr(spec, name)
         if not 0 <= val <= 1:
@@ -569,6 +569,7 @@ def generate_demo(out_dir: Path, spec: DemoSpec = DemoSpec()) -> DemoTruth:
     first = np.concatenate([np.ones(len(who), bool), np.zeros(rep.sum(), bool)])
     order = np.lexsort((day, ~first, pat))
     pat, day, first = pat[order], day[order], first[order]
+    day = _off_sunday(day, start, later=day + 1 <= span)  # Monday, unless that is after as_of
     m = len(pat)
     spend = rng.gamma(shape=spec.p, scale=1.0 / nu[pat])
     free = first & (rng.random(m) < spec.free_first_share)
@@ -583,29 +584,29 @@ def generate_demo(out_dir: Path, spec: DemoSpec = DemoSpec()) -> DemoTruth:
 
     # ----- no-shows / cancellations before a visit, refunds after one
     sel = rng.random(m) < spec.noise_share
-    back = rng.integers(1, 15, size=m)
+    missed_day = _off_sunday(day - rng.integers(1, 15, size=m), start, later=False)
     st = np.where(rng.random(m) < 0.6, "no_show", "cancelled")
     noise = pd.DataFrame(
-        {"i": pat, "day": day - back, "status": st, "amount": np.nan, "doc": doc, "svc": svc}
-    )[sel & (day - back >= 0)]
+        {"i": pat, "day": missed_day, "status": st, "amount": np.nan, "doc": doc, "svc": svc}
+    )[sel & (missed_day >= 0)]
     sel = (amount > 0) & (rng.random(m) < spec.refund_share)
-    later = rng.integers(1, 8, size=m)
+    refund_day = _off_sunday(day + rng.integers(1, 8, size=m), start, later=True)
     part = np.maximum(10.0, np.round(amount * rng.uniform(0.2, 0.9, m) / 10.0) * 10.0)
     refunded = np.where(rng.random(m) < 0.6, amount, np.minimum(part, amount))
     refunds = pd.DataFrame(
-        {"i": pat, "day": day + later, "status": "refund", "amount": refunded, "doc": doc,
+        {"i": pat, "day": refund_day, "status": "refund", "amount": refunded, "doc": doc,
          "svc": svc}
-    )[sel & (day + later <= span)]  # fmt: skip
+    )[sel & (refund_day <= span)]  # fmt: skip
 
     # ----- future bookings: alive patients due within 60 days, some of whom booked ahead
     due = 1.0 - np.exp(-60.0 * lam)
     sel = came & alive & (rng.random(n) < spec.booking_share * due)
     ahead = rng.integers(1, 61, size=n)
     bsvc = _service_index(list(BOOKING_SERVICES))[_choice(rng, BOOKING_SERVICES, n)]
-    bookings = pd.DataFrame(
-        {"i": np.arange(n), "day": span + ahead, "status": "booked", "amount": np.nan,
-         "doc": home, "svc": bsvc}
-    )[sel]  # fmt: skip
+    bookings = pd.DataFrame({
+        "i": np.arange(n), "day": _off_sunday(span + ahead, start, later=True),
+        "status": "booked", "amount": np.nan, "doc": home, "svc": bsvc,
+    })[sel]  # fmt: skip
 
     # ----- no-show-only cards: booked once or twice, never came
     nso = np.flatnonzero(kind == NO_SHOW_ONLY)
@@ -616,17 +617,22 @@ def generate_demo(out_dir: Path, spec: DemoSpec = DemoSpec()) -> DemoTruth:
     s1 = fsvc[_choice(rng, FIRST_BOOKING_SERVICES, k)]
     st1 = np.where(rng.random(k) < 0.75, "no_show", "cancelled")
     st2 = np.where(rng.random(k) < 0.75, "no_show", "cancelled")
+    d1 = _off_sunday(arrive[nso], start, later=arrive[nso] + 1 <= span)
+    d2 = _off_sunday(arrive[nso] + gap, start, later=arrive[nso] + gap + 1 <= span)
     missed = pd.concat([
-        pd.DataFrame({"i": nso, "day": arrive[nso], "status": st1, "amount": np.nan,
+        pd.DataFrame({"i": nso, "day": d1, "status": st1, "amount": np.nan,
                       "doc": home[nso], "svc": s1}),
-        pd.DataFrame({"i": nso, "day": arrive[nso] + gap, "status": st2, "amount": np.nan,
-                      "doc": home[nso], "svc": s1})[twice & (arrive[nso] + gap <= span)],
+        pd.DataFrame({"i": nso, "day": d2, "status": st2, "amount": np.nan,
+                      "doc": home[nso], "svc": s1})[twice & (d2 <= span)],
     ])  # fmt: skip
 
     rec = pd.concat([done, noise, refunds, bookings, missed], ignore_index=True)
-    rec["when"] = _calendar(
-        rec["day"].to_numpy(), (rec["status"] == "booked").to_numpy(), start, span, rng
-    )
+    when = _calendar(rec["day"].to_numpy(), start, rng).to_numpy().copy()
+    # one patient's records of one day keep their order (a first visit comes first)
+    in_order = np.lexsort((np.arange(len(rec)), rec["day"].to_numpy(), rec["i"].to_numpy()))
+    by_time = np.lexsort((when, rec["day"].to_numpy(), rec["i"].to_numpy()))
+    when[in_order] = when[by_time]
+    rec["when"] = when
     rec = rec.sort_values(["when", "i"], kind="stable").reset_index(drop=True)
     rec["date"] = rec["when"].dt.normalize()
 
@@ -657,6 +663,7 @@ def generate_demo(out_dir: Path, spec: DemoSpec = DemoSpec()) -> DemoTruth:
     summ["T_days"] = (as_of - summ["first_visit"]).dt.days
     summ = summ.reindex(np.arange(n))
     is_dead = came & ~alive
+    summ.index.name = None
     truth_df = pd.DataFrame({
         "patient": codes,
         "kind": kind.astype(str),
@@ -699,7 +706,7 @@ def generate_demo(out_dir: Path, spec: DemoSpec = DemoSpec()) -> DemoTruth:
         "patients_rows": len(patients),
         "plans_rows": len(plans),
         **{f"visits_{k}": int(status.get(k, 0)) for k in VISIT_STATUSES},
-        **{f"plans_{k}": int((plans["Статус плану"] == ua).sum()) for k, ua in PLAN_STATUSES.items()},
+        **{f"plans_{k}": int((plans["Статус плану"] == w).sum()) for k, w in PLAN_STATUSES.items()},
         "n_cards": n,
         "n_patients_booked": int(rec["i"].nunique()),
         "n_patients_came": int(past_done["i"].nunique()),
@@ -713,8 +720,9 @@ def generate_demo(out_dir: Path, spec: DemoSpec = DemoSpec()) -> DemoTruth:
         "n_alive_at_as_of": int(truth_df["alive_at_as_of"].sum()),
     }  # fmt: skip
     counts = {k: int(v) for k, v in counts.items()}
+    spec_json = {k: x.isoformat() if isinstance(x, dt.date) else x for k, x in asdict(spec).items()}
     truth = {
-        "spec": {k: (x.isoformat() if isinstance(x, dt.date) else x) for k, x in asdict(spec).items()},
+        "spec": spec_json,
         "as_of": as_of.date().isoformat(),
         "history_start": start.date().isoformat(),
         "bgnbd": {"r": spec.r, "alpha": spec.alpha, "a": spec.a, "b": spec.b, "time_unit": "days"},
@@ -822,13 +830,13 @@ def _cards(spec, rng, codes, came, arrive, created) -> pd.DataFrame:
 
 
 def _plans(spec, rng, done: pd.DataFrame, codes, came, alive, as_of) -> pd.DataFrame:
-    """Treatment plans of ~plan_share of the patients who came (a few have two), each
-    proposed at one of the patient's completed visits by that visit's doctor."""
+    """Treatment plans of ~plan_share of the patients who came (second_plan_share of them
+    have two), each proposed at one of the patient's completed visits by its doctor."""
     done = done.sort_values(["i", "when"], kind="stable")
     per = done.groupby("i").size()
     who = per.index.to_numpy()
     with_plan = who[rng.random(len(who)) < spec.plan_share]
-    two = rng.random(len(with_plan)) < 0.15
+    two = rng.random(len(with_plan)) < spec.second_plan_share
     owner = np.sort(np.concatenate([with_plan, with_plan[two]]))
     k = len(owner)
     offset = np.concatenate([[0], np.cumsum(per.to_numpy())[:-1]])

@@ -189,6 +189,18 @@ class Refusers(_Strict):
         return self
 
 
+class Models(_Strict):
+    """Churn/CLV models, clustering and forecast settings."""
+
+    holdout_days: int = Field(default=180, ge=30, le=730)
+    annual_discount: float = Field(default=0.15, ge=0, lt=1)
+    forecast_months: int = Field(default=12, ge=1, le=36)
+    backtest_months: int = Field(default=6, ge=1, le=24)
+    k_min: int = Field(default=3, ge=2)
+    k_max: int = Field(default=6, ge=2, le=12)
+    max_spend_correlation: float = Field(default=0.3, gt=0, lt=1)
+
+
 class Demo(_Strict):
     """Generate the sources with the built-in demo generator when they are missing."""
 
@@ -206,6 +218,7 @@ class Params(_Strict):
     activity: Activity = Field(default_factory=Activity)
     repeat: Repeat = Field(default_factory=Repeat)
     refusers: Refusers = Field(default_factory=Refusers)
+    models: Models = Field(default_factory=Models)
     demo: Demo | None = None
 
     # set by load_params, not by the file

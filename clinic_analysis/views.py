@@ -847,3 +847,280 @@ def action_plan_note(c: Context) -> HTML:
     t, f = c.t, c.f
     dnc = c.audit.metrics.get("calls", {}).get("sheets", {}).get("do_not_contact", 0)
     return P.callout(html.escape(t("plan.note", dnc=f.number(dnc))))
+
+
+# ----------------------------------------------------------------------------- models
+
+
+def _models(c: Context) -> dict:
+    return c.audit.metrics.get("models", {})
+
+
+def models_intro(c: Context) -> HTML:
+    t = c.t
+    parts = [P.callout(html.escape(t("mod.intro"))).data]
+    for note in _models(c).get("notes", []):
+        parts.append(P.callout(html.escape(t(f"mod.note.{note}")), kind="warn").data)
+    return HTML("".join(parts))
+
+
+def models_kpis(c: Context) -> HTML:
+    t, f = c.t, c.f
+    m = _models(c)
+    p = c.audit.patients
+    if "p_alive" not in p:
+        return HTML("")
+    base = p[p["in_base"]]
+    return P.kpis(
+        [
+            (f.percent(base["p_alive"].mean()), t("mod.kpi.p_alive")),
+            (f.number(base["expected_visits_12m"].sum()), t("mod.kpi.visits")),
+            (f.money_short(m.get("clv", {}).get("total_12m")), t("mod.kpi.clv")),
+            (f.money_short(m.get("forecast", {}).get("total_12m")), t("mod.kpi.forecast")),
+        ]
+    )
+
+
+def p_alive_by_phase(c: Context) -> HTML:
+    import pandas as pd
+
+    from .activity import PHASES
+
+    t, f = c.t, c.f
+    p = c.audit.patients
+    if "p_alive" not in p:
+        return HTML("")
+    g = p[p["in_base"]].groupby("phase", observed=False)["p_alive"].agg(["size", "mean"])
+    g = g.reindex(list(PHASES))
+    df = pd.DataFrame(
+        {
+            "phase": [t(f"act.phase.{x}") for x in g.index],
+            "patients": g["size"].to_numpy(),
+            "p_alive": g["mean"].to_numpy(),
+        }
+    )
+    agree = bool((g["mean"].diff().dropna() <= 0.02).all())
+    text = t("mod.phase_agree" if agree else "mod.phase_disagree")
+    return HTML(
+        P.table(
+            df,
+            formats={"patients": f.number, "p_alive": f.percent},
+            headers={k: t(f"mod.col.{k}") for k in df.columns},
+        ).data
+        + P.callout(html.escape(text)).data
+    )
+
+
+def holdout_chart(c: Context) -> HTML:
+    t, f = c.t, c.f
+    m = _models(c).get("bgnbd", {})
+    hb = c.audit.frames.get("holdout_by_frequency")
+    h = m.get("holdout")
+    if hb is None or h is None:
+        return P.callout(html.escape(t("mod.no_holdout")), kind="warn")
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(10, 3.4))
+    x = np.arange(len(hb))
+    ax.bar(x - 0.2, hb["actual"], width=0.4, color=c.palette[0], label=t("mod.actual"))
+    ax.bar(x + 0.2, hb["predicted"], width=0.4, color=c.palette[1], label=t("mod.predicted"))
+    ax.set_xticks(x)
+    ax.set_xticklabels(
+        [f"{int(v)}+" if v == hb["frequency"].max() else str(int(v)) for v in hb["frequency"]]
+    )
+    ax.set_xlabel(t("mod.axis.calibration_visits"))
+    ax.set_ylabel(t("mod.axis.holdout_visits"))
+    ax.legend(loc="upper left")
+    ax.set_title(t("mod.chart.holdout", days=f.number(h["days"])))
+    text = t(
+        "mod.holdout_reading",
+        days=f.number(h["days"]),
+        pred=f.number(h["predicted_total"]),
+        actual=f.number(h["actual_total"]),
+        mae=f.number(h["mae"], 2),
+        err=f.percent(abs(h["predicted_total"] / max(h["actual_total"], 1) - 1)),
+    )
+    return HTML(P.figure(fig, t("mod.caption.holdout")).data + P.callout(html.escape(text)).data)
+
+
+def gamma_gamma_note(c: Context) -> HTML:
+    t, f = c.t, c.f
+    g = _models(c).get("gamma_gamma", {})
+    if "freq_monetary_corr" not in g:
+        return HTML("")
+    key = "mod.gg_ok" if g.get("status") == "ok" else "mod.gg_failed"
+    return P.paragraph(html.escape(t(key, corr=f.number(g["freq_monetary_corr"], 2))), muted=True)
+
+
+def clv_chart(c: Context) -> HTML:
+    t, f = c.t, c.f
+    p = c.audit.patients
+    if "clv_12m" not in p:
+        return HTML("")
+    import numpy as np
+    from matplotlib.ticker import FuncFormatter
+
+    v = p.loc[p["in_base"], "clv_12m"].dropna().sort_values(ascending=False).to_numpy()
+    deciles = np.array_split(v, 10)
+    sums = [d.sum() for d in deciles]
+    fig, ax = plt.subplots(figsize=(10, 3.2))
+    ax.bar(range(1, 11), sums, color=c.palette[0])
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _: f.money_short(x)))
+    ax.set_xticks(range(1, 11))
+    ax.set_xlabel(t("mod.axis.decile"))
+    ax.set_title(t("mod.chart.clv"))
+    share = _models(c).get("clv", {}).get("top_decile_share")
+    text = t("mod.clv_reading", share=f.percent(share), total=f.money_short(sum(sums)))
+    return HTML(P.figure(fig, t("mod.caption.clv")).data + P.callout(html.escape(text)).data)
+
+
+def clusters_block(c: Context) -> HTML:
+    import pandas as pd
+
+    t, f = c.t, c.f
+    prof = c.audit.frames.get("cluster_profile")
+    cl = _models(c).get("clusters", {})
+    if prof is None or not cl:
+        return P.callout(html.escape(t("mod.no_clusters")), kind="warn")
+    df = pd.DataFrame(
+        {
+            "cluster": [_cluster_label(c, n) for n in prof.index],
+            "patients": prof["patients"].to_numpy(),
+            "recency": prof["recency_days"].to_numpy(),
+            "frequency": prof["frequency"].to_numpy(),
+            "monetary": prof["monetary"].to_numpy(),
+            "tenure": prof["tenure_days"].to_numpy(),
+        }
+    )
+    tbl = P.table(
+        df,
+        formats={
+            "patients": f.number,
+            "recency": f.number,
+            "frequency": f.number,
+            "monetary": f.money,
+            "tenure": f.number,
+        },
+        headers={k: t(f"mod.col.{k}") for k in df.columns},
+    )
+    note = P.paragraph(
+        html.escape(t("mod.clusters_note", k=cl["k"], s=f.number(cl["silhouette"], 2))), muted=True
+    )
+    return HTML(tbl.data + note.data)
+
+
+def _cluster_label(c: Context, name: str) -> str:
+    head, _, tail = name.rpartition("_")
+    if head and tail.isdigit():
+        return f"{c.t(f'cluster.{head}')} ({tail})"
+    return c.t(f"cluster.{name}")
+
+
+def cluster_crosstab(c: Context, by: str) -> HTML:
+    import pandas as pd
+
+    t, f = c.t, c.f
+    p = c.audit.patients
+    if "cluster" not in p:
+        return HTML("")
+    base = p[p["in_base"] & p["cluster"].notna()]
+    ct = pd.crosstab(base["cluster"], base[by].astype(str))
+    label = (lambda x: t(f"act.phase.{x}")) if by == "phase" else (lambda x: t(f"seg.{x}"))
+    cols = [x for x in ct.columns if x not in ("nan", "<NA>")]
+    df = pd.DataFrame({"cluster": [_cluster_label(c, n) for n in ct.index]})
+    for col in cols:
+        df[label(col)] = ct[col].to_numpy()
+    return P.table(
+        df,
+        formats={label(col): f.number for col in cols},
+        headers={"cluster": t("mod.col.cluster")},
+    )
+
+
+def forecast_chart(c: Context) -> HTML:
+    t, f = c.t, c.f
+    fc = c.audit.frames.get("forecast")
+    if fc is None:
+        return P.callout(html.escape(t("mod.no_forecast")), kind="warn")
+    from matplotlib.ticker import FuncFormatter
+
+    fig, ax = plt.subplots(figsize=plots.WIDE)
+    x = fc["month"]
+    ax.bar(x, fc["base"], width=20, color=c.palette[0], label=t("mod.layer.base"))
+    ax.bar(x, fc["new"], width=20, bottom=fc["base"], color=c.palette[2], label=t("mod.layer.new"))
+    ax.bar(
+        x,
+        fc["reactivation"],
+        width=20,
+        bottom=fc["base"] + fc["new"],
+        color=c.palette[3],
+        label=t("mod.layer.reactivation"),
+    )
+    ax.errorbar(
+        x,
+        fc["total"],
+        yerr=[fc["total"] - fc["low"], fc["high"] - fc["total"]],
+        fmt="none",
+        ecolor="#333",
+        capsize=3,
+        label=t("mod.layer.band"),
+    )
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f.money_short(v)))
+    plots._month_axis(ax, f.month)
+    ax.legend(loc="upper left", ncols=4, fontsize=8)
+    ax.set_ylim(0, (fc["high"].max()) * 1.25)
+    ax.set_title(t("mod.chart.forecast"))
+    return P.figure(fig, t("mod.caption.forecast"))
+
+
+def forecast_table(c: Context) -> HTML:
+    t, f = c.t, c.f
+    fc = c.audit.frames.get("forecast")
+    if fc is None:
+        return HTML("")
+    df = fc.copy()
+    df["month"] = [f.month(m) for m in df["month"]]
+    df["band"] = [
+        f"{f.money_short(lo)} – {f.money_short(hi)}"
+        for lo, hi in zip(df["low"], df["high"], strict=True)
+    ]
+    df = df[["month", "base", "new", "reactivation", "total", "band"]]
+    return P.table(
+        df,
+        formats={k: f.money_short for k in ("base", "new", "reactivation", "total")},
+        numeric=["band"],
+        headers={k: t(f"mod.col.{k}") for k in df.columns},
+    )
+
+
+def backtest_chart(c: Context) -> HTML:
+    t, f = c.t, c.f
+    bt = c.audit.frames.get("backtest")
+    fm = _models(c).get("forecast", {}).get("backtest", {})
+    if bt is None or bt.empty:
+        return HTML("")
+    from matplotlib.ticker import FuncFormatter
+
+    fig, ax = plt.subplots(figsize=(10, 3.2))
+    ax.plot(bt["month"], bt["actual"], marker="o", lw=2, color=c.palette[0], label=t("mod.actual"))
+    ax.plot(
+        bt["month"],
+        bt["total"],
+        marker="s",
+        lw=2,
+        ls="--",
+        color=c.palette[1],
+        label=t("mod.predicted"),
+    )
+    ax.fill_between(bt["month"], bt["low"], bt["high"], color=c.palette[1], alpha=0.15)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f.money_short(v)))
+    plots._month_axis(ax, f.month)
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="lower left")
+    ax.set_title(t("mod.chart.backtest"))
+    text = t(
+        "mod.backtest_reading",
+        months=f.number(fm.get("months", 0)),
+        mape=f.percent(fm.get("mape"), 1),
+    )
+    return HTML(P.figure(fig).data + P.callout(html.escape(text)).data)

@@ -1,0 +1,111 @@
+"""Clustering of the base: k-means on log-scaled recency, frequency, monetary and tenure.
+
+A scikit-learn ``Pipeline`` (log1p → standard scaler → KMeans, fixed ``random_state``); k is
+chosen by the silhouette score within a range; clusters are named from their profile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.cluster import KMeans
+from sklearn.metrics import silhouette_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+FEATURES = ("recency_days", "frequency", "monetary", "tenure_days")
+SEED = 20261122
+
+
+def pipeline(k: int) -> Pipeline:
+    return Pipeline(
+        [
+            ("log", FunctionTransformer(np.log1p)),
+            ("scale", StandardScaler()),
+            ("kmeans", KMeans(n_clusters=k, n_init=10, random_state=SEED)),
+        ]
+    )
+
+
+@dataclass
+class Clustering:
+    k: int
+    silhouette: float
+    scores: dict[int, float]
+    labels: pd.Series  # cluster name per patient
+    profile: pd.DataFrame  # per cluster: size and median features
+
+
+def features(people: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """recency_days (since the last visit), frequency (visit days), monetary (revenue),
+    tenure_days (since the first visit) for patients with a visit."""
+    p = people[people["visits"] > 0].set_index("patient_id")
+    return pd.DataFrame(
+        {
+            "recency_days": (as_of - p["last_visit"]).dt.days.clip(lower=0),
+            "frequency": p["visits"],
+            "monetary": p["revenue"].clip(lower=0),
+            "tenure_days": (as_of - p["first_visit"]).dt.days.clip(lower=0),
+        }
+    ).astype(float)
+
+
+def name_clusters(profile: pd.DataFrame, population: pd.Series) -> dict[int, str]:
+    """Names from each cluster's medians against the whole base's medians."""
+    names: dict[int, str] = {}
+    for c, row in profile.iterrows():
+        recent = row["recency_days"] <= population["recency_days"]
+        rich = row["monetary"] >= 1.5 * population["monetary"]
+        frequent = row["frequency"] > population["frequency"]
+        young = row["tenure_days"] <= 0.5 * population["tenure_days"]
+        if recent and young and not frequent:
+            name = "new"
+        elif recent and (rich or frequent):
+            name = "loyal_high_value"
+        elif recent:
+            name = "regular"
+        elif rich or frequent:
+            name = "sleeping_big_spenders"
+        elif row["frequency"] <= 1:
+            name = "lost_low_value"
+        else:
+            name = "sleeping"
+        names[c] = name
+    # unique names: the larger cluster keeps the plain name
+    seen: dict[str, int] = {}
+    for c in profile.sort_values("patients", ascending=False).index:
+        n = names[c]
+        seen[n] = seen.get(n, 0) + 1
+        if seen[n] > 1:
+            names[c] = f"{n}_{seen[n]}"
+    return names
+
+
+def cluster(X: pd.DataFrame, k_range=(3, 6), sample: int = 5000) -> Clustering | None:
+    """Fit k-means for each k in the range on a fixed sample of at most ``sample`` patients,
+    score it by silhouette on that sample, keep the best and label every patient."""
+    if len(X) < max(k_range[1] * 10, 30):
+        return None
+    rng = np.random.default_rng(SEED)
+    idx = np.sort(rng.choice(len(X), size=min(sample, len(X)), replace=False))
+    S = X.iloc[idx]
+    scores, fitted = {}, {}
+    for k in range(k_range[0], k_range[1] + 1):
+        pipe = pipeline(k).fit(S)
+        scores[k] = float(silhouette_score(pipe[:-1].transform(S), pipe[-1].labels_))
+        fitted[k] = pipe.predict(X)
+    best = max(scores, key=scores.get)
+    labels = pd.Series(fitted[best], index=X.index)
+    profile = X.groupby(labels).median()
+    profile["patients"] = labels.value_counts()
+    names = name_clusters(profile, X.median())
+    profile.index = [names[c] for c in profile.index]
+    return Clustering(
+        k=best,
+        silhouette=scores[best],
+        scores=scores,
+        labels=labels.map(names),
+        profile=profile.sort_values("patients", ascending=False),
+    )
