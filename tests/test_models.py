@@ -55,10 +55,12 @@ def test_importing_the_adapter_leaves_warning_filters_alone():
     import subprocess
     import sys
 
-    code = ("import warnings, numpy, pandas, scipy.optimize, autograd\n"
-            "before = list(warnings.filters)\n"
-            "import clinic_analysis.lifetimes_adapter\n"
-            "assert list(warnings.filters) == before\n")
+    code = (
+        "import warnings, numpy, pandas, scipy.optimize, autograd\n"
+        "before = list(warnings.filters)\n"
+        "import clinic_analysis.lifetimes_adapter\n"
+        "assert list(warnings.filters) == before\n"
+    )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
@@ -102,11 +104,13 @@ def test_unfitted_models_refuse_with_one_sentence():
 
 
 def test_rfm_counts_same_day_visits_once_and_uses_repeat_spend():
-    days = pd.DataFrame({
-        "patient_id": ["a", "a", "a", "b"],
-        "day": pd.to_datetime(["2025-01-01", "2025-02-01", "2025-03-01", "2025-06-01"]),
-        "amount": [100.0, 200.0, 400.0, 50.0],
-    })
+    days = pd.DataFrame(
+        {
+            "patient_id": ["a", "a", "a", "b"],
+            "day": pd.to_datetime(["2025-01-01", "2025-02-01", "2025-03-01", "2025-06-01"]),
+            "amount": [100.0, 200.0, 400.0, 50.0],
+        }
+    )
     s = rfm(days, pd.Timestamp("2025-12-31"))
     assert s.loc["a", "frequency"] == 2 and s.loc["a", "recency"] == 59
     assert s.loc["a", "T"] == 364 and s.loc["a", "monetary"] == 300
@@ -131,12 +135,16 @@ def test_compress_keeps_every_patient_in_the_weights():
 
 def test_clustering_is_deterministic_and_named():
     rng = np.random.default_rng(0)
-    X = pd.DataFrame({
-        "recency_days": np.concatenate([rng.integers(1, 60, 300), rng.integers(400, 900, 300)]),
-        "frequency": np.concatenate([rng.integers(5, 12, 300), rng.integers(1, 2, 300)]),
-        "monetary": np.concatenate([rng.uniform(2e4, 5e4, 300), rng.uniform(0, 2e3, 300)]),
-        "tenure_days": np.concatenate([rng.integers(700, 1500, 300), rng.integers(400, 900, 300)]),
-    }).astype(float)
+    X = pd.DataFrame(
+        {
+            "recency_days": np.concatenate([rng.integers(1, 60, 300), rng.integers(400, 900, 300)]),
+            "frequency": np.concatenate([rng.integers(5, 12, 300), rng.integers(1, 2, 300)]),
+            "monetary": np.concatenate([rng.uniform(2e4, 5e4, 300), rng.uniform(0, 2e3, 300)]),
+            "tenure_days": np.concatenate(
+                [rng.integers(700, 1500, 300), rng.integers(400, 900, 300)]
+            ),
+        }
+    ).astype(float)
     a = K.cluster(X, (2, 4))
     b = K.cluster(X, (2, 4))
     assert a.k == b.k and (a.labels == b.labels).all()
@@ -152,8 +160,9 @@ def test_a_clinic_without_repeat_patients_reports_instead_of_crashing(tmp_path):
     text = "Код;Дата;Сума;Статус\n" + "".join(
         f"P{i};{1 + i % 28:02d}.0{1 + i % 9}.2024;100;Виконано\n" for i in range(40)
     )
-    params = make_params(tmp_path, {"v.csv": ("visits", text, {"columns": VISIT_COLS,
-                                                                "values": STATUS})})
+    params = make_params(
+        tmp_path, {"v.csv": ("visits", text, {"columns": VISIT_COLS, "values": STATUS})}
+    )
     m = compute_audit(params).metrics["models"]
     assert m["bgnbd"]["status"] == "too_few_repeaters"
     assert "too_few_repeaters" in m["notes"]
