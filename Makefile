@@ -36,7 +36,7 @@ init: $(STAMP) ## Draft params/CLINIC.yaml from export files: make init CLINIC=x
 
 test: $(STAMP) ## Run the test suite
 	@echo "==> running the tests"
-	@$(TIME) $(PY) -m pytest -n 2 -q
+	@$(TIME) $(PY) -m pytest -n 2 --dist loadfile -q
 
 lint: $(STAMP) ## Check the code and notebooks with ruff
 	@$(PY) -m ruff check clinic_analysis tests notebooks scripts
