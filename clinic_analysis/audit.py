@@ -101,6 +101,11 @@ def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
     mod = compute_models(params, days, people, data.as_of, ref.metrics["potential"]["base"])
     metrics["models"] = mod.metrics
     people = people.join(mod.per_patient, on="patient_id")
+    if "clv_12m" in people:  # the models' expected value of each segment, next 12 months
+        value = people.groupby("segment", observed=False)["clv_12m"].sum()
+        metrics["refusers"]["model_value_12m"] = {
+            str(k): round(float(v), 2) for k, v in value.items()
+        }
     audit = Audit(
         params=params,
         data=data,

@@ -667,6 +667,7 @@ def segments_table(c: Context) -> HTML:
                 "patients": n,
                 "share": n / total,
                 "balance": r["plan_balance"].get(s) or None,
+                "model_value": r.get("model_value_12m", {}).get(s) or None,
                 "potential": pot,
                 "what": t(f"seg_about.{s}"),
             }
@@ -678,6 +679,7 @@ def segments_table(c: Context) -> HTML:
             "patients": f.number,
             "share": f.percent,
             "balance": f.money_short,
+            "model_value": f.money_short,
             "potential": f.money_short,
         },
         headers={k: t(f"ref.col.{k}") for k in df.columns},
