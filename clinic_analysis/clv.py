@@ -160,6 +160,30 @@ class GammaGamma:
         return out
 
 
+def frequency_fit(
+    model: BGNBD, summary: pd.DataFrame, max_x: int = 7, step: float = 30.0
+) -> pd.DataFrame:
+    """Patients by number of repeat visits: observed against the model's expectation
+    Σ_i P(X(T_i) = x) (T binned to ``step`` days); the last bin is "max_x or more"."""
+    model._check()
+    T = (np.round(summary["T"] / step) * step).clip(lower=step)
+    counts = T.value_counts()
+    expected = np.zeros(max_x + 1)
+    for t_val, n in counts.items():
+        probs = [L.prob_n_purchases(model.model_, float(t_val), x) for x in range(max_x)]
+        expected[:max_x] += n * np.asarray(probs)
+        expected[max_x] += n * (1 - sum(probs))
+    observed = (
+        summary["frequency"]
+        .clip(upper=max_x)
+        .value_counts()
+        .reindex(range(max_x + 1), fill_value=0)
+    )
+    return pd.DataFrame(
+        {"frequency": range(max_x + 1), "observed": observed.to_numpy(), "expected": expected}
+    )
+
+
 @dataclass
 class Holdout:
     days: int

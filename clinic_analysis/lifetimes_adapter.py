@@ -87,6 +87,12 @@ def unconditional_purchases(model: BetaGeoFitter, t) -> np.ndarray:
         return np.asarray(model.expected_number_of_purchases_up_to_time(t), float)
 
 
+def prob_n_purchases(model: BetaGeoFitter, t: float, n: int) -> float:
+    """P(X(t) = n) for a customer observed for ``t`` since the first purchase."""
+    with _quiet():
+        return float(model.probability_of_n_purchases_up_to_time(t, n))
+
+
 def fit_gamma_gamma(frequency, monetary, weights=None, penalizer: float = 0.0):
     model = GammaGammaFitter(penalizer_coef=penalizer)
     with _quiet():

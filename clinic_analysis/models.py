@@ -13,7 +13,16 @@ import pandas as pd
 
 from . import clusters as K
 from . import forecast as F
-from .clv import BGNBD, MIN_REPEATERS, GammaGamma, clv, expected_next_visit, holdout, rfm
+from .clv import (
+    BGNBD,
+    MIN_REPEATERS,
+    GammaGamma,
+    clv,
+    expected_next_visit,
+    frequency_fit,
+    holdout,
+    rfm,
+)
 from .lifetimes_adapter import ConvergenceError
 
 
@@ -121,7 +130,8 @@ def compute_models(
             "actual_total": _r(h.actual_total, 1),
         }
         frames["holdout_by_frequency"] = h.by_frequency
-    # frequency histogram: observed vs the model's expectation for a patient of average age
+    # frequency histogram: observed against the model's expectation
+    frames["frequency_fit"] = frequency_fit(bg, s)
     # clustering
     X = K.features(people[people["in_base"]], as_of)
     cl = K.cluster(X, (cfg.k_min, cfg.k_max))

@@ -945,6 +945,27 @@ def holdout_chart(c: Context) -> HTML:
     return HTML(P.figure(fig, t("mod.caption.holdout")).data + P.callout(html.escape(text)).data)
 
 
+def frequency_fit_chart(c: Context) -> HTML:
+    t = c.t
+    ff = c.audit.frames.get("frequency_fit")
+    if ff is None:
+        return HTML("")
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(10, 3.0))
+    x = np.arange(len(ff))
+    ax.bar(x - 0.2, ff["observed"], width=0.4, color=c.palette[0], label=t("mod.actual"))
+    ax.bar(x + 0.2, ff["expected"], width=0.4, color=c.palette[1], label=t("mod.model"))
+    last = len(ff) - 1
+    ax.set_xticks(x)
+    ax.set_xticklabels([f"{i}+" if i == last else str(i) for i in range(len(ff))])
+    ax.set_xlabel(t("mod.axis.repeat_visits"))
+    ax.set_ylabel(t("mod.axis.patients"))
+    ax.legend(loc="upper right")
+    ax.set_title(t("mod.chart.frequency"))
+    return P.figure(fig, t("mod.caption.frequency"))
+
+
 def gamma_gamma_note(c: Context) -> HTML:
     t, f = c.t, c.f
     g = _models(c).get("gamma_gamma", {})
