@@ -16,8 +16,9 @@ Swapping the engine (e.g. pymc-marketing) means rewriting this file only.
 
 from __future__ import annotations
 
+import io
 import warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,8 @@ with warnings.catch_warnings():
 
 @contextmanager
 def _quiet():
-    with warnings.catch_warnings():
+    """No warnings and no prints (lifetimes prints scipy's result when a fit struggles)."""
+    with warnings.catch_warnings(), redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
