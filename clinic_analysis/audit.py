@@ -99,6 +99,7 @@ def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
     from .models import compute_models
 
     mod = compute_models(params, days, people, data.as_of, ref.metrics["potential"]["base"])
+    metrics["forecast"] = mod.metrics.pop("forecast", {})
     metrics["models"] = mod.metrics
     people = people.join(mod.per_patient, on="patient_id")
     if "clv_12m" in people:  # the models' expected value of each segment, next 12 months

@@ -878,7 +878,10 @@ def models_kpis(c: Context) -> HTML:
             (f.percent(base["p_alive"].mean()), t("mod.kpi.p_alive")),
             (f.number(base["expected_visits_12m"].sum()), t("mod.kpi.visits")),
             (f.money_short(m.get("clv", {}).get("total_12m")), t("mod.kpi.clv")),
-            (f.money_short(m.get("forecast", {}).get("total_12m")), t("mod.kpi.forecast")),
+            (
+                f.money_short(c.audit.metrics.get("forecast", {}).get("total_12m")),
+                t("mod.kpi.forecast"),
+            ),
         ]
     )
 
@@ -1119,7 +1122,7 @@ def forecast_table(c: Context) -> HTML:
 def backtest_chart(c: Context) -> HTML:
     t, f = c.t, c.f
     bt = c.audit.frames.get("backtest")
-    fm = _models(c).get("forecast", {}).get("backtest", {})
+    fm = c.audit.metrics.get("forecast", {}).get("backtest", {})
     if bt is None or bt.empty:
         return HTML("")
     from matplotlib.ticker import FuncFormatter

@@ -183,8 +183,9 @@ def test_demo_models_recover_the_generators_truth(tmp_path):
     assert m["gamma_gamma"]["status"] == "ok"
     h = m["bgnbd"]["holdout"]
     assert h["predicted_total"] == pytest.approx(h["actual_total"], rel=0.25)
-    assert m["forecast"]["backtest"]["mape"] < 0.25
-    for row in m["forecast"]["monthly"]:
+    fc = audit.metrics["forecast"]
+    assert fc["backtest"]["mape"] < 0.25
+    for row in fc["monthly"]:
         assert 0 <= row["low"] <= row["high"] and row["total"] >= 0
     people = audit.patients[audit.patients["in_base"]]
     assert (people["clv_12m"] >= 0).all() and people["p_alive"].between(0, 1).all()

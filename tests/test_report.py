@@ -62,6 +62,47 @@ def test_metrics_carry_the_contract_keys(rendered, small_demo):
     assert m["base"]["patients"] == m["base"]["by_rule"]["came"]
     led = m["ledger"]["mis"]["visits"]
     assert led["rows_in"] == led["rows_kept"] + sum(led["dropped"].values())
+    # the keys the issues name, as the report names the concepts
+    assert set(m["base"]) >= {
+        "new_by_month",
+        "growth_12m",
+        "required_growth_for_revenue",
+        "flow_by_month",
+        "pre_appointment_rate",
+        "by_rule",
+    }
+    assert set(m["base"]["required_growth_for_revenue"]) == {"0.1", "0.2", "0.3"}
+    assert set(m["revenue"]) >= {"total", "growth_12m", "repeat_share"}
+    assert set(m["activity"]["counts"]) == {"active", "at_risk", "lapsing", "lost_1y", "lost_2y"}
+    assert set(m["activity"]["thresholds_days"]) == {"active", "at_risk"}
+    assert set(m["repeat"]) >= {
+        "rate",
+        "median_days_to_second",
+        "by_doctor",
+        "by_service_line",
+        "by_channel",
+    }
+    assert all(
+        set(v) == {"patients", "rate", "low", "high"} for v in m["repeat"]["by_doctor"].values()
+    )
+    assert set(m["completeness"]) >= {"fields", "contactable"}
+    assert set(m["refusers"]) >= {"counts", "potential", "potential_by_segment"}
+    assert set(m["refusers"]["potential"]) == {"conservative", "base", "optimistic"}
+    bg = m["models"]["bgnbd"]
+    assert set(bg["params"]) == {"r", "alpha", "a", "b"} and bg["time_unit"] == "days"
+    assert set(bg["holdout"]) >= {"days", "mae", "predicted_total", "actual_total"}
+    assert set(m["models"]["gamma_gamma"]) >= {"params", "freq_monetary_corr"}
+    assert set(m["models"]["clusters"]) >= {"k", "silhouette", "sizes"}
+    assert set(m["forecast"]["monthly"][0]) == {
+        "month",
+        "base",
+        "new",
+        "reactivation",
+        "total",
+        "low",
+        "high",
+    }
+    assert set(m["forecast"]["backtest"]) == {"months", "mape"}
     p = pd.read_parquet(out / "patients.parquet")
     assert {
         "patient_id",
@@ -75,7 +116,18 @@ def test_metrics_carry_the_contract_keys(rendered, small_demo):
     } <= set(p.columns)
     assert p["in_base"].sum() == m["base"]["patients"]
     assert len(p) == m["base"]["by_rule"]["booked"]
-    assert {"segment", "months_since_event", "open_plan_balance"} <= set(p.columns)
+    assert {
+        "segment",
+        "months_since_event",
+        "open_plan_balance",
+        "p_alive",
+        "expected_visits_12m",
+        "expected_spend",
+        "clv_12m",
+        "historic_value",
+        "expected_next_visit",
+        "cluster",
+    } <= set(p.columns)
     assert p["patient_id"].is_unique
 
 
