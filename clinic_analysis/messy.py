@@ -62,6 +62,7 @@ class MessyTruth:
     merged_by_phone: int
     merged_by_name: int
     ledger: dict = field(default_factory=dict)  # system -> table -> rows_in/kept/merged/dropped
+    no_show_only: int = 0  # people whose kept records hold no-shows and no completed visit
 
     def as_dict(self) -> dict:
         return {
@@ -69,6 +70,7 @@ class MessyTruth:
             "merged_by_phone": self.merged_by_phone,
             "merged_by_name": self.merged_by_name,
             "ledger": self.ledger,
+            "no_show_only": self.no_show_only,
         }
 
 
@@ -112,6 +114,7 @@ def generate_messy(folder: Path, n_people: int = 400, seed: int = 7) -> MessyTru
         )
 
     old_p, new_p, old_v, new_v = [], [], [], []
+    kept_status: dict[int, list[str]] = {}  # statuses of the rows the loader will keep
     ledger = {
         "old_mis": {"patients": _entry(), "visits": _entry()},
         "new_mis": {"patients": _entry(), "visits": _entry()},
@@ -155,6 +158,7 @@ def generate_messy(folder: Path, n_people: int = 400, seed: int = 7) -> MessyTru
                 day = start + pd.Timedelta(days=int(rng.integers(0, 4 * 365)))
                 amount = float(rng.integers(5, 300) * 10)
                 status = "completed" if rng.random() < 0.9 else "no_show"
+                kept_status.setdefault(p["i"], []).append(status)
                 _visit(
                     old_v, new_v, system, p, day, amount if status == "completed" else None, status
                 )
@@ -204,11 +208,13 @@ def generate_messy(folder: Path, n_people: int = 400, seed: int = 7) -> MessyTru
     old_people = [p for p in people if p["where"] in (0, 2)]
     new_people = [p for p in people if p["where"] in (1, 2)]
     for p in old_people[:4]:
+        kept_status[p["i"]].append("refund")
         _visit(
             old_v, new_v, "old_mis", p, pd.Timestamp(AS_OF) - pd.Timedelta(days=20), 500.0, "refund"
         )
         ledger["old_mis"]["visits"]["rows_in"] += 1
     for p in new_people[:5]:
+        kept_status[p["i"]].append("booked")  # the completed visit after as_of is dropped
         _visit(
             old_v,
             new_v,
@@ -260,6 +266,9 @@ def generate_messy(folder: Path, n_people: int = 400, seed: int = 7) -> MessyTru
         merged_by_phone=merged_phone,
         merged_by_name=merged_name,
         ledger=ledger,
+        no_show_only=sum(
+            1 for st in kept_status.values() if "completed" not in st and "no_show" in st
+        ),
     )
     (folder / "truth.json").write_text(
         json.dumps(truth.as_dict(), ensure_ascii=False, indent=1), encoding="utf-8"

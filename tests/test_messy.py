@@ -58,3 +58,12 @@ def test_messy_metrics_carry_the_ledger(messy):
     audit = compute_audit(params)
     assert audit.metrics["ledger"] == truth.ledger
     assert audit.metrics["base"]["by_rule"]["booked"] >= audit.metrics["base"]["by_rule"]["came"]
+
+
+def test_no_show_segment_matches_the_truth(messy):
+    truth, params, _ = messy
+    audit = compute_audit(params)
+    assert truth.no_show_only > 0
+    assert audit.metrics["refusers"]["counts"]["no_show"] == truth.no_show_only
+    assert audit.metrics["refusers"]["unsegmented"] == 0
+    assert sum(audit.metrics["refusers"]["counts"].values()) == truth.persons
