@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
@@ -330,6 +331,173 @@ def plot_shares(
     ax.set_xlim(0, 1.1)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: pct_fmt(v)))
     ax.grid(axis="y", visible=False)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_stacked_rows(
+    table: pd.DataFrame,
+    ax: Axes | None = None,
+    *,
+    title: str = "",
+    row_labels: list[str] | None = None,
+    col_labels: list[str] | None = None,
+    colours: list[str] | None = None,
+) -> Axes:
+    """Horizontal stacked bars: one bar per row of ``table``, one stack per column."""
+    ax = _ax(ax, figsize=(10, 0.5 * len(table) + 1.4))
+    colours = colours or ["#2a9d8f", "#8ab17d", "#e9c46a", "#f4a261", "#b5b5b5"]
+    y = np.arange(len(table))[::-1]
+    left = np.zeros(len(table))
+    for j, col in enumerate(table.columns):
+        vals = table[col].to_numpy(dtype=float)
+        label = col_labels[j] if col_labels else str(col)
+        ax.barh(y, vals, left=left, color=colours[j % len(colours)], label=label)
+        left = left + vals
+    ax.set_yticks(y)
+    ax.set_yticklabels(row_labels or [str(i) for i in table.index])
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=len(table.columns), fontsize=8)
+    ax.grid(axis="y", visible=False)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_paired_bars(
+    table: pd.DataFrame,
+    ax: Axes | None = None,
+    *,
+    x: str,
+    first: str,
+    second: str,
+    title: str = "",
+    first_label: str = "actual",
+    second_label: str = "model",
+    xlabel: str = "",
+    ylabel: str = "",
+    open_last: bool = True,
+) -> Axes:
+    """Two bars per category (e.g. actual against the model's expectation); with
+    ``open_last`` the last category reads "N+"."""
+    ax = _ax(ax, figsize=(10, 3.2))
+    c = sns.color_palette()
+    pos = np.arange(len(table))
+    ax.bar(pos - 0.2, table[first], width=0.4, color=c[0], label=first_label)
+    ax.bar(pos + 0.2, table[second], width=0.4, color=c[1], label=second_label)
+    ticks = [str(int(v)) if float(v).is_integer() else str(v) for v in table[x]]
+    if open_last and ticks:
+        ticks[-1] += "+"
+    ax.set_xticks(pos)
+    ax.set_xticklabels(ticks)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(loc="upper center", ncols=2)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_deciles(
+    values: np.ndarray,
+    ax: Axes | None = None,
+    *,
+    title: str = "",
+    xlabel: str = "",
+    money_fmt=lambda v: f"{v:,.0f}",
+) -> Axes:
+    """Sum of ``values`` in each tenth of patients, most valuable first."""
+    ax = _ax(ax, figsize=(10, 3.2))
+    v = np.sort(np.asarray(values, float))[::-1]
+    sums = [part.sum() for part in np.array_split(v, 10)]
+    ax.bar(range(1, 11), sums, color=sns.color_palette()[0])
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: money_fmt(y)))
+    ax.set_xticks(range(1, 11))
+    ax.set_xlabel(xlabel)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_curve(
+    data: pd.DataFrame,
+    ax: Axes | None = None,
+    *,
+    x: str,
+    y: str,
+    title: str = "",
+    xlabel: str = "",
+    money_fmt=lambda v: f"{v:,.0f}",
+) -> Axes:
+    """A line with markers, the area down to its last value shaded (what is lost)."""
+    ax = _ax(ax, figsize=(10, 3.2))
+    c = sns.color_palette()
+    ax.plot(data[x], data[y], marker="o", lw=2, color=c[0])
+    ax.fill_between(data[x], data[y], data[y].iloc[-1], alpha=0.12, color=c[1])
+    ax.set_xlabel(xlabel)
+    ax.set_xticks(data[x])
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: money_fmt(v)))
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_forecast(
+    fc: pd.DataFrame,
+    ax: Axes | None = None,
+    *,
+    title: str = "",
+    labels: dict[str, str] | None = None,
+    money_fmt=lambda v: f"{v:,.0f}",
+    month_fmt=lambda d: d.strftime("%m.%Y"),
+) -> Axes:
+    """Monthly forecast: stacked layers (base, new, reactivation) and the 80% band."""
+    ax = _ax(ax)
+    labels = labels or {}
+    c = sns.color_palette()
+    x = fc["month"]
+    bottom = np.zeros(len(fc))
+    for layer, colour in (("base", c[0]), ("new", c[2]), ("reactivation", c[3])):
+        ax.bar(x, fc[layer], width=20, bottom=bottom, color=colour, label=labels.get(layer, layer))
+        bottom = bottom + fc[layer].to_numpy()
+    ax.errorbar(
+        x,
+        fc["total"],
+        yerr=[fc["total"] - fc["low"], fc["high"] - fc["total"]],
+        fmt="none",
+        ecolor="#333",
+        capsize=3,
+        label=labels.get("band", "80%"),
+    )
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: money_fmt(v)))
+    _month_axis(ax, month_fmt)
+    ax.legend(loc="upper left", ncols=4, fontsize=8)
+    ax.set_ylim(0, fc["high"].max() * 1.25)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_backtest(
+    bt: pd.DataFrame,
+    ax: Axes | None = None,
+    *,
+    title: str = "",
+    actual_label: str = "actual",
+    predicted_label: str = "predicted",
+    money_fmt=lambda v: f"{v:,.0f}",
+    month_fmt=lambda d: d.strftime("%m.%Y"),
+) -> Axes:
+    """Forecast made in the past (with its band) against what happened."""
+    ax = _ax(ax, figsize=(10, 3.2))
+    c = sns.color_palette()
+    ax.plot(bt["month"], bt["actual"], marker="o", lw=2, color=c[0], label=actual_label)
+    ax.plot(bt["month"], bt["total"], marker="s", lw=2, ls="--", color=c[1], label=predicted_label)
+    ax.fill_between(bt["month"], bt["low"], bt["high"], color=c[1], alpha=0.15)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: money_fmt(v)))
+    _month_axis(ax, month_fmt)
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="lower left")
     if title:
         ax.set_title(title)
     return ax

@@ -687,35 +687,23 @@ def segments_table(c: Context) -> HTML:
 
 
 def segment_ages_chart(c: Context) -> HTML:
-    from .refusers import REFUSER_SEGMENTS
+    from .refusers import AGE_BUCKETS, REFUSER_SEGMENTS
 
     t = c.t
     ages = c.audit.frames.get("segment_ages")
     if ages is None or ages.empty:
         return HTML("")
     rows = [s for s in (*REFUSER_SEGMENTS, "lapsed") if s in ages.index]
-    data = ages.loc[rows]
     fig, ax = plt.subplots(figsize=(10, 0.5 * len(rows) + 1.4))
-    colours = ["#2a9d8f", "#8ab17d", "#e9c46a", "#f4a261", "#b5b5b5"]
-    left = None
-    import numpy as np
-
-    y = np.arange(len(rows))[::-1]
-    for col, colour in zip(data.columns, colours, strict=True):
-        vals = data[col].to_numpy()
-        ax.barh(
-            y,
-            vals,
-            left=left,
-            color=colour,
-            label=t(f"ref.age.{col.replace('-', '_').replace('+', 'plus')}"),
-        )
-        left = vals if left is None else left + vals
-    ax.set_yticks(y)
-    ax.set_yticklabels([t(f"seg.{s}") for s in rows])
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=5, fontsize=8)
-    ax.set_title(t("ref.chart.ages"))
-    ax.grid(axis="y", visible=False)
+    plots.plot_stacked_rows(
+        ages.loc[rows],
+        ax=ax,
+        title=t("ref.chart.ages"),
+        row_labels=[t(f"seg.{s}") for s in rows],
+        col_labels=[
+            t(f"ref.age.{b[0].replace('-', '_').replace('+', 'plus')}") for b in AGE_BUCKETS
+        ],
+    )
     return P.figure(fig, t("ref.caption.ages"))
 
 
@@ -773,15 +761,16 @@ def delay_chart(c: Context) -> HTML:
     d = c.audit.frames.get("delay")
     if d is None or d.empty:
         return HTML("")
-    from matplotlib.ticker import FuncFormatter
-
     fig, ax = plt.subplots(figsize=(10, 3.2))
-    ax.plot(d["month"], d["base"], marker="o", lw=2, color=c.palette[0])
-    ax.fill_between(d["month"], d["base"], d["base"].iloc[-1], alpha=0.12, color=c.palette[1])
-    ax.set_xlabel(t("ref.axis.months"))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f.money_short(v)))
-    ax.set_title(t("ref.chart.delay"))
-    ax.set_xticks(d["month"])
+    plots.plot_curve(
+        d,
+        ax=ax,
+        x="month",
+        y="base",
+        title=t("ref.chart.delay"),
+        xlabel=t("ref.axis.months"),
+        money_fmt=f.money_short,
+    )
     return P.figure(fig, t("ref.caption.delay"))
 
 
@@ -923,20 +912,19 @@ def holdout_chart(c: Context) -> HTML:
     h = m.get("holdout")
     if hb is None or h is None:
         return P.callout(html.escape(t("mod.no_holdout")), kind="warn")
-    import numpy as np
-
     fig, ax = plt.subplots(figsize=(10, 3.4))
-    x = np.arange(len(hb))
-    ax.bar(x - 0.2, hb["actual"], width=0.4, color=c.palette[0], label=t("mod.actual"))
-    ax.bar(x + 0.2, hb["predicted"], width=0.4, color=c.palette[1], label=t("mod.predicted"))
-    ax.set_xticks(x)
-    ax.set_xticklabels(
-        [f"{int(v)}+" if v == hb["frequency"].max() else str(int(v)) for v in hb["frequency"]]
+    plots.plot_paired_bars(
+        hb,
+        ax=ax,
+        x="frequency",
+        first="actual",
+        second="predicted",
+        title=t("mod.chart.holdout", days=f.number(h["days"])),
+        first_label=t("mod.actual"),
+        second_label=t("mod.predicted"),
+        xlabel=t("mod.axis.calibration_visits"),
+        ylabel=t("mod.axis.holdout_visits"),
     )
-    ax.set_xlabel(t("mod.axis.calibration_visits"))
-    ax.set_ylabel(t("mod.axis.holdout_visits"))
-    ax.legend(loc="upper left")
-    ax.set_title(t("mod.chart.holdout", days=f.number(h["days"])))
     text = t(
         "mod.holdout_reading",
         days=f.number(h["days"]),
@@ -953,19 +941,19 @@ def frequency_fit_chart(c: Context) -> HTML:
     ff = c.audit.frames.get("frequency_fit")
     if ff is None:
         return HTML("")
-    import numpy as np
-
     fig, ax = plt.subplots(figsize=(10, 3.0))
-    x = np.arange(len(ff))
-    ax.bar(x - 0.2, ff["observed"], width=0.4, color=c.palette[0], label=t("mod.actual"))
-    ax.bar(x + 0.2, ff["expected"], width=0.4, color=c.palette[1], label=t("mod.model"))
-    last = len(ff) - 1
-    ax.set_xticks(x)
-    ax.set_xticklabels([f"{i}+" if i == last else str(i) for i in range(len(ff))])
-    ax.set_xlabel(t("mod.axis.repeat_visits"))
-    ax.set_ylabel(t("mod.axis.patients"))
-    ax.legend(loc="upper right")
-    ax.set_title(t("mod.chart.frequency"))
+    plots.plot_paired_bars(
+        ff,
+        ax=ax,
+        x="frequency",
+        first="observed",
+        second="expected",
+        title=t("mod.chart.frequency"),
+        first_label=t("mod.actual"),
+        second_label=t("mod.model"),
+        xlabel=t("mod.axis.repeat_visits"),
+        ylabel=t("mod.axis.patients"),
+    )
     return P.figure(fig, t("mod.caption.frequency"))
 
 
@@ -983,20 +971,17 @@ def clv_chart(c: Context) -> HTML:
     p = c.audit.patients
     if "clv_12m" not in p:
         return HTML("")
-    import numpy as np
-    from matplotlib.ticker import FuncFormatter
-
-    v = p.loc[p["in_base"], "clv_12m"].dropna().sort_values(ascending=False).to_numpy()
-    deciles = np.array_split(v, 10)
-    sums = [d.sum() for d in deciles]
+    values = p.loc[p["in_base"], "clv_12m"].dropna().to_numpy()
     fig, ax = plt.subplots(figsize=(10, 3.2))
-    ax.bar(range(1, 11), sums, color=c.palette[0])
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _: f.money_short(x)))
-    ax.set_xticks(range(1, 11))
-    ax.set_xlabel(t("mod.axis.decile"))
-    ax.set_title(t("mod.chart.clv"))
+    plots.plot_deciles(
+        values,
+        ax=ax,
+        title=t("mod.chart.clv"),
+        xlabel=t("mod.axis.decile"),
+        money_fmt=f.money_short,
+    )
     share = _models(c).get("clv", {}).get("top_decile_share")
-    text = t("mod.clv_reading", share=f.percent(share), total=f.money_short(sum(sums)))
+    text = t("mod.clv_reading", share=f.percent(share), total=f.money_short(values.sum()))
     return HTML(P.figure(fig, t("mod.caption.clv")).data + P.callout(html.escape(text)).data)
 
 
@@ -1068,34 +1053,15 @@ def forecast_chart(c: Context) -> HTML:
     fc = c.audit.frames.get("forecast")
     if fc is None:
         return P.callout(html.escape(t("mod.no_forecast")), kind="warn")
-    from matplotlib.ticker import FuncFormatter
-
     fig, ax = plt.subplots(figsize=plots.WIDE)
-    x = fc["month"]
-    ax.bar(x, fc["base"], width=20, color=c.palette[0], label=t("mod.layer.base"))
-    ax.bar(x, fc["new"], width=20, bottom=fc["base"], color=c.palette[2], label=t("mod.layer.new"))
-    ax.bar(
-        x,
-        fc["reactivation"],
-        width=20,
-        bottom=fc["base"] + fc["new"],
-        color=c.palette[3],
-        label=t("mod.layer.reactivation"),
+    plots.plot_forecast(
+        fc,
+        ax=ax,
+        title=t("mod.chart.forecast"),
+        labels={k: t(f"mod.layer.{k}") for k in ("base", "new", "reactivation", "band")},
+        money_fmt=f.money_short,
+        month_fmt=f.month,
     )
-    ax.errorbar(
-        x,
-        fc["total"],
-        yerr=[fc["total"] - fc["low"], fc["high"] - fc["total"]],
-        fmt="none",
-        ecolor="#333",
-        capsize=3,
-        label=t("mod.layer.band"),
-    )
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f.money_short(v)))
-    plots._month_axis(ax, f.month)
-    ax.legend(loc="upper left", ncols=4, fontsize=8)
-    ax.set_ylim(0, (fc["high"].max()) * 1.25)
-    ax.set_title(t("mod.chart.forecast"))
     return P.figure(fig, t("mod.caption.forecast"))
 
 
@@ -1125,25 +1091,16 @@ def backtest_chart(c: Context) -> HTML:
     fm = c.audit.metrics.get("forecast", {}).get("backtest", {})
     if bt is None or bt.empty:
         return HTML("")
-    from matplotlib.ticker import FuncFormatter
-
     fig, ax = plt.subplots(figsize=(10, 3.2))
-    ax.plot(bt["month"], bt["actual"], marker="o", lw=2, color=c.palette[0], label=t("mod.actual"))
-    ax.plot(
-        bt["month"],
-        bt["total"],
-        marker="s",
-        lw=2,
-        ls="--",
-        color=c.palette[1],
-        label=t("mod.predicted"),
+    plots.plot_backtest(
+        bt,
+        ax=ax,
+        title=t("mod.chart.backtest"),
+        actual_label=t("mod.actual"),
+        predicted_label=t("mod.predicted"),
+        money_fmt=f.money_short,
+        month_fmt=f.month,
     )
-    ax.fill_between(bt["month"], bt["low"], bt["high"], color=c.palette[1], alpha=0.15)
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f.money_short(v)))
-    plots._month_axis(ax, f.month)
-    ax.set_ylim(bottom=0)
-    ax.legend(loc="lower left")
-    ax.set_title(t("mod.chart.backtest"))
     text = t(
         "mod.backtest_reading",
         months=f.number(fm.get("months", 0)),
