@@ -140,6 +140,7 @@ def build_report(
             target = out / f.name
             f.replace(target)
             files.append(target)
+        (out / "audit.failed.ipynb").unlink(missing_ok=True)  # an older failure is now stale
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     timings["total"] = time.perf_counter() - t0

@@ -209,6 +209,8 @@ def test_a_failing_section_is_named_and_leaves_the_report_untouched(rendered, sm
     assert "boom" in str(e.value) and "План дій" in str(e.value)  # the last section
     assert (out / "audit.html").read_bytes() == before
     assert (out / "audit.failed.ipynb").exists()
+    build_report(small_demo, out_dir=out, log=lambda s: None)  # a good run clears it
+    assert not (out / "audit.failed.ipynb").exists()
 
 
 def test_call_lists_rank_segments_and_keep_refusals_of_contact_apart(rendered, small_demo):
