@@ -70,8 +70,19 @@ sources:
     return params
 
 
-STAGE = r"""
-import json, resource, sys, time
+# Peak memory of the stage's own process: VmHWM restarts at exec, unlike ru_maxrss, which
+# Linux carries over from the (large) parent process.
+PEAK = r"""
+def peak_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+"""
+
+STAGE = (
+    PEAK
+    + r"""
+import json, sys, time
 from clinic_analysis.params import load_params
 from clinic_analysis.load import load_clinic
 from clinic_analysis.audit import compute_audit
@@ -82,14 +93,16 @@ t_load = time.perf_counter() - t
 t = time.perf_counter()
 audit = compute_audit(params, data)
 t_compute = time.perf_counter() - t
-print(json.dumps({"load_s": t_load, "compute_s": t_compute,
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+print(json.dumps({"load_s": t_load, "compute_s": t_compute, "peak_mb": peak_mb(),
                   "patients": audit.metrics["base"]["patients"]}))
 """
+)
 
 
-MODEL_STAGE = r"""
-import json, resource, sys, time
+MODEL_STAGE = (
+    PEAK
+    + r"""
+import json, sys, time
 import pandas as pd
 from clinic_analysis.clv import BGNBD, GammaGamma, rfm
 days = pd.read_parquet(sys.argv[1])
@@ -104,9 +117,9 @@ t = time.perf_counter()
 gg = GammaGamma().fit(s)
 t_gg = time.perf_counter() - t
 print(json.dumps({"rfm_s": t_rfm, "bgnbd_s": t_bg, "gg_s": t_gg, "rows": bg.rows_,
-                  "params": bg.params_, "peak_mb": resource.getrusage(
-                      resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "params": bg.params_, "peak_mb": peak_mb()}))
 """
+)
 
 
 def write_visit_days(folder: Path, n_patients: int, seed: int = 2) -> tuple[Path, int]:
