@@ -779,8 +779,10 @@ def refusal_reasons_table(c: Context) -> HTML:
 
     r, t, f = c.audit.metrics["refusers"], c.t, c.f
     reasons = r["refusal_reasons"]
+    if not c.audit.data.has("plans"):
+        return P.callout(html.escape(t("quality.missing.plans")), kind="warn")
     if not reasons:
-        return HTML("")
+        return P.paragraph(html.escape(t("ref.no_refusals")), muted=True)
     df = pd.DataFrame(
         {"reason": [k or t("ref.no_reason") for k in reasons], "n": list(reasons.values())}
     )
@@ -1033,7 +1035,7 @@ def cluster_crosstab(c: Context, by: str) -> HTML:
     t, f = c.t, c.f
     p = c.audit.patients
     if "cluster" not in p:
-        return HTML("")
+        return P.callout(html.escape(t("mod.no_clusters")), kind="warn")
     base = p[p["in_base"] & p["cluster"].notna()]
     ct = pd.crosstab(base["cluster"], base[by].astype(str))
     label = (lambda x: t(f"act.phase.{x}")) if by == "phase" else (lambda x: t(f"seg.{x}"))
@@ -1090,7 +1092,7 @@ def backtest_chart(c: Context) -> HTML:
     bt = c.audit.frames.get("backtest")
     fm = c.audit.metrics.get("forecast", {}).get("backtest", {})
     if bt is None or bt.empty:
-        return HTML("")
+        return P.callout(html.escape(t("mod.no_forecast")), kind="warn")
     fig, ax = plt.subplots(figsize=(10, 3.2))
     plots.plot_backtest(
         bt,
