@@ -273,8 +273,11 @@ def plot_rates(
     ax.set_yticklabels(table[label_col])
     if overall is not None:
         ax.axvline(overall, color=c[1], ls="--", lw=1.2, label=overall_label)
-        ax.legend(loc="lower right")
-    ax.set_xlim(0, 1)
+        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    lo = min(float(table["low"].min()), overall if overall is not None else 1.0)
+    hi = max(float(table["high"].max()), overall if overall is not None else 0.0)
+    pad = 0.05
+    ax.set_xlim(max(0.0, lo - pad), min(1.0, hi + pad))  # zoom on the groups' differences
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: pct_fmt(v)))
     ax.grid(axis="y", visible=False)
     if title:
