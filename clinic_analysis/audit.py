@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__, activity, checks, refusers, summary
+from . import __version__, checks, refusers, summary
 from .load import load_clinic
 from .measures import compute_measures
 from .params import Params
@@ -43,13 +43,14 @@ class Audit:
 def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
     """Load (unless given) and compute every figure of the audit."""
     data = data if data is not None else load_clinic(params)
-    patients = summary.patients_summary(data)
+    days = summary.visit_days(data.visits)  # completed visits, one per patient and day
+    patients = summary.patients_summary(data, days)
     rule = params.patient_rule
     base = patients[patients[rule]]
-    month = summary.monthly(data)
+    month = summary.monthly(data, days)
     by_rule = summary.base_by_rule(data.visits)
     money = summary.revenue_rows(data.visits)
-    visits_n = int(len(summary.visit_days(data.visits)))
+    visits_n = int(len(days))
     metrics = {
         "clinic": {
             "name": params.clinic.name,
@@ -81,12 +82,10 @@ def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
             "missing_tables": [t for t in ("visits", "patients", "plans") if not data.has(t)],
         },
     }
-    days = summary.visit_days(data.visits)
     measures = compute_measures(params, data, days, money, base)
     for section, values in measures.metrics.items():
         metrics.setdefault(section, {}).update(values)
-    th = activity.thresholds(days, params.activity)
-    ref = refusers.compute_refusers(params, data, days, th)
+    ref = refusers.compute_refusers(params, data, days, measures.thresholds)
     metrics["refusers"] = ref.metrics
     # one row per person with any visit record or plan; `in_base` follows the patient rule
     people = patients[patients["patient_id"].isin(ref.per_patient.index)].copy()

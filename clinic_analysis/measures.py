@@ -18,6 +18,7 @@ class Measures:
     metrics: dict
     per_patient: pd.DataFrame  # indexed by patient_id
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    thresholds: activity.Thresholds | None = None
 
 
 def _f(x):
@@ -175,4 +176,4 @@ def compute_measures(
     metrics["completeness"]["by_year"] = {
         str(y): {k: _f(v) for k, v in row.items()} for y, row in by_year.iterrows()
     }
-    return Measures(metrics=metrics, per_patient=pp, frames=frames)
+    return Measures(metrics=metrics, per_patient=pp, frames=frames, thresholds=th)

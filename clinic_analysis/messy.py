@@ -239,11 +239,9 @@ def generate_messy(folder: Path, n_people: int = 400, seed: int = 7) -> MessyTru
             e["rows_kept"] = e["rows_in"] - sum(e["dropped"].values())
     migrated_old_ids = {f"{1000 + p['i']}" for p in people if p["where"] == 2}
     ledger["old_mis"]["patients"]["merged"] = len(migrated_old_ids)
-    dropped_rows = set()  # kept old visits of migrated people
-    n_old_merged = 0
-    old_df = pd.DataFrame(old_v)
+    n_old_merged = 0  # kept old visits of migrated people
     seen = set()
-    for idx, row in old_df.iterrows():
+    for _, row in pd.DataFrame(old_v).iterrows():
         key = tuple(row.fillna("").astype(str))
         dup = key in seen
         seen.add(key)
@@ -252,7 +250,6 @@ def generate_messy(folder: Path, n_people: int = 400, seed: int = 7) -> MessyTru
             or row["Код пацієнта"] in ("", None)
             or row["Дата прийому"] in ("31.02.2025", "не вказано")
         ):
-            dropped_rows.add(idx)
             continue
         if row["Код пацієнта"] in migrated_old_ids:
             n_old_merged += 1

@@ -48,10 +48,10 @@ def base_by_rule(visits: pd.DataFrame) -> dict[str, int]:
     }
 
 
-def patients_summary(data: ClinicData) -> pd.DataFrame:
+def patients_summary(data: ClinicData, days: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per patient who made any visit record: first/last completed visit,
     visits (distinct days), revenue (net of refunds), bookings."""
-    days = visit_days(data.visits)
+    days = visit_days(data.visits) if days is None else days.copy()
     per = days.groupby("patient_id").agg(
         first_visit=("day", "min"), last_visit=("day", "max"), visits=("day", "size")
     )
@@ -75,10 +75,10 @@ def patients_summary(data: ClinicData) -> pd.DataFrame:
     return out.drop(columns="paid_visits").reset_index()
 
 
-def monthly(data: ClinicData) -> pd.DataFrame:
+def monthly(data: ClinicData, days: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per calendar month: new patients (first completed visit), patients seen, visits,
     revenue, and the cumulative base."""
-    days = visit_days(data.visits)
+    days = visit_days(data.visits) if days is None else days.copy()
     if days.empty:
         return pd.DataFrame(
             columns=["month", "new_patients", "patients", "visits", "revenue", "base"]
