@@ -201,6 +201,14 @@ class Models(_Strict):
     max_spend_correlation: float = Field(default=0.3, gt=0, lt=1)
 
 
+class History(_Strict):
+    """How much history the sections that model time need (activity limits, models,
+    forecast, year-on-year readings, cohort retention). Below it they say "too little
+    history" instead of printing figures."""
+
+    min_months: int = Field(default=12, ge=1, le=120)
+
+
 class Demo(_Strict):
     """Generate the sources with the built-in demo generator when they are missing."""
 
@@ -219,6 +227,7 @@ class Params(_Strict):
     repeat: Repeat = Field(default_factory=Repeat)
     refusers: Refusers = Field(default_factory=Refusers)
     models: Models = Field(default_factory=Models)
+    history: History = Field(default_factory=History)
     demo: Demo | None = None
 
     # set by load_params, not by the file
