@@ -79,6 +79,7 @@ def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
             "anomalies": checks.anomalies(data),
             "warnings": checks.warnings(data),
             "merges": checks.merges(data),
+            "identity": checks.identity(data),
             "missing_tables": [t for t in ("visits", "patients", "plans") if not data.has(t)],
         },
     }

@@ -50,6 +50,16 @@ def merges(data: ClinicData) -> dict[str, int]:
     }
 
 
+def identity(data: ClinicData) -> dict:
+    """Cards joined into people and phones shared by several people, as counts only (no
+    phone digits, no names): ``merged_cards`` and ``merges_by_rule``; phones carried by a
+    few different people kept apart (``phones_shared_by_family``); phones on the cards of
+    many people that join nothing (``shared_lines``, ``cards_on_shared_lines``); cards that
+    fit several people on their phone and joined none (``ambiguous_cards``). Phone figures
+    are null when no phone column was exported."""
+    return dict(data.identity)
+
+
 def warnings(data: ClinicData) -> dict[str, int]:
     """Suspicious data, by kind: counts of affected rows (0 kinds are left out)."""
     out: dict[str, int] = {}

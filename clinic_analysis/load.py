@@ -462,9 +462,9 @@ def load_clinic(params: Params) -> ClinicData:
         _drop(tables, "plans", late_plans, R_AFTER_AS_OF, entries, extra_rejected)
     visits, patients, plans = tables["visits"], tables["patients"], tables["plans"]
 
-    # identity resolution: one person per phone / name + birth date, across systems
+    # identity resolution: a shared phone with agreeing names, or name + birth date
     cards = _cards(patients, visits, plans)
-    ident = identity.resolve(cards, params.clinic.phone_region)
+    ident = identity.resolve(cards, params.clinic.phone_region, params.identity)
     person_of = pd.Series(ident["person_id"].to_numpy(), index=cards["patient_id"].to_numpy())
     for t in ("visits", "patients", "plans"):
         df = tables[t]
@@ -502,6 +502,7 @@ def load_clinic(params: Params) -> ClinicData:
         as_of=as_of,
         present=present,
         rejected=rejected_all,
+        identity=identity.summary(ident, "phone" in present.get("patients", [])),
     )
 
 

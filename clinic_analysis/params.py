@@ -209,6 +209,17 @@ class History(_Strict):
     min_months: int = Field(default=12, ge=1, le=120)
 
 
+class Identity(_Strict):
+    """How cards join into people. A shared phone joins cards only when their names agree
+    (surname and first name; birth dates equal or one missing); a phone carried by
+    ``shared_phone_min_people`` or more different people (a landline, a call centre) joins
+    nothing. The same full name and birth date always join."""
+
+    match_on_phone: bool = True
+    require_name_match: bool = True  # false: any shared phone joins (a mother and a daughter too)
+    shared_phone_min_people: int = Field(default=3, ge=2)
+
+
 class Demo(_Strict):
     """Generate the sources with the built-in demo generator when they are missing."""
 
@@ -228,6 +239,7 @@ class Params(_Strict):
     refusers: Refusers = Field(default_factory=Refusers)
     models: Models = Field(default_factory=Models)
     history: History = Field(default_factory=History)
+    identity: Identity = Field(default_factory=Identity)
     demo: Demo | None = None
 
     # set by load_params, not by the file

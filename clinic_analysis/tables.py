@@ -126,6 +126,7 @@ class ClinicData:
     as_of: pd.Timestamp
     present: dict[str, list[str]]  # table -> canonical columns actually exported
     rejected: pd.DataFrame  # dropped rows: system, table, path, row, reason
+    identity: dict = field(default_factory=dict)  # identity.summary: merges, shared phones
 
     def has(self, table: str, column: str | None = None) -> bool:
         cols = self.present.get(table)

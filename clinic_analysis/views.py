@@ -189,7 +189,52 @@ def merges_note(c: Context) -> HTML:
         across=f.number(m["across_systems"]),
         within=f.number(m["within_a_system"]),
     )
-    return P.paragraph(html.escape(text))
+    return P.paragraph(html.escape(" ".join([text, *_identity_sentences(c)])))
+
+
+def _identity_sentences(c: Context) -> list[str]:
+    """How cards were joined and which phones several people share: counts only."""
+    t, f = c.t, c.f
+    idn = c.audit.metrics["data_quality"].get("identity") or {}
+    rules = c.audit.params.identity
+    if not idn:
+        return []
+    by = idn["merges_by_rule"]
+    out = []
+    if idn["merged_cards"]:
+        out.append(
+            t(
+                "identity.merged",
+                n=f.number(idn["merged_cards"]),
+                phone=f.number(by.get("phone_and_name", 0) + by.get("phone_only", 0)),
+                name=f.number(by.get("name_birth_date", 0)),
+            )
+        )
+    if idn["shared_lines"] is None:
+        return [*out, t("identity.no_phones")]
+    if not rules.match_on_phone:
+        out.append(t("identity.phone_off"))
+    if idn["phones_shared_by_family"]:
+        key = "identity.family" if rules.require_name_match else "identity.family_merged"
+        out.append(
+            t(
+                key,
+                phones=f.number(idn["phones_shared_by_family"]),
+                people=f.number(idn["people_on_family_phones"]),
+            )
+        )
+    if idn["shared_lines"]:
+        out.append(
+            t(
+                "identity.shared_lines",
+                lines=f.number(idn["shared_lines"]),
+                min=f.number(rules.shared_phone_min_people),
+                cards=f.number(idn["cards_on_shared_lines"]),
+            )
+        )
+    if idn["ambiguous_cards"]:
+        out.append(t("identity.ambiguous", n=f.number(idn["ambiguous_cards"])))
+    return out
 
 
 def anomalies_table(c: Context) -> HTML:
