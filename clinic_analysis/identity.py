@@ -291,8 +291,7 @@ def _tokens(name) -> tuple[str, ...]:
 
 def _full_name(cards: pd.DataFrame) -> pd.Series:
     """``full_name``, else ``last_name first_name``, card by card; normalised."""
-    empty = pd.Series(None, index=cards.index, dtype="object")
-    full = cards["full_name"] if "full_name" in cards else empty
+    full = cards.get("full_name", pd.Series(None, index=cards.index, dtype="object"))
     parts = [cards[c] for c in ("last_name", "first_name") if c in cards]
     if parts:
         built = parts[0].astype("str").where(parts[0].notna()).fillna("")
