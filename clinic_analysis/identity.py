@@ -147,22 +147,29 @@ def _compatible(a: _Card, b: _Card) -> bool:
     return swapped and (ta[2] is None or tb[2] is None)
 
 
-def _people_on_phone(members: list[int], cards: list[_Card], keys) -> tuple[list[list[int]], list]:
+def _people_on_phone(
+    members: list[int], cards: list[_Card], keys, limit: int
+) -> tuple[list[list[int]], list[int], int]:
     """Group the cards of one phone into people: the most specific cards first; a card joins
     the one group it agrees with, starts a group if none, stays alone if several (ambiguous).
-    Returns ``(groups, ambiguous card positions)``."""
+    Returns ``(groups, ambiguous card positions, people)``, where people counts the groups
+    with a name or a birth date; grouping stops once they reach ``limit`` (a shared line)."""
     order = sorted(members, key=lambda i: (-cards[i].weight, keys[i]))
     groups: list[list[int]] = []
     ambiguous = []
+    people = 0
     for i in order:
         fits = [g for g in groups if all(_compatible(cards[i], cards[m]) for m in g)]
         if len(fits) == 1:
             fits[0].append(i)
         elif not fits:
             groups.append([i])
+            people += bool(cards[i].tokens or cards[i].birth)
+            if people >= limit:
+                break
         else:
             ambiguous.append(i)
-    return groups, ambiguous
+    return groups, ambiguous, max(people, 1)
 
 
 def resolve(cards: pd.DataFrame, region: str = "UA", rules: Identity | None = None) -> pd.DataFrame:
@@ -170,7 +177,8 @@ def resolve(cards: pd.DataFrame, region: str = "UA", rules: Identity | None = No
 
     Returns a frame indexed like ``cards`` with ``person_id``, ``phone_e164``, ``match``
     (the rule that joined the card: ``phone_and_name``, ``phone_only``, ``name_birth_date``
-    or ``""``), ``phone_people`` (different people on the card's phone, 0 without a phone),
+    or ``""``), ``phone_people`` (different people on the card's phone, 0 without a phone,
+    counted up to ``shared_phone_min_people``),
     ``folded_by`` (the rule of the join that folded this card's group into another: one per
     join), ``shared_line`` and ``ambiguous`` (the card fits several people on its phone).
     """
@@ -210,14 +218,11 @@ def resolve(cards: pd.DataFrame, region: str = "UA", rules: Identity | None = No
 
     has_phone = phone.notna().to_numpy()
     for members in pos[has_phone].groupby(phone[has_phone].to_numpy()).agg(list):
-        groups, amb = _people_on_phone(members, info, keys)
-        named = [g for g in groups if any(info[m].tokens or info[m].birth for m in g)]
-        people = max(len(named), 1)
+        limit = rules.shared_phone_min_people
+        groups, amb, people = _people_on_phone(members, info, keys, limit)
         people_n[members] = people
-        if len(members) < 2 or not rules.match_on_phone:
-            continue
-        if people >= rules.shared_phone_min_people:
-            shared[members] = True
+        shared[members] = people >= limit
+        if len(members) < 2 or people >= limit or not rules.match_on_phone:
             continue
         if not rules.require_name_match:
             for m in members[1:]:

@@ -84,6 +84,9 @@ def test_mother_and_daughter_on_one_mobile_are_two_people():
     assert s["merged_cards"] == 0 and s["shared_lines"] == 0
 
 
+LANDLINE_NAMES = ("Коваль Петро", "Мельник Ірина", "Бондар Тарас")
+
+
 def test_three_patients_on_the_clinic_landline_are_three_people_and_a_shared_line():
     cards = _cards(
         [
@@ -319,3 +322,19 @@ def test_two_systems_merge_into_one_person_and_the_ledger_says_so(tmp_path):
     assert merged[("old", "patients")] + merged[("new", "patients")] == 1
     assert merged[("old", "visits")] + merged[("new", "visits")] == 1
     assert all(e.balanced for e in data.ledger)
+
+
+def test_a_shared_line_is_listed_even_when_phones_join_nothing():
+    cards = _cards([(f"c:{i}", name, LANDLINE, None) for i, name in enumerate(LANDLINE_NAMES)])
+    out = resolve(cards, rules=Identity(match_on_phone=False))
+    assert out["person_id"].nunique() == 3 and summary(out)["shared_lines"] == 1
+
+
+def test_a_call_centre_number_on_many_cards_joins_nothing_and_is_one_shared_line():
+    # 600 cards of 300 people (each twice) on one number: no join through it
+    names = [f"Прізвище{i} Ім'я{i}" for i in range(300)] * 2
+    cards = _cards([(f"c:{i:04d}", n, LANDLINE, None) for i, n in enumerate(names)])
+    out = resolve(cards)
+    assert out["person_id"].nunique() == 600
+    s = summary(out)
+    assert (s["shared_lines"], s["cards_on_shared_lines"]) == (1, 600)
