@@ -232,6 +232,8 @@ def _identity_sentences(c: Context) -> list[str]:
                 cards=f.number(idn["cards_on_shared_lines"]),
             )
         )
+    if not idn["phones_shared_by_family"] and not idn["shared_lines"]:
+        out.append(t("identity.no_shared"))
     if idn["ambiguous_cards"]:
         out.append(t("identity.ambiguous", n=f.number(idn["ambiguous_cards"])))
     return out

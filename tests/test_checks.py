@@ -184,3 +184,17 @@ def test_merges_note_gives_counts_and_no_contacts(tmp_path, language):
         assert "for example): 1, carrying 2 people" in text
         assert "call centre): 1, on 3 cards" in text
     assert "identity.match_on_phone" not in text
+
+
+def test_merges_note_says_when_no_phone_is_shared(tmp_path):
+    from types import SimpleNamespace
+
+    from clinic_analysis import views as V
+
+    cards = "Код;ПІБ;Телефон;Дата народження\n1;Коваль Петро;067 123 45 67;\n"
+    params = _identity_params(tmp_path, cards=cards, clinic={"language": "en"})
+    data = load_clinic(params)
+    metrics = {"data_quality": {"merges": checks.merges(data), "identity": checks.identity(data)}}
+    text = V.merges_note(V.Context(SimpleNamespace(params=params, metrics=metrics))).data
+    assert "No phone is on the cards of several different people." in text
+    assert "Cards joined" not in text
