@@ -11,6 +11,7 @@ and says in its header which canonical columns were not found (their figures wil
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 from dataclasses import dataclass, field
@@ -332,15 +333,65 @@ class SourceGuess:
     status_more: int = 0  # distinct status values not listed
     notes: dict[str, str] = field(default_factory=dict)  # canonical -> what the guess rests on
     samples: dict[str, str] = field(default_factory=dict)  # header -> a few values
+    sheet: str | None = None  # the workbook's sheet, when it has several
+
+    @property
+    def name(self) -> str:
+        return self.path.name + (f" [{self.sheet}]" if self.sheet else "")
 
     @property
     def missing(self) -> list[str]:
-        """Canonical columns of the table that no header was found for."""
-        return [c for c in COLUMNS[self.table] if c not in self.columns]
+        """Canonical columns of the table that no header was found for (names count as
+        found when either the full name or both its parts are)."""
+        found = set(self.columns)
+        if "full_name" in found:
+            found |= {"first_name", "last_name"}
+        if {"first_name", "last_name"} <= found:
+            found.add("full_name")
+        return [c for c in COLUMNS[self.table] if c not in found]
+
+    def decimal(self, frame: pd.DataFrame) -> str | None:
+        """The decimal mark of the money columns: "," when their values end in a comma and
+        one or two digits ("1 970,00"), "." when in a dot, None without money columns."""
+        money = [h for c, h in self.columns.items() if COLUMNS[self.table][c] == "money"]
+        if not money or pd.api.types.is_numeric_dtype(frame[money[0]]):
+            return None
+        t = _as_text(frame[money[0]]).dropna().head(SAMPLE)
+        comma = t.str.contains(r",\d{1,2}$").sum()
+        dot = t.str.contains(r"\.\d{1,2}$").sum()
+        return "," if comma > dot else "." if dot else None
 
 
-def guess_source(path: Path) -> SourceGuess:
-    """Read one export file and guess its table, columns and status values."""
+def check_delimiter(sample: str) -> str:
+    """The sniffed separator, unless another one splits every line into the same, larger
+    number of fields (``csv.Sniffer`` can take ``1;29.09.2025;1 970,00`` for comma-separated)."""
+    sniffed = sniff_delimiter(sample)
+    lines = [ln for ln in sample.splitlines()[:50] if ln.strip()]
+    if len(lines) > 2:
+        lines = lines[:-1]  # the last line of a sample may be cut
+
+    def fields(d: str) -> int:
+        counts = {len(row) for row in csv.reader(lines, delimiter=d)}
+        return counts.pop() if len(counts) == 1 else 0
+
+    best = max(";,\t|", key=fields)
+    return best if fields(best) > fields(sniffed) else sniffed
+
+
+def sheets_of(path: Path) -> list[str | None]:
+    """The sheets of a workbook with more than one (each may be a table), else ``[None]``."""
+    if Path(path).suffix.lower() not in (".xlsx", ".xlsm", ".xls"):
+        return [None]
+    try:
+        names = pd.ExcelFile(path, engine="calamine").sheet_names
+    except Exception:  # noqa: BLE001 - read_table gives the clear error for this file
+        return [None]
+    return list(names) if len(names) > 1 else [None]
+
+
+def guess_source(path: Path, sheet: str | None = None) -> SourceGuess:
+    """Read one export file (or one sheet of a workbook) and guess its table, columns and
+    status values."""
     f = Path(path)
     if not f.exists():
         raise ClinicAuditError(f"{f}: file not found", hint="list existing export files in FILES")
@@ -350,13 +401,17 @@ def guess_source(path: Path) -> SourceGuess:
     if f.suffix.lower() in (".csv", ".txt", ".tsv"):
         head = f.read_bytes()[: 256 * 1024]
         opts["encoding"] = detect_encoding(head)
-        opts["delimiter"] = sniff_delimiter(head.decode(opts["encoding"], errors="replace"))
-    df = read_table(f, encoding=opts.get("encoding"), delimiter=opts.get("delimiter"))
+        opts["delimiter"] = check_delimiter(head.decode(opts["encoding"], errors="replace"))
+    df = read_table(f, encoding=opts.get("encoding"), delimiter=opts.get("delimiter"), sheet=sheet)
     headers = [str(c).strip() for c in df.columns]
     df.columns = headers
-    table = guess_table(headers, f.stem, df)
+    table = guess_table(headers, f.stem + " " + (sheet or ""), df)
     cols = guess_columns(headers, table, df)
     g = SourceGuess(path=f, rows=len(df), headers=headers, table=table, columns=cols, options=opts)
+    g.sheet = sheet
+    mark = g.decimal(df)
+    if mark:
+        g.options["decimal"] = mark
     for h in headers:
         g.samples[h] = ", ".join(_as_text(df[h]).dropna().unique()[:3])[:60]
     for canon, h in cols.items():
@@ -390,7 +445,7 @@ def _missing_lines(guesses: list[SourceGuess]) -> list[str]:
     for g in guesses:
         if g.missing:
             names = [f"amount {MONEY_NOTE}" if c == "amount" else c for c in g.missing]
-            out.append(f"#   {g.table} ({g.path.name}): " + ", ".join(names))
+            out.append(f"#   {g.table} ({g.name}): " + ", ".join(names))
     for t in ("patients", "plans"):
         if t not in tables:
             names = [c for c in COLUMNS[t] if c != "patient_id"]
@@ -400,14 +455,15 @@ def _missing_lines(guesses: list[SourceGuess]) -> list[str]:
 
 def draft_params(clinic: str, files: list[Path], params_dir: Path) -> str:
     """The text of a draft params file for these export files."""
-    guesses = [guess_source(Path(f)) for f in files]
+    guesses = [guess_source(Path(f), sheet) for f in files for sheet in sheets_of(Path(f))]
+    guesses = [g for g in guesses if g.headers or g.sheet is None]  # empty sheets are no tables
     texts = [h for g in guesses for h in g.headers]
     texts += [v for g in guesses for v in g.status]
     language, why_language = guess_language(texts)
     money = [g.samples[h] for g in guesses for c, h in g.columns.items() if c.startswith("amount")]
     money += [h for g in guesses for h in g.headers]
     currency, why_currency = guess_currency(money, language)
-    names = ", ".join(g.path.name for g in guesses)
+    names = ", ".join(dict.fromkeys(Path(f).name for f in files))
     lines = [
         f"# Draft params for '{clinic}', written by `make init` from {names}.",
         "# Check every line marked '# guess' (replace the value if it is wrong) and fill in",
@@ -437,15 +493,21 @@ def draft_params(clinic: str, files: list[Path], params_dir: Path) -> str:
         lines += [
             _line(
                 "  - system: mis",
-                f"guess: name the system that exported {g.path.name}; ids are unique only"
+                f"guess: name the system that exported {g.name}; ids are unique only"
                 " inside one system",
             ),
             _line(f"    table: {g.table}", f"guess ({g.rows} rows; visits | patients | plans)"),
             f"    path: {_q(rel.as_posix())}",
         ]
+        if g.sheet:
+            lines.append(f"    sheet: {_q(g.sheet)}")
         if "encoding" in g.options:
             lines.append(_line(f"    encoding: {g.options['encoding']}", "guess (detected)"))
             lines.append(_line(f"    delimiter: {_q(g.options['delimiter'])}", "guess (sniffed)"))
+        if "decimal" in g.options:
+            lines.append(
+                _line(f"    decimal: {_q(g.options['decimal'])}", "guess (from the amounts)")
+            )
         lines.append("    columns:                  # canonical name: the file's header")
         for canon in COLUMNS[g.table]:
             if canon in g.columns:
