@@ -44,6 +44,7 @@ HEADER_GUESSES: dict[str, list[str]] = {
         r"пацієнт.*(код|id|№)",
         r"пациент.*(код|id|№)",
         r"^patient(_?id)?$",
+        r"patient.?(id|no|number|№)",
         r"^код$",
         r"карт(к|оч)",
         r"client.?id",
@@ -136,7 +137,8 @@ TABLE_HINTS = {
 }
 # negative words first: "не з'явився" must not be read as "з'явився"
 STATUS_GUESSES = {
-    "no_show": r"не ?з.?явив|не ?явил|неявк|не ?прийш|не ?приш|не ?дійш|не ?дош|no.?show|missed",
+    "no_show": r"не ?з.?явив|не ?явил|неявк|не ?прийш|не ?приш|не ?дійш|не ?дош|no.?show|missed|"
+    r"not ?attend|did ?not|absent",
     "cancelled": r"скасов|отмен|cancel",
     "refund": r"поверн|возврат|refund",
     "refused": r"відмов|отказ|refus|declin",
@@ -147,9 +149,9 @@ STATUS_GUESSES = {
 }
 # a yes/no column that says whether the patient came; "no_show" headers mean yes = did not come
 ATTENDANCE_HEADERS = {
-    "no_show": r"no.?show|не ?з.?яв|не ?яв|неявк|не ?прийш|не ?приш|missed|absent|did.?not|^dna$",
-    "completed": r"attend|show.?up|showed|^came$|came|arrived|явк|з.?явив|явил|прийшов|пришел|"
-    r"пришёл|visited",
+    "no_show": r"no.?show|not.?attend|не ?з.?яв|не ?яв|неявк|не ?прийш|не ?приш|missed|absent|"
+    r"did.?not|^dna$",
+    "completed": r"attend|show.?up|showed|came|arrived|visited|явк|з.?яв|явил|прийш|приш[её]л|пришла",
 }
 NOT_A_VISIT_DATE = r"birth|народж|рожд|creat|створ|созд|schedul|регистр|реєстр|registr|запис"
 MONEY_NOTE = "(!) no money anywhere in the report"

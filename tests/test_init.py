@@ -9,6 +9,7 @@ import yaml
 
 from clinic_analysis.booking_example import write_booking_export
 from clinic_analysis.init import (
+    check_delimiter,
     date_share,
     draft_params,
     guess_columns,
@@ -39,6 +40,11 @@ def test_guesses_ukrainian_russian_and_english_headers():
         "full_name": "ФИО",
         "phone": "Телефон",
         "birth_date": "Дата рождения",
+    }
+    assert guess_columns(["Patient ID", "Appointment ID", "Date"], "visits") == {
+        "patient_id": "Patient ID",
+        "date": "Date",
+        "visit_id": "Appointment ID",
     }
     en = guess_columns(["PATIENT", "START", "BASE_ENCOUNTER_COST", "PROVIDER"], "visits")
     assert en["patient_id"] == "PATIENT" and en["date"] == "START"
@@ -118,6 +124,9 @@ def test_attendance_flags_map_with_their_direction():
     assert guess_status("да", "visits", "Неявка") == "no_show"
     assert guess_status("Не прийшов", "visits") == "no_show"  # not "прийшов" = completed
     assert guess_status("Не пришел", "visits") == "no_show"
+    assert guess_status("Not attended", "visits") == "no_show"
+    assert guess_status("Так", "visits", "Прийшла") == "completed"
+    assert guess_status("ні", "visits", "Прийшла") == "no_show"
 
 
 def test_an_attendance_column_becomes_the_status_only_when_its_values_are_yes_no():
@@ -136,6 +145,41 @@ def test_language_and_currency_are_guessed_from_the_files():
     assert guess_currency(["Сума, грн"], "uk")[0] == "UAH"
     assert guess_currency(["R$ 120,00"], "en")[0] == "BRL"
     assert guess_currency(["PatientId"], "en")[0] == "USD"
+
+
+def test_a_semicolon_file_with_decimal_commas_is_not_read_as_comma_separated(tmp_path):
+    # csv.Sniffer may take the comma of "1 970,00" for the separator: every line still
+    # splits into two fields, but ";" splits each into four
+    sample = "Код;Дата прийому;Сума, грн;Статус\n1000;29.09.2025;1 970,00;Виконано\n" * 3
+    assert check_delimiter(sample) == ";"
+    assert check_delimiter("a,b\n1,2\n3,4\n") == ","
+    f = _csv(tmp_path / "v.csv", sample.split("\n", 1)[0] + "\n1000;29.09.2025;1 970,00;Так\n")
+    g = guess_source(f)
+    assert g.options["delimiter"] == ";" and g.options["decimal"] == ","
+    assert g.columns["amount"] == "Сума, грн"
+
+
+def test_each_sheet_of_a_workbook_becomes_a_source(tmp_path):
+    f = tmp_path / "mis.xlsx"
+    with pd.ExcelWriter(f) as xl:
+        pd.DataFrame(
+            {"ID клиента": ["N1"], "ФИО": ["Иванов Иван"], "Телефон": ["0671234567"]}
+        ).to_excel(xl, sheet_name="Пациенты", index=False)
+        pd.DataFrame(
+            {
+                "ID клиента": ["N1"],
+                "Дата визита": ["2024-02-01"],
+                "Сумма": [100],
+                "Статус": ["Выполнен"],
+            }
+        ).to_excel(xl, sheet_name="Визиты", index=False)
+    raw = yaml.safe_load(draft_params("c", [f], tmp_path / "params"))
+    assert [(s["sheet"], s["table"]) for s in raw["sources"]] == [
+        ("Пациенты", "patients"),
+        ("Визиты", "visits"),
+    ]
+    assert raw["clinic"]["language"] == "ru"
+    assert raw["sources"][1]["values"]["status"] == {"Выполнен": "completed"}
 
 
 # ----------------------------------------------------------------------------- a booking export
