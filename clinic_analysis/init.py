@@ -564,3 +564,33 @@ def write_draft(clinic: str, files: list[Path], params_dir: Path, force: bool = 
     params_dir.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     return out
+
+
+def check_draft(params_path: Path) -> list[str]:
+    """Load a draft as it is and say what it gives: rows kept per source, the completed
+    visits and their period, or the error that stops it (the draft is written either way)."""
+    from .load import load_clinic
+    from .params import load_params
+
+    try:
+        data = load_clinic(load_params(params_path))
+    except ClinicAuditError as err:
+        return [f"the draft does not load yet: {err}"]
+    except Exception as err:  # noqa: BLE001 - a check must not hide the draft just written
+        return [f"the draft could not be checked: {type(err).__name__}: {err}"]
+    lines = []
+    for e in data.ledger:
+        dropped = ", ".join(f"{r} {n}" for r, n in sorted(e.dropped.items()))
+        lines.append(
+            f"{Path(e.path).name} ({e.table}): {e.rows_kept} of {e.rows_in} rows kept"
+            + (f"; dropped: {dropped}" if dropped else "")
+        )
+    done = data.visits[data.visits["status"] == "completed"]
+    if done.empty:
+        lines.append("no completed visits: check which status value means the patient came")
+    else:
+        lines.append(
+            f"{len(done)} completed visit rows of {done['patient_id'].nunique()} patients, "
+            f"{done['date'].min():%Y-%m-%d} to {done['date'].max():%Y-%m-%d}"
+        )
+    return lines

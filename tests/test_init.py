@@ -10,6 +10,7 @@ import yaml
 from clinic_analysis.booking_example import write_booking_export
 from clinic_analysis.init import (
     check_delimiter,
+    check_draft,
     date_share,
     draft_params,
     guess_columns,
@@ -180,6 +181,24 @@ def test_each_sheet_of_a_workbook_becomes_a_source(tmp_path):
     ]
     assert raw["clinic"]["language"] == "ru"
     assert raw["sources"][1]["values"]["status"] == {"Выполнен": "completed"}
+
+
+def test_init_says_what_the_draft_loads_and_what_stops_it(tmp_path):
+    f = _csv(
+        tmp_path / "v.csv",
+        "PatientId,AppointmentDay,No-show\n1,2016-04-29T00:00:00Z,No\n"
+        "1,2016-05-02T00:00:00Z,Yes\n2,2016-05-03T00:00:00Z,No\n",
+    )
+    draft = write_draft("c", [f], tmp_path / "params")
+    assert check_draft(draft) == [
+        "v.csv (visits): 3 of 3 rows kept",
+        "2 completed visit rows of 2 patients, 2016-04-29 to 2016-05-03",
+    ]
+    draft.write_text(draft.read_text(encoding="utf-8").replace('"No": completed', '"No": no_show'))
+    assert check_draft(draft)[-1].startswith("no completed visits")
+    g = _csv(tmp_path / "w.csv", "Patient,Status\nP1,weird\n")
+    draft = write_draft("d", [g], tmp_path / "params")
+    assert check_draft(draft)[0].startswith("the draft does not load yet:")
 
 
 # ----------------------------------------------------------------------------- a booking export
