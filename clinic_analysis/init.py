@@ -244,7 +244,7 @@ def guess_columns(
         if dates:
             out["date"] = dates[0]
             used.add(dates[0])
-    if frame is not None and "status" in allowed and "status" not in out:
+    if frame is not None and table == "visits" and "status" not in out:
         flag = guess_attendance(frame[[h for h in headers if h not in used]])
         if flag:
             out["status"] = flag[0]
