@@ -86,7 +86,7 @@ def init(
     debug: Debug = False,
 ) -> None:
     """Sniff export files and draft params/<clinic>.yaml with every guess commented."""
-    from .init import write_draft
+    from .init import check_draft, write_draft
 
     try:
         out = write_draft(clinic, files, params_dir, force=force)
@@ -94,6 +94,9 @@ def init(
         _fail(err, debug)
         return
     typer.echo(f"draft written to {out}: check the lines marked '# guess' and any FIXME")
+    typer.echo("the draft as it is loads:")
+    for line in check_draft(out):
+        typer.echo(f"  {line}")
 
 
 def main() -> None:  # console-script entry point
