@@ -569,7 +569,8 @@ def _fail_fast(
             )
         sample = _as_text(raw.loc[reasons == reason, header]).dropna()
         example = f" (e.g. {sample.iloc[0]})" if len(sample) else ""
-        others = _date_columns(raw.drop(columns=[header]), source.date_format, opened)
+        unmapped = raw.drop(columns=list(set(source.columns.values())))
+        others = _date_columns(unmapped, source.date_format, opened)
         fix = (
             f"map `date` to one of the date columns: {', '.join(others)}"
             if others
