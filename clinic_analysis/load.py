@@ -283,19 +283,23 @@ def read_money(
     Returns ``(values, ambiguous)``. A value is read the only way it can be read
     ("1234.50", "1 234,50", "1.234,50", "1,234.50" are all 1234.5, whatever the column's
     convention). A value that reads two ways ("1.234": 1234 or 1.234) follows the column's
-    convention: the ``decimal:`` of the params, else the mark that the column's
-    unambiguous values use most; when that is a tie it is left missing and marked in
-    ``ambiguous``. Text that is no number ("abc", "inf", "nan") is missing. ``mapping``
+    convention: the mark that the column's unambiguous values use most, else the
+    ``decimal:`` of the params; when there is none, or the two disagree, it is left missing
+    and marked in ``ambiguous``. Text that is no number ("abc", "inf", "nan") is missing. ``mapping``
     (params ``values:``) gives numbers to words such as "безкоштовно": 0.
     """
     cells = s.astype(object)
     readings = {v: _money_readings(v) for v in pd.unique(cells[cells.notna()])}
     comma = cells.map(lambda v: readings[v][0], na_action="ignore").astype("float64")
     dot = cells.map(lambda v: readings[v][1], na_action="ignore").astype("float64")
-    if decimal is None:  # votes of the values only one convention can read
-        only_comma = int((comma.notna() & dot.isna()).sum())
-        only_dot = int((dot.notna() & comma.isna()).sum())
-        decimal = "," if only_comma > only_dot else "." if only_dot > only_comma else None
+    # the column's own convention: the votes of the values only one convention can read
+    only_comma = int((comma.notna() & dot.isna()).sum())
+    only_dot = int((dot.notna() & comma.isna()).sum())
+    shown = "," if only_comma > only_dot else "." if only_dot > only_comma else None
+    if decimal is None:
+        decimal = shown
+    elif shown is not None and shown != decimal:
+        decimal = None  # the column contradicts the params: neither is trusted
     two_ways = comma.notna() & dot.notna() & (comma != dot)
     if decimal == ",":
         values = comma.fillna(dot)

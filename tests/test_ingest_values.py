@@ -59,6 +59,12 @@ def test_ambiguous_amount_follows_the_convention_the_column_shows():
     assert parse_money(s).tolist() == [12.5, 1000.0, 7.5, 2500.0]
 
 
+def test_ambiguous_amount_is_not_guessed_when_the_column_contradicts_the_params():
+    # declared decimal comma, but the column writes decimals with a dot: "1.234" is unclear
+    out = parse_money(pd.Series(["1234.50", "99.90", "1.234"]), ",")
+    assert out.iloc[:2].tolist() == [1234.5, 99.9] and pd.isna(out.iloc[2])
+
+
 def test_ambiguous_amount_in_an_unclear_column_is_kept_without_amount_and_warned(tmp_path):
     data, amounts = _amounts(tmp_path, ["1.234", "500"])
     assert amounts[1] == 500.0 and pd.isna(amounts[0])
@@ -155,6 +161,18 @@ def test_without_as_of_a_far_future_visit_never_becomes_the_audit_date(tmp_path)
     data = _dated(tmp_path, ["05.03.2024", "06.03.2024", "01.01.2099"])
     assert data.as_of == pd.Timestamp("2024-03-06")
     assert data.ledger[0].dropped == {"after_as_of": 1}
+
+
+def test_without_as_of_and_no_past_visit_the_audit_date_is_today(tmp_path):
+    text = "Код;Дата;Статус\nP1;01.01.2099;Запис\nP2;02.01.2099;Виконано\n"
+    opts = {
+        "columns": {"patient_id": "Код", "date": "Дата", "status": "Статус"},
+        "values": {"status": {"Запис": "booked", "Виконано": "completed"}},
+    }
+    data = load_clinic(make_params(tmp_path, {"v.csv": ("visits", text, opts)}))
+    assert data.as_of == pd.Timestamp.today().normalize()
+    assert data.ledger[0].dropped == {"after_as_of": 1}  # the "completed" visit in 2099
+    assert data.visits["status"].tolist() == ["booked"]
 
 
 # ----------------------------------------------------------------------------- ids
