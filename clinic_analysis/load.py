@@ -285,8 +285,8 @@ def read_money(
     convention). A value that reads two ways ("1.234": 1234 or 1.234) follows the column's
     convention: the mark that the column's unambiguous values use most, else the
     ``decimal:`` of the params; when there is none, or the two disagree, it is left missing
-    and marked in ``ambiguous``. Text that is no number ("abc", "inf", "nan") is missing. ``mapping``
-    (params ``values:``) gives numbers to words such as "безкоштовно": 0.
+    and marked in ``ambiguous``. Text that is no number ("abc", "inf", "nan") is missing.
+    ``mapping`` (params ``values:``) gives numbers to words such as "безкоштовно": 0.
     """
     cells = s.astype(object)
     readings = {v: _money_readings(v) for v in pd.unique(cells[cells.notna()])}

@@ -39,6 +39,12 @@ class Clinic(_Strict):
     opened: dt.date | None = None
     phone_region: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] = "UA"
 
+    @model_validator(mode="after")
+    def _opened_before_as_of(self) -> Clinic:
+        if self.opened and self.as_of and self.opened > self.as_of:
+            raise ValueError("opened must not be after as_of")
+        return self
+
     @field_validator("currency")
     @classmethod
     def _iso_currency(cls, v: str) -> str:
