@@ -585,7 +585,9 @@ def _fail_fast(
             fix += " (or set `clinic.opened` if the clinic is that old)"
         elif len(sample) and _month_first(sample, month_first).all():
             problem = f"holds dates with day and month swapped{example} in {where}"
-            fmt = "%d.%m.%Y" if month_first else "%m/%d/%Y"
+            mark = re.search(r"[./-]", sample.iloc[0])
+            sep = mark.group(0) if mark else "."
+            fmt = sep.join(("%d", "%m", "%Y") if month_first else ("%m", "%d", "%Y"))
             fix = f'set `date_format` for this source to their order (e.g. "{fmt}")'
         elif out["date"].notna().any():
             problem = f"holds no date in {where}{example}"

@@ -2,12 +2,13 @@
 drop most rows, folders and UTF-16 files. Each case stops with one clear line or keeps
 every row in the ledger."""
 
+import pandas as pd
 import pytest
 import yaml
 
 from clinic_analysis.errors import DataValueError, ParamsError, SourceFileError
 from clinic_analysis.load import detect_encoding, load_clinic
-from clinic_analysis.params import load_params
+from clinic_analysis.params import Params, load_params
 
 from .test_cli import run
 from .test_load import make_params
@@ -34,7 +35,7 @@ def test_the_same_file_listed_twice_is_an_error_naming_both_entries(tmp_path):
     assert "sources[1] (old / visits" in msg and "copy_of_jan.csv" in msg
 
 
-def test_one_workbook_listed_for_two_sheets_or_two_tables_is_no_duplicate(tmp_path):
+def test_one_file_feeding_two_tables_is_no_duplicate(tmp_path):
     text = "Код;Дата;Сума;ПІБ\nP1;05.01.2024;100;Іваненко Марія\n"
     params = make_params(tmp_path, {"a.csv": ("visits", text, {"columns": COLS})})
     raw = params.model_dump()
@@ -43,6 +44,23 @@ def test_one_workbook_listed_for_two_sheets_or_two_tables_is_no_duplicate(tmp_pa
     )
     data = load_clinic(params.model_validate(raw))
     assert [e.rows_kept for e in data.ledger] == [1, 1]
+
+
+def test_two_sheets_of_one_workbook_for_one_table_are_no_duplicate(tmp_path):
+    path = tmp_path / "visits.xlsx"
+    with pd.ExcelWriter(path) as xl:
+        for sheet, day in (("2023", "05.01.2023"), ("2024", "05.01.2024")):
+            frame = pd.DataFrame({"Код": ["P1"], "Дата": [day], "Сума": [100]})
+            frame.to_excel(xl, sheet_name=sheet, index=False)
+    source = {"system": "mis", "table": "visits", "path": path, "columns": COLS}
+    params = Params.model_validate(
+        {
+            "clinic": {"name": "t", "slug": "t"},
+            "sources": [{**source, "sheet": "2023"}, {**source, "sheet": "2024"}],
+        }
+    )
+    data = load_clinic(params)
+    assert sorted(data.visits["date"].dt.year) == [2023, 2024]
 
 
 def test_rows_in_two_overlapping_exports_of_one_system_are_kept_once(tmp_path):
@@ -127,7 +145,7 @@ def test_birth_dates_mapped_as_visit_dates_stop_with_guidance(tmp_path):
 def test_month_first_dates_in_a_day_first_column_suggest_the_date_format(tmp_path):
     text = "Код;Дата\nP1;12.31.2023\nP2;11.30.2023\nP3;05.01.2024\n"
     opts = {"columns": {"patient_id": "Код", "date": "Дата"}}
-    with pytest.raises(DataValueError, match=r"day and month swapped.*date_format"):
+    with pytest.raises(DataValueError, match=r"day and month swapped.*date_format.*%m\.%d\.%Y"):
         load_clinic(make_params(tmp_path, {"v.csv": ("visits", text, opts)}))
 
 
