@@ -69,6 +69,8 @@ def warnings(data: ClinicData) -> dict[str, int]:
                 key = "scientific_ids"
             elif flag.endswith("_month_first"):
                 key = "day_month_swapped"
+            elif flag.startswith("ambiguous_"):
+                key = "ambiguous_amounts"
             else:
                 key = flag
             out[key] = out.get(key, 0) + n

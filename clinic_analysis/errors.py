@@ -36,6 +36,16 @@ class SourceFileError(ClinicAuditError):
         super().__init__(f"{path}: {problem}", hint=hint)
         self.path = Path(path)
 
+    @classmethod
+    def folder(cls, path: Path | str, what: str = "") -> SourceFileError:
+        """A ``path:`` in params that names a folder instead of an export file."""
+        where = f" ({what})" if what else ""
+        return cls(
+            path,
+            f"is a folder, not a file{where}",
+            hint="set `path:` in params to the export file itself, e.g. a .csv or .xlsx in it",
+        )
+
 
 class ColumnError(ClinicAuditError):
     """A column mapped in params is absent from the file."""

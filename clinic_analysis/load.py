@@ -9,30 +9,47 @@ ledger: kept, or dropped with a named reason (and written to ``rejected_rows.csv
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import hashlib
+import math
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from . import identity
-from .errors import ColumnError, DataValueError, SourceFileError
+from .errors import ColumnError, DataValueError, ParamsError, SourceFileError
 from .params import Params, Source
 from .tables import CATEGORIES, COLUMNS, DEFAULTS, ClinicData, LedgerEntry
 
-ENCODINGS = ("utf-8-sig", "utf-8", "cp1251")
+ENCODINGS = ("utf-8-sig", "utf-8", "cp1251", "utf-16", "utf-16-le", "utf-16-be")
+# tried in this order on each value the params' date_format did not read (day-first; the
+# day and month swap places when the params' date_format is month-first)
 DATE_FORMATS = (
     "%d.%m.%Y %H:%M",
     "%d.%m.%Y",
     "%d.%m.%Y %H:%M:%S",
     "%d.%m.%y",
+    "%d.%m.%y %H:%M",
     "%Y-%m-%d",
     "%Y-%m-%d %H:%M:%S",
     "%Y-%m-%d %H:%M",
     "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y.%m.%d",
+    "%Y/%m/%d",
+    "%Y/%m/%d %H:%M",
     "%d/%m/%Y",
     "%d/%m/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%y",
     "%d-%m-%Y",
+    "%d-%m-%Y %H:%M",
 )
+SERIAL_DAYS = (10_000, 80_000)  # Excel day numbers read as dates: 1927-05-18 .. 2119-01-10
 TRUE_WORDS = {"так", "да", "yes", "y", "true", "1", "+", "є", "есть", "згоден", "согласен"}
 FALSE_WORDS = {"ні", "нет", "no", "n", "false", "0", "-", "немає", "нема"}
 SEX_WORDS = {
@@ -50,12 +67,20 @@ R_BAD_DATE = "unparseable_date"
 R_DUPLICATE = "duplicate_row"
 R_AFTER_AS_OF = "after_as_of"
 R_EXCLUDED_PATIENT = "excluded_patient"
+R_BEFORE_OPENED = "before_clinic_opened"
+R_CROSS_DUPLICATE = "duplicate_row_across_sources"
+DEFAULT_OPENED = pd.Timestamp("1990-01-01")  # no visit is plausible before, unless params say
 
 
 def detect_encoding(raw: bytes) -> str:
-    """UTF-8 with BOM, else UTF-8 if it decodes, else Windows-1251."""
+    """UTF-8 with BOM; UTF-16 (by its BOM, or without one by the NUL bytes of its ASCII
+    characters); else UTF-8 if it decodes, else Windows-1251."""
     if raw.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    if b"\0" in raw:  # text in UTF-8 or cp1251 holds no NUL bytes; UTF-16 without BOM does
+        return "utf-16-le" if raw[1::2].count(0) >= raw[0::2].count(0) else "utf-16-be"
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -104,12 +129,17 @@ def read_table(
             f"file not found ({what})" if what else "file not found",
             hint="check `path:` in params; relative paths start at the params file's folder",
         )
+    if path.is_dir():
+        raise SourceFileError.folder(path, what)
     suffix = path.suffix.lower()
     try:
         if suffix in (".csv", ".txt", ".tsv"):
             return _read_csv(path, encoding, delimiter)
         if suffix in (".xlsx", ".xlsm", ".xls"):
-            return pd.read_excel(path, engine="calamine", sheet_name=sheet if sheet else 0)
+            # dtype=object: cells keep their own type, so text ids such as "00123" stay text
+            return pd.read_excel(
+                path, engine="calamine", sheet_name=sheet if sheet else 0, dtype=object
+            )
         if suffix == ".parquet":
             return pd.read_parquet(path)
     except (SourceFileError, ColumnError):
@@ -144,7 +174,7 @@ def _read_csv(path: Path, encoding: str | None, delimiter: str | None) -> pd.Dat
         raise SourceFileError(
             path,
             f"not valid {encoding} text ({err.reason} at byte {err.start})",
-            hint="set `encoding:` (utf-8, utf-8-sig or cp1251) for this source in params",
+            hint="set `encoding:` (utf-8, utf-8-sig, cp1251 or utf-16) for this source in params",
         ) from None
     except pd.errors.ParserError as err:
         raise SourceFileError(
@@ -176,77 +206,222 @@ def apply_lookup(values: pd.Series, lookup) -> pd.Series:
 # ----------------------------------------------------------------------------- parsers
 
 
+def _cell_text(v) -> str | None:
+    """One cell as text: a whole float (Excel's number for an id) loses '.0'."""
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, float):
+        if v != v:  # NaN
+            return None
+        if math.isfinite(v) and v == math.floor(v):
+            return str(int(v))
+    return str(v)
+
+
 def _as_text(s: pd.Series) -> pd.Series:
-    """Strings, stripped; empty -> missing. Excel floats that are whole numbers lose '.0'."""
-    if pd.api.types.is_float_dtype(s):
-        whole = s.notna() & (s == np.floor(s))
-        out = s.astype(object)
-        out[whole] = s[whole].astype("int64").astype(str)
-        out[~whole & s.notna()] = s[~whole & s.notna()].astype(str)
-        s = out
+    """Strings, stripped; empty -> missing. Excel floats that are whole numbers lose '.0'
+    (whether the column is all numbers or numbers mixed with text)."""
+    if pd.api.types.is_float_dtype(s) or s.dtype == object:
+        s = s.map(_cell_text, na_action="ignore").astype(object)
     s = s.astype("str").where(s.notna())
     s = s.str.strip()
     return s.where(s != "")
 
 
-def parse_money(s: pd.Series, decimal: str | None = None) -> pd.Series:
-    """'1 234,50', '1234.50', '1.234,50 грн' -> float; unparseable -> NaN."""
-    if pd.api.types.is_numeric_dtype(s):
-        return s.astype("float64")
-    t = _as_text(s)
-    t = t.str.replace(r"[\s\u00a0\u202f'’]|грн\.?|₴|uah|руб\.?", "", regex=True, case=False)
+# YAML 1.1 (PyYAML) reads bare yes/no/on/off as booleans and params keep them as
+# "true"/"false": such a key matches a cell written in any of these spellings
+BOOL_SPELLINGS = {"true": ("yes", "on"), "false": ("no", "off")}
+
+
+def value_lookup(mapping: dict[str, str] | None) -> dict[str, str]:
+    """A params ``values:`` mapping keyed by lower-case cell text; a key that YAML read as a
+    boolean also matches yes/on (no/off), case-insensitively."""
+    low = {str(k).strip().lower(): v for k, v in (mapping or {}).items()}
+    for key, spellings in BOOL_SPELLINGS.items():
+        if key in low:
+            for alias in spellings:
+                low.setdefault(alias, low[key])
+    return low
+
+
+MONEY_NOISE = r"[\s\u00a0\u202f'’]|грн\.?|₴|uah|руб\.?|₽|\$|€|usd|eur"
+
+
+def _reading(body: str, dec: str) -> float | None:
+    """The number ``body`` (digits and separators, no sign) means if ``dec`` is the decimal
+    mark and the other mark groups thousands; None when it cannot be read that way."""
+    th = re.escape("." if dec == "," else ",")
+    m = re.fullmatch(rf"(\d+|[1-9]\d{{0,2}}(?:{th}\d{{3}})+)?(?:{re.escape(dec)}(\d+))?", body)
+    if not m or not (m.group(1) or m.group(2)):
+        return None
+    whole = re.sub(th, "", m.group(1) or "0")
+    return float(f"{whole}.{m.group(2) or 0}")
+
+
+def _money_readings(v) -> tuple[float | None, float | None]:
+    """(value if ',' is the decimal mark, value if '.' is) of one cell; None = unreadable."""
+    if isinstance(v, bool):
+        return None, None
+    if isinstance(v, (int, float, np.number)):
+        x = float(v)
+        return (x, x) if math.isfinite(x) else (None, None)
+    text = re.sub(MONEY_NOISE, "", str(v), flags=re.IGNORECASE)
+    m = re.fullmatch(r"([+\-−]?)(.*)", text)
+    sign = -1.0 if m.group(1) in ("-", "−") else 1.0
+    comma, dot = _reading(m.group(2), ","), _reading(m.group(2), ".")
+    return (
+        None if comma is None else sign * comma,
+        None if dot is None else sign * dot,
+    )
+
+
+def read_money(
+    s: pd.Series, decimal: str | None = None, mapping: dict[str, str] | None = None
+) -> tuple[pd.Series, pd.Series]:
+    """Amounts parsed per value, the decimal mark checked per column.
+
+    Returns ``(values, ambiguous)``. A value is read the only way it can be read
+    ("1234.50", "1 234,50", "1.234,50", "1,234.50" are all 1234.5, whatever the column's
+    convention). A value that reads two ways ("1.234": 1234 or 1.234) follows the column's
+    convention: the mark that the column's unambiguous values use most, else the
+    ``decimal:`` of the params; when there is none, or the two disagree, it is left missing
+    and marked in ``ambiguous``. Text that is no number ("abc", "inf", "nan") is missing.
+    ``mapping`` (params ``values:``) gives numbers to words such as "безкоштовно": 0.
+    """
+    cells = s.astype(object)
+    readings = {v: _money_readings(v) for v in pd.unique(cells[cells.notna()])}
+    comma = cells.map(lambda v: readings[v][0], na_action="ignore").astype("float64")
+    dot = cells.map(lambda v: readings[v][1], na_action="ignore").astype("float64")
+    # the column's own convention: the votes of the values only one convention can read
+    only_comma = int((comma.notna() & dot.isna()).sum())
+    only_dot = int((dot.notna() & comma.isna()).sum())
+    shown = "," if only_comma > only_dot else "." if only_dot > only_comma else None
     if decimal is None:
-        has_comma_dec = t.str.contains(r",\d{1,2}$", regex=True, na=False).any()
-        has_dot = t.str.contains(".", regex=False, na=False).any()
-        decimal = "," if has_comma_dec and not has_dot else "."
+        decimal = shown
+    elif shown is not None and shown != decimal:
+        decimal = None  # the column contradicts the params: neither is trusted
+    two_ways = comma.notna() & dot.notna() & (comma != dot)
     if decimal == ",":
-        t = t.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+        values = comma.fillna(dot)
+    elif decimal == ".":
+        values = dot.fillna(comma)
     else:
-        t = t.str.replace(",", "", regex=False)
-    return pd.to_numeric(t, errors="coerce").astype("float64")
+        values = comma.fillna(dot).where(~two_ways)
+    ambiguous = two_ways & (decimal is None)
+    if mapping:
+        low = value_lookup(mapping)
+        words = _as_text(s).str.lower().map(low)
+        named = words.notna()
+        values = values.where(~named, pd.to_numeric(words, errors="coerce"))
+        ambiguous &= ~named
+    return values.astype("float64"), ambiguous
+
+
+def parse_money(s: pd.Series, decimal: str | None = None) -> pd.Series:
+    """'1 234,50', '1234.50', '1.234,50 грн' -> float; unreadable or ambiguous -> NaN
+    (see :func:`read_money`)."""
+    return read_money(s, decimal)[0]
+
+
+def _month_first_format(fmt: str) -> bool:
+    """Does a date format put the month before the day (``%m/%d/%Y``)?"""
+    return "%m" in fmt and "%d" in fmt and fmt.index("%m") < fmt.index("%d")
+
+
+def _swap_day_month(fmt: str) -> str:
+    if fmt.startswith(("%Y", "%y")):  # year-first formats are the same everywhere
+        return fmt
+    return fmt.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+
+
+def _date_formats(date_format: str | None, month_first: bool) -> list[str]:
+    formats = (
+        [date_format, f"{date_format} %H:%M", f"{date_format} %H:%M:%S"] if date_format else []
+    )
+    for f in DATE_FORMATS:
+        f = _swap_day_month(f) if month_first else f
+        if f not in formats:
+            formats.append(f)
+    return formats
+
+
+def _serial_dates(num: pd.Series) -> pd.Series:
+    """Excel serial day numbers in a plausible range -> datetimes; others -> NaT."""
+    ok = num.between(*SERIAL_DAYS)
+    out = pd.Series(pd.NaT, index=num.index, dtype="datetime64[us]")
+    if ok.any():
+        days = pd.to_timedelta(num[ok], unit="D")
+        out[ok] = (pd.Timestamp("1899-12-30") + days).astype("datetime64[us]")
+    return out
+
+
+def _stamp(v) -> pd.Timestamp:
+    """An Excel date cell as a naive timestamp (NaT when out of range)."""
+    try:
+        x = pd.Timestamp(v)
+    except (ValueError, OverflowError):
+        return pd.NaT
+    return x.tz_convert(None) if x.tzinfo is not None else x
 
 
 def parse_datetime(s: pd.Series, date_format: str | None = None) -> pd.Series:
-    """Day-first dates with or without time, ISO dates, Excel serials -> datetime64 (naive)."""
+    """Dates parsed per value -> datetime64 (naive): day-first dates with or without time
+    (month-first when the params' ``date_format`` is), ISO dates, Excel dates and serial
+    day numbers; one column may mix them. ``date_format`` is tried first. Unreadable -> NaT.
+    """
     if pd.api.types.is_datetime64_any_dtype(s):
         out = s
         if getattr(out.dt, "tz", None) is not None:
             out = out.dt.tz_convert(None)
         return out.astype("datetime64[us]")
-    if pd.api.types.is_numeric_dtype(s):  # Excel serial day numbers
-        return (pd.Timestamp("1899-12-30") + pd.to_timedelta(s, unit="D")).astype("datetime64[us]")
-    t = _as_text(s)
+    if pd.api.types.is_bool_dtype(s):
+        return pd.Series(pd.NaT, index=s.index, dtype="datetime64[us]")
+    if pd.api.types.is_numeric_dtype(s):
+        return _serial_dates(s.astype("float64"))
+    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[us]")
+    cells = s.astype(object)
+    stamps = cells.map(lambda v: isinstance(v, (dt.date, np.datetime64))).astype(bool)
+    if stamps.any():  # Excel date cells
+        out[stamps] = cells[stamps].map(_stamp).astype("datetime64[us]")
+    numbers = cells.map(
+        lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and v == v
+    ).astype(bool)
+    if numbers.any():  # Excel numbers in a date column
+        out[numbers] = _serial_dates(cells[numbers].astype("float64"))
+    t = _as_text(s.where(~(stamps | numbers)))
     # ISO with a zone suffix (e.g. 2019-02-17T10:06:38Z): drop the zone, keep the wall time
     t = t.str.replace(r"(?<=\d)(Z|[+-]\d\d:?\d\d)$", "", regex=True)
-    out = pd.Series(pd.NaT, index=t.index, dtype="datetime64[us]")
-    todo = t.notna()
-    formats = (
-        [date_format, f"{date_format} %H:%M", f"{date_format} %H:%M:%S"] if date_format else []
-    )
-    formats += [f for f in DATE_FORMATS if f not in formats]
-    for fmt in formats:
+    uniq = pd.Series(t.dropna().unique(), dtype=object)
+    if uniq.empty:
+        return out
+    parsed = pd.Series(pd.NaT, index=uniq.index, dtype="datetime64[us]")
+    todo = pd.Series(True, index=uniq.index)
+    month_first = bool(date_format) and _month_first_format(date_format)
+    for fmt in _date_formats(date_format, month_first):
         if not todo.any():
             break
-        parsed = pd.to_datetime(t[todo], format=fmt, errors="coerce")
-        ok = parsed.notna()
+        got = pd.to_datetime(uniq[todo], format=fmt, errors="coerce")
+        ok = got.notna()
         if ok.any():
-            out.loc[ok[ok].index] = parsed[ok].astype("datetime64[us]")
-            todo.loc[ok[ok].index] = False
+            idx = ok[ok].index
+            parsed[idx] = got[idx].astype("datetime64[us]")
+            todo[idx] = False
     if todo.any():  # Excel serials written as text
-        num = pd.to_numeric(t[todo], errors="coerce")
-        serial = num.between(20000, 80000)
-        if serial.any():
-            idx = serial[serial].index
-            out.loc[idx] = pd.Timestamp("1899-12-30") + pd.to_timedelta(num[idx], unit="D")
+        parsed[todo] = _serial_dates(pd.to_numeric(uniq[todo], errors="coerce"))
+    lookup = dict(zip(uniq, parsed, strict=True))
+    has = t.notna()
+    out[has] = t[has].map(lookup).astype("datetime64[us]")
     return out
 
 
-def _month_first(failed: pd.Series) -> pd.Series:
-    """Which day-first failures parse as month-first (``12.31.2024``): day and month swapped?"""
+def _month_first(failed: pd.Series, month_first: bool = False) -> pd.Series:
+    """Which failures parse in the other convention (``12.31.2024`` in a day-first column):
+    day and month swapped?"""
     if failed.empty:
         return pd.Series(dtype=bool)
     ok = pd.Series(False, index=failed.index)
     for fmt in ("%m.%d.%Y", "%m/%d/%Y", "%m-%d-%Y", "%m.%d.%Y %H:%M", "%m/%d/%Y %H:%M"):
+        fmt = _swap_day_month(fmt) if month_first else fmt
         ok |= pd.to_datetime(failed, format=fmt, errors="coerce").notna()
     return ok
 
@@ -254,8 +429,7 @@ def _month_first(failed: pd.Series) -> pd.Series:
 def parse_bool(s: pd.Series, mapping: dict[str, str] | None = None) -> pd.Series:
     t = _as_text(s)
     if mapping:
-        low = {k.strip().lower(): v for k, v in mapping.items()}
-        m = t.str.lower().map(low)
+        m = t.str.lower().map(value_lookup(mapping))
         return m.map({"true": True, "false": False}).astype("boolean")
     low = t.str.lower()
     out = pd.Series(pd.NA, index=t.index, dtype="boolean")
@@ -272,7 +446,7 @@ def parse_category(
     t = _as_text(s)
     if column == "sex" and not mapping:
         return t.str.lower().map(SEX_WORDS)
-    low = {k.strip().lower(): v for k, v in mapping.items()} if mapping else {}
+    low = value_lookup(mapping)
     for a in allowed:  # canonical words are understood as they are
         low.setdefault(a, a)
     key = t.str.lower()
@@ -299,8 +473,17 @@ def parse_category(
 # ----------------------------------------------------------------------------- one source
 
 
-def load_source(source: Source) -> tuple[pd.DataFrame, LedgerEntry, pd.DataFrame]:
-    """One source file -> (canonical rows kept, ledger entry, rejected rows)."""
+def load_source(
+    source: Source, opened: pd.Timestamp | None = None
+) -> tuple[pd.DataFrame, LedgerEntry, pd.DataFrame]:
+    """One source file -> (canonical rows kept, ledger entry, rejected rows).
+
+    Visits and plans dated before ``opened`` (default 1990-01-01) are dropped as
+    ``before_clinic_opened``. When one reason that a mapped column causes (no id, no date,
+    dates before the opening) drops more than half of the rows, the mapping is surely wrong:
+    a :class:`DataValueError` says which column and what to map instead.
+    """
+    opened = DEFAULT_OPENED if opened is None else pd.Timestamp(opened)
     raw = read_raw(source)
     raw.columns = [str(c).strip() for c in raw.columns]
     entry = LedgerEntry(system=source.system, table=source.table, path=str(source.path))
@@ -312,6 +495,7 @@ def load_source(source: Source) -> tuple[pd.DataFrame, LedgerEntry, pd.DataFrame
 
     kinds = COLUMNS[source.table]
     out = pd.DataFrame(index=raw.index)
+    month_first = bool(source.date_format) and _month_first_format(source.date_format)
     for canon, header in source.columns.items():
         col = raw[header]
         kind = kinds[canon]
@@ -323,14 +507,16 @@ def load_source(source: Source) -> tuple[pd.DataFrame, LedgerEntry, pd.DataFrame
             if kind == "id":
                 entry.flag(f"scientific_{canon}", out[canon].str.fullmatch(SCI_ID, na=False).sum())
         elif kind == "money":
-            out[canon] = parse_money(col, source.decimal)
-            entry.flag(f"unparseable_{canon}", (out[canon].isna() & _as_text(col).notna()).sum())
+            out[canon], ambiguous = read_money(col, source.decimal, mapping)
+            entry.flag(f"ambiguous_{canon}", ambiguous.sum())
+            unread = out[canon].isna() & _as_text(col).notna() & ~ambiguous
+            entry.flag(f"unparseable_{canon}", unread.sum())
         elif kind == "datetime" or kind == "date":
             out[canon] = parse_datetime(col, source.date_format)
             if kind == "date":
                 out[canon] = out[canon].dt.normalize()
-            failed = _as_text(col)[out[canon].isna() & col.notna()]
-            entry.flag(f"{canon}_month_first", _month_first(failed).sum())
+            failed = _as_text(col)[out[canon].isna() & col.notna()].dropna()
+            entry.flag(f"{canon}_month_first", _month_first(failed, month_first).sum())
             if canon != "date":
                 entry.flag(f"unparseable_{canon}", len(failed))
         elif kind == "bool":
@@ -347,12 +533,14 @@ def load_source(source: Source) -> tuple[pd.DataFrame, LedgerEntry, pd.DataFrame
 
     reasons = pd.Series(pd.NA, index=raw.index, dtype="object")
     reasons[out["patient_id"].isna()] = R_MISSING_ID
-    for canon in ("date",):
-        if canon in source.columns:
-            bad = out[canon].isna() & raw[source.columns[canon]].notna() & reasons.isna()
-            if source.table == "visits":
-                bad |= out[canon].isna() & reasons.isna()
-            reasons[bad] = R_BAD_DATE
+    if "date" in source.columns:
+        bad = out["date"].isna() & _as_text(raw[source.columns["date"]]).notna()
+        if source.table == "visits":
+            bad |= out["date"].isna()
+        reasons[bad & reasons.isna()] = R_BAD_DATE
+        if source.table in ("visits", "plans"):
+            reasons[(out["date"] < opened) & reasons.isna()] = R_BEFORE_OPENED
+    _fail_fast(raw, out, reasons, source, opened)
     dup = raw.duplicated(keep="first") & reasons.isna()
     reasons[dup] = R_DUPLICATE
 
@@ -361,6 +549,64 @@ def load_source(source: Source) -> tuple[pd.DataFrame, LedgerEntry, pd.DataFrame
     for reason, n in reasons.value_counts().items():
         entry.drop(str(reason), int(n))
     return kept, entry, rejected
+
+
+def _fail_fast(
+    raw: pd.DataFrame, out: pd.DataFrame, reasons: pd.Series, source: Source, opened
+) -> None:
+    """Stop with one line when a mapped column drops more than half of the source's rows."""
+    counts = reasons.value_counts()
+    n_rows = len(raw)
+    month_first = bool(source.date_format) and _month_first_format(source.date_format)
+    for reason in (R_MISSING_ID, R_BAD_DATE, R_BEFORE_OPENED):
+        if counts.get(reason, 0) * 2 <= n_rows:
+            continue
+        canon = "patient_id" if reason == R_MISSING_ID else "date"
+        header = source.columns[canon]
+        where = f"{counts[reason]:,} of {n_rows:,} rows"
+        if reason == R_MISSING_ID:
+            raise DataValueError(
+                source.path,
+                header,
+                f"is empty in {where}: map `patient_id` to the column holding the patient's "
+                "id (or card number)",
+            )
+        sample = _as_text(raw.loc[reasons == reason, header]).dropna()
+        example = f" (e.g. {sample.iloc[0]})" if len(sample) else ""
+        unmapped = raw.drop(columns=list(set(source.columns.values())))
+        others = _date_columns(unmapped, source.date_format, opened)
+        fix = (
+            f"map `date` to one of the date columns: {', '.join(others)}"
+            if others
+            else "map `date` to the column holding the visit's date"
+        )
+        if reason == R_BEFORE_OPENED:
+            problem = f"holds dates before {opened.date().isoformat()}{example} in {where}"
+            fix += " (or set `clinic.opened` if the clinic is that old)"
+        elif len(sample) and _month_first(sample, month_first).all():
+            problem = f"holds dates with day and month swapped{example} in {where}"
+            mark = re.search(r"[./-]", sample.iloc[0])
+            sep = mark.group(0) if mark else "."
+            fmt = sep.join(("%d", "%m", "%Y") if month_first else ("%m", "%d", "%Y"))
+            fix = f'set `date_format` for this source to their order (e.g. "{fmt}")'
+        elif out["date"].notna().any():
+            problem = f"holds no date in {where}{example}"
+        else:
+            problem = f"holds no dates{example}"
+        raise DataValueError(source.path, header, f"{problem}: {fix}")
+
+
+def _date_columns(raw: pd.DataFrame, date_format: str | None, opened) -> list[str]:
+    """The columns most of whose first values read as dates after ``opened``."""
+    found = []
+    for col in raw.columns:
+        sample = raw[col].dropna().head(200)
+        if sample.empty:
+            continue
+        dates = parse_datetime(sample, date_format)
+        if (dates >= opened).mean() > 0.8:
+            found.append(str(col))
+    return found
 
 
 def _rejected_frame(raw: pd.DataFrame, reasons: pd.Series, source: Source) -> pd.DataFrame:
@@ -403,8 +649,10 @@ def load_clinic(params: Params) -> ClinicData:
     ledger: list[LedgerEntry] = []
     rejected: list[pd.DataFrame] = []
     entries: dict[int, LedgerEntry] = {}
+    check_duplicate_sources(params)
+    opened = pd.Timestamp(params.clinic.opened) if params.clinic.opened else DEFAULT_OPENED
     for i, source in enumerate(params.sources):
-        kept, entry, rej = load_source(source)
+        kept, entry, rej = load_source(source, opened)
         kept["_source"] = i
         parts[source.table].append(kept)
         present.setdefault(source.table, [])
@@ -427,10 +675,14 @@ def load_clinic(params: Params) -> ClinicData:
         # ids are unique only inside one system
         df["patient_id"] = df["source_system"].astype(str) + ":" + df["patient_id"].astype(str)
 
+    # the same rows exported twice (overlapping exports of one system): kept once
+    extra_rejected = []
+    for t in tables:
+        twice = _across_sources(tables[t])
+        _drop(tables, t, twice, R_CROSS_DUPLICATE, entries, extra_rejected)
     visits, patients, plans = tables["visits"], tables["patients"], tables["plans"]
 
     # exclusion rules: a matching patient takes their visits and plans along
-    extra_rejected = []
     for rule in params.exclude:
         df = tables[rule.table]
         if rule.column not in df:
@@ -446,14 +698,16 @@ def load_clinic(params: Params) -> ClinicData:
             _drop(tables, rule.table, hit, f"excluded: {rule.reason}", entries, extra_rejected)
     visits, patients, plans = tables["visits"], tables["patients"], tables["plans"]
 
-    # as_of: from params, else the last completed visit
-    completed = visits["status"] == "completed"
+    # as_of: from params, else the last completed visit not after today (a far-future
+    # typo never becomes the audit date)
+    today = pd.Timestamp.today().normalize()
+    completed = (visits["status"] == "completed") & (visits["date"] < today + pd.Timedelta(days=1))
     if params.clinic.as_of is not None:
         as_of = pd.Timestamp(params.clinic.as_of)
     elif completed.any():
         as_of = visits.loc[completed, "date"].max().normalize()
     else:
-        as_of = pd.Timestamp.today().normalize()
+        as_of = today
     day_after = as_of + pd.Timedelta(days=1)
     late = (visits["date"] >= day_after) & (visits["status"] != "booked")
     _drop(tables, "visits", late, R_AFTER_AS_OF, entries, extra_rejected)
@@ -504,6 +758,46 @@ def load_clinic(params: Params) -> ClinicData:
         rejected=rejected_all,
         identity=identity.summary(ident, "phone" in present.get("patients", [])),
     )
+
+
+def check_duplicate_sources(params: Params) -> None:
+    """The same file (by content) listed twice for one table and sheet would count its rows
+    twice: a :class:`ParamsError` names both entries."""
+    seen: dict[tuple, int] = {}
+    for i, s in enumerate(params.sources):
+        if not s.path.is_file():
+            continue  # reading it says what is wrong
+        with s.path.open("rb") as fh:
+            digest = hashlib.file_digest(fh, "sha256").hexdigest()
+        key = (digest, s.table, s.sheet)
+        if key in seen:
+            j = seen[key]
+
+            def name(k: int) -> str:
+                src = params.sources[k]
+                return f"sources[{k}] ({src.system} / {src.table}, {src.path})"
+
+            raise ParamsError(
+                f"{name(j)} and {name(i)} are the same file (identical content): "
+                "its rows would be counted twice",
+                hint="remove one of the two entries from `sources:` in params",
+            )
+        seen[key] = i
+
+
+def _across_sources(df: pd.DataFrame) -> pd.Series:
+    """Rows identical (all canonical values, same system) to a row of an earlier source.
+
+    Rows are paired by occurrence: a row that a source holds twice and an earlier source
+    once is dropped once."""
+    if df.empty or df["_source"].nunique() < 2:
+        return pd.Series(False, index=df.index)
+    cols = [c for c in df.columns if c not in ("_source", "source_row")]
+    key = pd.util.hash_pandas_object(df[cols].astype(str), index=False)
+    nth = key.groupby([key, df["_source"]]).cumcount()
+    pair = pd.DataFrame({"key": key, "nth": nth, "src": df["_source"]})
+    first_src = pair.groupby(["key", "nth"])["src"].transform("min")
+    return pd.Series((pair["src"] != first_src).to_numpy(), index=df.index)
 
 
 def _drop(tables, table, mask, reason, entries, rejected_out) -> None:

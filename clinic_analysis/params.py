@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Literal
@@ -16,10 +17,11 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import ParamsError
+from .errors import ParamsError, SourceFileError
 from .tables import CATEGORIES, COLUMNS
 
 Language = Literal["uk", "ru", "en"]
+Encoding = Literal["utf-8", "utf-8-sig", "cp1251", "utf-16", "utf-16-le", "utf-16-be"]
 PatientRule = Literal["booked", "came", "paid"]
 
 
@@ -33,7 +35,15 @@ class Clinic(_Strict):
     currency: str = "UAH"
     language: Language = "uk"
     as_of: dt.date | None = None
+    # visits and plans dated before it are dropped (before_clinic_opened); default 1990-01-01
+    opened: dt.date | None = None
     phone_region: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] = "UA"
+
+    @model_validator(mode="after")
+    def _opened_before_as_of(self) -> Clinic:
+        if self.opened and self.as_of and self.opened > self.as_of:
+            raise ValueError("opened must not be after as_of")
+        return self
 
     @field_validator("currency")
     @classmethod
@@ -43,13 +53,32 @@ class Clinic(_Strict):
         return v
 
 
+BOOL_TARGETS = {"1": "true", "0": "false", "yes": "true", "no": "false"}
+
+
+def _scalar_text(v) -> str:
+    """A YAML scalar as text: booleans "true"/"false", whole numbers without ".0"."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return "" if v is None else str(v)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
 class Lookup(_Strict):
     """A dictionary file that names the ids in a column (e.g. providers.csv for doctor ids)."""
 
     path: Path
     key: str
     value: str
-    encoding: Literal["utf-8", "utf-8-sig", "cp1251"] | None = None
+    encoding: Encoding | None = None
     delimiter: str | None = None
     sheet: str | None = None
 
@@ -58,7 +87,7 @@ class Source(_Strict):
     system: str
     table: Literal["visits", "patients", "plans"]
     path: Path
-    encoding: Literal["utf-8", "utf-8-sig", "cp1251"] | None = None
+    encoding: Encoding | None = None
     delimiter: str | None = None
     decimal: Literal[",", "."] | None = None
     date_format: str | None = None
@@ -66,6 +95,26 @@ class Source(_Strict):
     columns: dict[str, str]
     values: dict[str, dict[str, str]] = Field(default_factory=dict)
     lookups: dict[str, Lookup] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _values_as_written(cls, data):
+        """``values:`` keys and targets as people write them in YAML: ``{"Так": true}``,
+        ``{1: true}``, ``{Yes: no_show}``. PyYAML follows YAML 1.1 and reads bare
+        yes/no/on/off/true/false as booleans: such a key is kept as "true"/"false" and
+        matches the cells yes/on/true (no/off/false) alike, case-insensitively. Numbers
+        become their text ("1"); a boolean column also takes 1/0 and yes/no as targets."""
+        if not isinstance(data, dict) or not isinstance(data.get("values"), dict):
+            return data
+        kinds = COLUMNS.get(data.get("table"), {})
+        values = {}
+        for canon, m in data["values"].items():
+            if isinstance(m, dict):
+                m = {_scalar_text(k): _scalar_text(t) for k, t in m.items()}
+                if kinds.get(canon) == "bool":
+                    m = {k: BOOL_TARGETS.get(t.lower(), t) for k, t in m.items()}
+            values[canon] = m
+        return {**data, "values": values}
 
     @field_validator("delimiter")
     @classmethod
@@ -92,10 +141,19 @@ class Source(_Strict):
                 raise ValueError(f"lookups: '{canon}' is not mapped under columns")
         for canon, mapping in self.values.items():
             allowed = CATEGORIES.get((self.table, canon))
+            kind = known.get(canon)
             if canon not in self.columns:
                 raise ValueError(f"values: '{canon}' is not mapped under columns")
+            if kind == "money":
+                bad = sorted(str(v) for v in mapping.values() if not _is_number(v))
+                if bad:
+                    raise ValueError(
+                        f"values.{canon}: {', '.join(map(repr, bad))} not allowed "
+                        "(an amount column maps words to numbers, e.g. безкоштовно: 0)"
+                    )
+                continue
             if allowed is None:
-                if canon != "consent":
+                if kind != "bool":
                     raise ValueError(f"values: column '{canon}' takes no value mapping")
                 allowed = ("true", "false")
             bad = sorted({str(v) for v in mapping.values()} - set(allowed))
@@ -297,6 +355,10 @@ def load_params(path: Path | str) -> Params:
         raise ParamsError(f"{path}: invalid params\n" + "\n".join(lines)) from None
 
     base = path.resolve().parent
+    for i, s in enumerate(params.sources):
+        for p in [s.path, *(lk.path for lk in s.lookups.values())]:
+            if (base / p).is_dir():
+                raise SourceFileError.folder(base / p, f"sources[{i}], {s.system} / {s.table}")
     sources = [
         s.model_copy(
             update={

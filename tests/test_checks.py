@@ -97,6 +97,7 @@ def test_every_anomaly_and_warning_has_a_label_in_every_language():
         "day_month_swapped",
         "id_collisions",
         "unparseable_amount",
+        "ambiguous_amounts",
         "unparseable_amount_total",
         "unparseable_amount_paid",
         "unparseable_birth_date",

@@ -4,6 +4,7 @@ traceback and never lose a row from the ledger."""
 import csv
 import io
 
+import numpy as np
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,6 +26,13 @@ CELLS = st.one_of(
             "45658",
             "1 234,50",
             "1234.50",
+            "1.234",
+            "1,234.50",
+            "inf",
+            "-inf",
+            "nan",
+            "01.01.1900",
+            "2099-01-01",
             "-300",
             "0",
             "abc",
@@ -104,3 +112,4 @@ def test_random_exports_never_crash_and_never_lose_a_row(tmp_path, export):
     assert len(data.visits) == entry.rows_kept
     assert len(data.rejected) == sum(entry.dropped.values())
     assert pd.api.types.is_datetime64_any_dtype(data.visits["date"])
+    assert not data.visits["amount"].isin([np.inf, -np.inf]).any()

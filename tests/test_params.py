@@ -98,3 +98,9 @@ def test_fingerprint_changes_with_params(tmp_path, raw):
     raw["patient_rule"] = "paid"
     b = load_params(_write(tmp_path, raw)).fingerprint()
     assert a != b
+
+
+def test_clinic_opened_after_the_audit_date_is_refused(tmp_path, raw):
+    raw["clinic"]["opened"] = "2030-01-01"
+    with pytest.raises(ParamsError, match=r"clinic: opened must not be after as_of"):
+        load_params(_write(tmp_path, raw))
