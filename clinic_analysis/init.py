@@ -364,22 +364,6 @@ class SourceGuess:
         return "," if comma > dot else "." if dot else None
 
 
-def check_delimiter(sample: str) -> str:
-    """The sniffed separator, unless another one splits every line into the same, larger
-    number of fields (``csv.Sniffer`` can take ``1;29.09.2025;1 970,00`` for comma-separated)."""
-    sniffed = sniff_delimiter(sample)
-    lines = [ln for ln in sample.splitlines()[:50] if ln.strip()]
-    if len(lines) > 2:
-        lines = lines[:-1]  # the last line of a sample may be cut
-
-    def fields(d: str) -> int:
-        counts = {len(row) for row in csv.reader(lines, delimiter=d)}
-        return counts.pop() if len(counts) == 1 else 0
-
-    best = max(";,\t|", key=fields)
-    return best if fields(best) > fields(sniffed) else sniffed
-
-
 def sheets_of(path: Path) -> list[str | None]:
     """The sheets of a workbook with more than one (each may be a table), else ``[None]``."""
     if Path(path).suffix.lower() not in (".xlsx", ".xlsm", ".xls"):
@@ -403,7 +387,7 @@ def guess_source(path: Path, sheet: str | None = None) -> SourceGuess:
     if f.suffix.lower() in (".csv", ".txt", ".tsv"):
         head = f.read_bytes()[: 256 * 1024]
         opts["encoding"] = detect_encoding(head)
-        opts["delimiter"] = check_delimiter(head.decode(opts["encoding"], errors="replace"))
+        opts["delimiter"] = sniff_delimiter(head.decode(opts["encoding"], errors="replace"))
     df = read_table(f, encoding=opts.get("encoding"), delimiter=opts.get("delimiter"), sheet=sheet)
     headers = [str(c).strip() for c in df.columns]
     df.columns = headers

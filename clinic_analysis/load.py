@@ -59,6 +59,7 @@ SEX_WORDS = {
     "муж.": "m", "мужской": "m", "male": "m", "man": "m",
 }  # fmt: skip
 
+WHOLE_ID = r"^([1-9]\d*)\.0+$"  # "29872499824296.0": a number an export wrote as a float
 SCI_ID = r"\d+(?:[.,]\d+)?[eE]\+?\d+"  # an id Excel turned into a number: 2.98725E+13
 
 # ledger reasons (stable keys; the report translates them)
@@ -91,15 +92,28 @@ def detect_encoding(raw: bytes) -> str:
 
 
 def sniff_delimiter(sample: str) -> str:
-    """The separator of a CSV sample: ``;``, ``,``, tab or ``|``."""
+    """The separator of a CSV sample: ``;``, ``,``, tab or ``|``.
+
+    ``csv.Sniffer`` guesses first; another separator wins when it splits every line into the
+    same, larger number of fields (the sniffer can take ``1;29.09.2025;1 970,00`` for
+    comma-separated)."""
     lines = [ln for ln in sample.splitlines()[:50] if ln.strip()]
     if not lines:
         return ","
     try:
-        return csv.Sniffer().sniff("\n".join(lines), delimiters=";,\t|").delimiter
+        sniffed = csv.Sniffer().sniff("\n".join(lines), delimiters=";,\t|").delimiter
     except csv.Error:
         counts = {d: lines[0].count(d) for d in ";,\t|"}
-        return max(counts, key=counts.get) if max(counts.values()) else ","
+        sniffed = max(counts, key=counts.get) if max(counts.values()) else ","
+    if len(lines) > 2:
+        lines = lines[:-1]  # the last line of a sample may be cut
+
+    def fields(d: str) -> int:
+        counts = {len(row) for row in csv.reader(lines, delimiter=d)}
+        return counts.pop() if len(counts) == 1 else 0
+
+    best = max(";,\t|", key=fields)
+    return best if fields(best) > fields(sniffed) else sniffed
 
 
 def read_raw(source: Source) -> pd.DataFrame:
@@ -502,6 +516,8 @@ def load_source(
         mapping = source.values.get(canon)
         if kind == "id" or kind == "text":
             out[canon] = _as_text(col)
+            if kind == "id":  # a whole number written as "123.0" is the id "123"
+                out[canon] = out[canon].str.replace(WHOLE_ID, r"\1", regex=True)
             if canon in source.lookups:
                 out[canon] = apply_lookup(out[canon], source.lookups[canon])
             if kind == "id":

@@ -245,3 +245,16 @@ def test_yes_no_keys_that_yaml_reads_as_booleans_still_match_the_cells(tmp_path)
     data = load_clinic(make_params(tmp_path, {"v.csv": ("visits", text, opts)}))
     status = data.visits.set_index("source_id")["status"].to_dict()
     assert status == {"P1": "no_show", "P2": "completed", "P3": "completed"}
+
+
+def test_a_csv_id_written_as_a_whole_float_is_the_same_id_but_leading_zeros_stay(tmp_path):
+    from clinic_analysis.load import load_source
+    from clinic_analysis.params import Source
+
+    path = tmp_path / "v.csv"
+    path.write_text("id;date\n123;01.02.2025\n123.0;02.02.2025\n00123;03.02.2025\n12.5;04.02.2025\n")
+    src = Source(
+        system="mis", table="visits", path=path, columns={"patient_id": "id", "date": "date"}
+    )
+    kept, _, _ = load_source(src)
+    assert kept["patient_id"].tolist() == ["123", "123", "00123", "12.5"]

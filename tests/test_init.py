@@ -9,7 +9,6 @@ import yaml
 
 from clinic_analysis.booking_example import write_booking_export
 from clinic_analysis.init import (
-    check_delimiter,
     check_draft,
     date_share,
     draft_params,
@@ -21,6 +20,7 @@ from clinic_analysis.init import (
     guess_table,
     write_draft,
 )
+from clinic_analysis.load import sniff_delimiter
 from clinic_analysis.messy import generate_messy
 from clinic_analysis.params import Params
 from clinic_analysis.report import build_report
@@ -152,8 +152,8 @@ def test_a_semicolon_file_with_decimal_commas_is_not_read_as_comma_separated(tmp
     # csv.Sniffer may take the comma of "1 970,00" for the separator: every line still
     # splits into two fields, but ";" splits each into four
     sample = "Код;Дата прийому;Сума, грн;Статус\n1000;29.09.2025;1 970,00;Виконано\n" * 3
-    assert check_delimiter(sample) == ";"
-    assert check_delimiter("a,b\n1,2\n3,4\n") == ","
+    assert sniff_delimiter(sample) == ";"
+    assert sniff_delimiter("a,b\n1,2\n3,4\n") == ","
     f = _csv(tmp_path / "v.csv", sample.split("\n", 1)[0] + "\n1000;29.09.2025;1 970,00;Так\n")
     g = guess_source(f)
     assert g.options["delimiter"] == ";" and g.options["decimal"] == ","
