@@ -11,7 +11,6 @@ and says in its header which canonical columns were not found (their figures wil
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 from dataclasses import dataclass, field
