@@ -252,7 +252,9 @@ def test_a_csv_id_written_as_a_whole_float_is_the_same_id_but_leading_zeros_stay
     from clinic_analysis.params import Source
 
     path = tmp_path / "v.csv"
-    path.write_text("id;date\n123;01.02.2025\n123.0;02.02.2025\n00123;03.02.2025\n12.5;04.02.2025\n")
+    path.write_text(
+        "id;date\n123;01.02.2025\n123.0;02.02.2025\n00123;03.02.2025\n12.5;04.02.2025\n"
+    )
     src = Source(
         system="mis", table="visits", path=path, columns={"patient_id": "id", "date": "date"}
     )
