@@ -66,9 +66,11 @@ def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
 
 def write_csv(df: pd.DataFrame, path: Path | str, **kwargs) -> None:
     """Write ``df`` as a UTF-8 CSV (with BOM, so Excel reads Cyrillic) safe to open in a
-    spreadsheet: formulas escaped, missing values empty."""
+    spreadsheet: formulas escaped, missing values empty, CRLF rows (RFC 4180, so that a cell
+    holding a line break or a carriage return is quoted)."""
     kwargs.setdefault("index", False)
     kwargs.setdefault("encoding", "utf-8-sig")
+    kwargs.setdefault("lineterminator", "\r\n")
     spreadsheet_safe(df).to_csv(path, na_rep="", **kwargs)
 
 
@@ -78,6 +80,7 @@ DISK_PROBLEMS = {
     errno.EROFS: "the file system is read-only",
     errno.EACCES: "no permission to write there",
     errno.EPERM: "no permission to write there",
+    errno.ENOTDIR: "a file stands where a folder should be",
 }
 
 

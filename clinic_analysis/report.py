@@ -161,24 +161,24 @@ def build_report(
         make_private_dir(cache_dir)
 
     with clinic_lock(cache_dir, slug, lock_wait, log):
-        with disk_errors(out):
+        with disk_errors(out):  # an unwritable folder stops the run before computing
             clean_stale(out, log)
-        if ensure_demo_data(params):
-            log(f"  demo data generated in {params.sources[0].path.parent}")
-        timings["load params"] = time.perf_counter() - t0
-
-        t = time.perf_counter()
-        audit, hit = get_audit(params, cache_dir, log)
-        timings["compute"] = time.perf_counter() - t
-        log(
-            f"  compute: {'cache hit, nothing recomputed' if hit else 'computed and cached'}"
-            f" ({timings['compute']:.1f} s)"
-        )
-
-        with disk_errors(out):
+            new_folder = not out.exists()
             out.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=out))
         try:
+            if ensure_demo_data(params):
+                log(f"  demo data generated in {params.sources[0].path.parent}")
+            timings["load params"] = time.perf_counter() - t0
+
+            t = time.perf_counter()
+            audit, hit = get_audit(params, cache_dir, log)
+            timings["compute"] = time.perf_counter() - t
+            log(
+                f"  compute: {'cache hit, nothing recomputed' if hit else 'computed and cached'}"
+                f" ({timings['compute']:.1f} s)"
+            )
+
             with disk_errors(out):
                 t = time.perf_counter()
                 write_data_outputs(audit, tmp)
@@ -207,6 +207,8 @@ def build_report(
                 files = move_into_place(tmp, out, log)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+            if new_folder and not any(out.iterdir()):  # a first run that failed
+                out.rmdir()
     timings["total"] = time.perf_counter() - t0
     return ReportResult(out_dir=out, files=files, cache_hit=hit, timings=timings)
 
