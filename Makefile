@@ -50,5 +50,5 @@ bench: $(STAMP) ## Time the pipeline on synthetic clinics of growing size (times
 	@$(PY) scripts/bench.py
 
 clean: ## Remove generated reports, demo data and caches (keeps .venv)
-	rm -rf reports/*/ data/ .pytest_cache .ruff_cache .hypothesis
+	rm -rf reports/*/ data/ .cache .pytest_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +

@@ -1,15 +1,31 @@
 """Compute: canonical tables -> one :class:`Audit` result, cached on disk.
 
-The cache key hashes the validated params, the bytes of every source file and the
-library's own code, so that re-rendering after a notebook tweak skips the computation while
-any change of inputs, params or code recomputes.
+The cache key hashes the validated params, the bytes of every source file, the library's
+own code and the versions of the installed distributions, so that re-rendering after a
+notebook tweak skips the computation while any change of inputs, params, code or
+dependencies recomputes.
+
+The cache lives outside the deliverable folder, in ``.cache/<clinic>/`` at the project root
+(mode 0700; ``CLINIC_AUDIT_CACHE`` moves it). An entry is a pickle signed with HMAC-SHA256
+under a per-machine key kept outside the repository (``~/.config/clinic-audit/cache.key``,
+0600, made on first use; ``CLINIC_AUDIT_CACHE_KEY`` moves it). The signature and the cache
+key are checked *before* anything is unpickled, so a planted, foreign or altered file is
+never executed: it is recomputed, with one line saying why.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import importlib.metadata
+import os
 import pickle
+import secrets
+import sys
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -17,10 +33,12 @@ import pandas as pd
 from . import __version__, checks, refusers, summary
 from .load import load_clinic
 from .measures import compute_measures
+from .outputs import disk_error
 from .params import Params
 from .tables import ClinicData
 
 PACKAGE_DIR = Path(__file__).parent
+PROJECT_DIR = PACKAGE_DIR.parent
 
 
 @dataclass
@@ -151,6 +169,26 @@ def _ledger_metrics(data: ClinicData) -> dict:
 
 # ----------------------------------------------------------------------------- cache
 
+CACHE_MAGIC = b"clinic-audit signed cache 1\n"
+
+
+def cache_root() -> Path:
+    """``.cache/`` at the project root (beside ``reports/``, never inside a report)."""
+    return Path(os.environ.get("CLINIC_AUDIT_CACHE", PROJECT_DIR / ".cache"))
+
+
+def cache_dir_for(slug: str) -> Path:
+    """The cache folder of one clinic: ``.cache/<slug>/``."""
+    return cache_root() / slug
+
+
+def make_private_dir(path: Path) -> Path:
+    """Create ``path`` if missing and make it readable by this user only (0700)."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return path
+
 
 def code_fingerprint() -> str:
     """Hash of the library's Python code: a code change invalidates cached audits."""
@@ -161,6 +199,18 @@ def code_fingerprint() -> str:
     return h.hexdigest()
 
 
+@lru_cache(maxsize=1)
+def dependency_versions() -> str:
+    """``name==version`` of every installed distribution and the Python version: an upgrade
+    of pandas (whose pickles are not portable across versions) or of any model library
+    invalidates cached audits."""
+    names = {
+        f"{(d.metadata['Name'] or '').lower()}=={d.version}"
+        for d in importlib.metadata.distributions()
+    }
+    return "\n".join([sys.version, *sorted(names)])
+
+
 def file_digest(path: Path) -> str:
     h = hashlib.sha256()
     with Path(path).open("rb") as fh:
@@ -169,8 +219,9 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def cache_key(params: Params, code: str | None = None) -> str:
-    """sha256 over the validated params, each source file's bytes, and the code."""
+def cache_key(params: Params, code: str | None = None, versions: str | None = None) -> str:
+    """sha256 over the validated params, each source file's bytes, the code and the
+    versions of the installed dependencies."""
     h = hashlib.sha256()
     h.update(params.fingerprint().encode())
     for s in params.sources:
@@ -178,31 +229,112 @@ def cache_key(params: Params, code: str | None = None) -> str:
             h.update(str(path).encode())
             h.update(file_digest(path).encode() if path.exists() else b"missing")
     h.update((code or code_fingerprint()).encode())
+    h.update((versions if versions is not None else dependency_versions()).encode())
     return h.hexdigest()
 
 
-def get_audit(params: Params, cache_dir: Path) -> tuple[Audit, bool]:
+def cache_secret_path() -> Path:
+    env = os.environ.get("CLINIC_AUDIT_CACHE_KEY")
+    if env:
+        return Path(env)
+    config = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(config) / "clinic-audit" / "cache.key"
+
+
+def cache_secret() -> bytes:
+    """This machine's key that signs cache entries; created (0600) on first use."""
+    path = cache_secret_path()
+    try:
+        secret = path.read_bytes()
+    except FileNotFoundError:
+        secret = b""
+    if len(secret) >= 32:
+        return secret
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".cache.key-")  # 0600
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(32))
+        try:
+            os.link(tmp, path)  # atomic; a concurrent first run's key wins if it came first
+        except FileExistsError:
+            if len(path.read_bytes()) < 32:  # an empty or cut key: replace it
+                os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path.read_bytes()
+
+
+def _signature(secret: bytes, key: str, payload: bytes) -> bytes:
+    return hmac.new(secret, CACHE_MAGIC + key.encode() + b"\n" + payload, hashlib.sha256).digest()
+
+
+def _read_entry(path: Path, key: str, secret: bytes) -> tuple[Audit | None, str]:
+    """``(audit, "")`` when the entry at ``path`` is ours, for this key and intact; else
+    ``(None, why)``. Nothing is unpickled before the signature and the key match."""
+    try:
+        blob = path.read_bytes()
+    except OSError as err:
+        return None, f"unreadable: {err.strerror or err}"
+    if not blob.startswith(CACHE_MAGIC):
+        return None, "not a signed clinic-audit cache file"
+    rest = blob[len(CACHE_MAGIC) :]
+    stored_key, _, rest = rest.partition(b"\n")
+    mac, payload = rest[:32], rest[32:]
+    if stored_key != key.encode():
+        return None, "made for other inputs"
+    if not hmac.compare_digest(mac, _signature(secret, key, payload)):
+        return None, "its signature does not match this machine's key (copied or altered)"
+    try:
+        audit = pickle.loads(payload)
+    except Exception as err:  # noqa: BLE001 - signed by us yet unreadable: recompute
+        return None, f"unreadable ({type(err).__name__})"
+    if not isinstance(audit, Audit) or audit.cache_key != key:
+        return None, "holds something else than this audit"
+    return audit, ""
+
+
+def _write_entry(path: Path, audit: Audit, secret: bytes) -> None:
+    payload = pickle.dumps(audit, protocol=pickle.HIGHEST_PROTOCOL)
+    key = audit.cache_key
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".audit-", suffix=".tmp")  # 0600
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(CACHE_MAGIC + key.encode() + b"\n")
+            fh.write(_signature(secret, key, payload))
+            fh.write(payload)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def get_audit(
+    params: Params, cache_dir: Path, log: Callable[[str], None] | None = None
+) -> tuple[Audit, bool]:
     """The audit for these params: from the cache when inputs are unchanged, else computed
-    and stored. Returns ``(audit, cache_hit)``."""
+    and stored. Returns ``(audit, cache_hit)``. A corrupt, foreign or altered entry is
+    recomputed and ``log`` gets one line saying so (default: stderr)."""
+    log = log or (lambda s: print(s, file=sys.stderr))
     key = cache_key(params)
     cache_dir = Path(cache_dir)
     path = cache_dir / f"audit-{key[:20]}.pkl"
+    try:
+        secret = cache_secret()
+    except OSError as err:
+        raise disk_error(err, cache_secret_path().parent, "set CLINIC_AUDIT_CACHE_KEY") from None
     if path.exists():
-        try:
-            with path.open("rb") as fh:
-                audit = pickle.load(fh)
-            if isinstance(audit, Audit) and audit.cache_key == key:
-                return audit, True
-        except Exception:  # noqa: BLE001 - a corrupt cache entry is recomputed
-            pass
+        audit, why = _read_entry(path, key, secret)
+        if audit is not None:
+            return audit, True
+        log(f"  compute: cache {path} ignored, {why}; recomputing")
     audit = compute_audit(params)
     audit.cache_key = key
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("wb") as fh:
-        pickle.dump(audit, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    tmp.replace(path)
-    for old in cache_dir.glob("audit-*.pkl"):
-        if old != path:
-            old.unlink(missing_ok=True)
+    try:
+        make_private_dir(cache_dir)
+        _write_entry(path, audit, secret)
+        for old in cache_dir.glob("audit-*.pkl"):
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError as err:
+        raise disk_error(err, cache_dir, "set CLINIC_AUDIT_CACHE") from None
     return audit, False

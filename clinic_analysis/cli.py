@@ -6,6 +6,7 @@ non-zero exit code; ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from .errors import ClinicAuditError
+from .errors import ClinicAuditError, ReportError
 
 app = typer.Typer(
     add_completion=False,
@@ -54,6 +55,15 @@ def report(
     except ClinicAuditError as err:
         _fail(err, debug)
         return
+    except OSError as err:  # a disk problem outside the report and cache folders
+        if debug:
+            raise
+        where = os.fsdecode(err.filename) if err.filename else "a file"
+        _fail(ReportError(f"cannot use {where}: {err.strerror or err}"), debug)
+        return
+    except KeyboardInterrupt:
+        typer.secho("stopped: the last report was left as it was", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=130) from None
     typer.echo(f"  report written to {result.out_dir}/ in {result.timings['total']:.1f} s:")
     for f in result.files:
         typer.echo(f"    {f.name}")

@@ -629,9 +629,11 @@ def _rejected_frame(raw: pd.DataFrame, reasons: pd.Series, source: Source) -> pd
     mask = reasons.notna()
     if not mask.any():
         return _empty_rejected()
-    rows = raw[mask]
-    values = rows.astype("str").apply(
-        lambda r: " | ".join(f"{c}={v}" for c, v in r.items() if v not in ("nan", "<NA>")),
+    from .outputs import mask_contacts  # contacts stay in the call lists only
+
+    rows = mask_contacts(raw[mask], source)
+    values = rows.apply(
+        lambda r: " | ".join(f"{c}={v}" for c, v in r.items() if pd.notna(v) and str(v) != ""),
         axis=1,
     )
     return pd.DataFrame(

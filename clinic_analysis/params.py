@@ -20,6 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import ParamsError, SourceFileError
 from .tables import CATEGORIES, COLUMNS
 
+# a clinic's slug names reports/<slug>/ and .cache/<slug>/: nothing that could leave them
+SLUG_PATTERN = r"[a-z0-9_-]+"
+LOGO_SUFFIXES = (".png", ".jpg", ".jpeg", ".svg")
+
 Language = Literal["uk", "ru", "en"]
 Encoding = Literal["utf-8", "utf-8-sig", "cp1251", "utf-16", "utf-16-le", "utf-16-be"]
 PatientRule = Literal["booked", "came", "paid"]
@@ -44,6 +48,16 @@ class Clinic(_Strict):
         if self.opened and self.as_of and self.opened > self.as_of:
             raise ValueError("opened must not be after as_of")
         return self
+
+    @field_validator("slug")
+    @classmethod
+    def _safe_slug(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(SLUG_PATTERN, v):
+            raise ValueError(
+                "may hold only lowercase letters, digits, '-' and '_' (it names the folder "
+                "reports/<slug>/)"
+            )
+        return v
 
     @field_validator("currency")
     @classmethod
@@ -185,6 +199,14 @@ class Branding(_Strict):
     consultant: str = ""
     logo: Path | None = None
     colour: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] = "#1f6f8b"
+
+    @field_validator("logo")
+    @classmethod
+    def _image_name(cls, v: Path | None) -> Path | None:
+        # the bytes are checked once the path is resolved (report.check_logo)
+        if v is not None and v.suffix.lower() not in LOGO_SUFFIXES:
+            raise ValueError(f"must be an image file ({', '.join(LOGO_SUFFIXES)})")
+        return v
 
 
 class Report(_Strict):

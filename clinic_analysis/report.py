@@ -1,33 +1,39 @@
 """Present: run the audit notebook with papermill and render HTML/PDF, atomically.
 
-Stages: load params → compute (cached) → write metrics.json / patients.parquet /
-rejected_rows.csv → execute ``notebooks/audit.ipynb`` → HTML (nbconvert, own template) →
-PDF (WeasyPrint). Everything is written into a temporary folder first and moved into
-``reports/<clinic>/`` only when all of it succeeded.
+Stages: load params → compute (cached in ``.cache/<clinic>/``) → write metrics.json /
+patients.parquet / rejected_rows.csv / call_lists.xlsx → execute ``notebooks/audit.ipynb`` →
+HTML (nbconvert, own template) → PDF (WeasyPrint). Everything is written into a temporary
+folder first and replaces ``reports/<clinic>/`` as a whole only when all of it succeeded;
+one run at a time per clinic; a stopped run's leftovers are cleaned at the next start.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 import pandas as pd
 
-from .audit import Audit, get_audit
-from .errors import ReportError
+from .audit import Audit, cache_dir_for, cache_root, get_audit, make_private_dir
+from .errors import ParamsError, ReportError
 from .i18n import Catalog, Formatter
-from .params import Params, load_params
+from .outputs import DISK_PROBLEMS, disk_error, write_csv
+from .params import SLUG_PATTERN, Params, load_params
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 NOTEBOOK = PROJECT_DIR / "notebooks" / "audit.ipynb"
 KERNEL_NAME = "clinic-audit"
+SLUG_RE = re.compile(SLUG_PATTERN)
 
 
 def default_reports_dir() -> Path:
@@ -40,6 +46,54 @@ def params_path_for(clinic: str) -> Path:
     if p.suffix in (".yaml", ".yml"):
         return p
     return PROJECT_DIR / "params" / f"{clinic}.yaml"
+
+
+def checked_slug(params: Params, params_path: Path | str) -> str:
+    """The clinic's slug, which names ``reports/<slug>/`` and ``.cache/<slug>/``. An explicit
+    ``clinic.slug`` is validated with the params; one taken from the file name is checked
+    here, so that no name can reach outside those folders."""
+    slug = params.slug
+    if not SLUG_RE.fullmatch(slug):
+        raise ParamsError(
+            f"{params_path}: the clinic slug '{slug}' (taken from the file name) may hold only "
+            "lowercase letters, digits, '-' and '_'",
+            hint="set `clinic.slug:` in the params file, e.g. slug: my-clinic",
+        )
+    return slug
+
+
+def check_logo(params: Params, params_path: Path | str) -> None:
+    """The branding logo must be a PNG, JPEG or SVG file (by its bytes, not only its name),
+    and an SVG must hold no script."""
+    logo = params.report.branding.logo
+    if logo is None:
+        return
+    where = f"{params_path}: report.branding.logo"
+    try:
+        data = Path(logo).read_bytes()
+    except OSError as err:
+        raise ParamsError(f"{where}: cannot read {logo}: {err.strerror or err}") from None
+    kind = image_kind(data)
+    suffix = Path(logo).suffix.lower().replace(".jpeg", ".jpg")
+    if kind is None or suffix != f".{kind}":
+        raise ParamsError(
+            f"{where}: {logo} is not a {suffix.lstrip('.').upper()} image",
+            hint="give a PNG, JPEG or SVG file whose name ends in its type",
+        )
+    if kind == "svg" and re.search(rb"<script|\son[a-z]+\s*=|javascript:", data, re.I):
+        raise ParamsError(f"{where}: {logo} is an SVG with scripts; save it without them")
+
+
+def image_kind(data: bytes) -> str | None:
+    """``png``, ``jpg`` or ``svg`` from a file's first bytes; ``None`` for anything else."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpg"
+    head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith((b"<?xml", b"<svg", b"<!--", b"<!doctype svg")) and b"<svg" in head:
+        return "svg"
+    return None
 
 
 def ensure_demo_data(params: Params) -> bool:
@@ -63,12 +117,12 @@ def ensure_demo_data(params: Params) -> bool:
     return True
 
 
-def open_audit(params_path: Path | str, out_dir: Path | str | None = None) -> tuple[Audit, bool]:
+def open_audit(params_path: Path | str) -> tuple[Audit, bool]:
     """The notebook's entry point: params → (cached) audit. Returns ``(audit, cache_hit)``."""
     params = load_params(params_path)
+    slug = checked_slug(params, params_path)
     ensure_demo_data(params)
-    out = Path(out_dir) if out_dir else default_reports_dir() / params.slug
-    return get_audit(params, out / ".cache")
+    return get_audit(params, cache_dir_for(slug))
 
 
 @dataclass
@@ -85,66 +139,213 @@ def build_report(
     formats: list[str] | None = None,
     notebook: Path = NOTEBOOK,
     log: Callable[[str], None] = print,
+    lock_wait: float = 60.0,
 ) -> ReportResult:
-    """Render the whole audit of one clinic. Raises :class:`ClinicAuditError` subclasses."""
+    """Render the whole audit of one clinic. Raises :class:`ClinicAuditError` subclasses.
+
+    One run at a time per clinic (a lock in its cache folder; a second run waits up to
+    ``lock_wait`` seconds, then stops). Leftovers of a stopped run are cleaned first; the
+    new report replaces the old one as a whole (outputs this run did not make are removed).
+    """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     params_path = Path(params_path).resolve()
     params = load_params(params_path)
-    out = Path(out_dir) if out_dir else default_reports_dir() / params.slug
+    slug = checked_slug(params, params_path)
+    check_logo(params, params_path)
+    out = Path(out_dir) if out_dir else default_reports_dir() / slug
     out = out.resolve()
     formats = formats or list(params.report.formats)
+    cache_dir = cache_dir_for(slug)
+    with disk_errors(cache_dir, "set CLINIC_AUDIT_CACHE"):
+        make_private_dir(cache_dir)
 
-    if ensure_demo_data(params):
-        log(f"  demo data generated in {params.sources[0].path.parent}")
-    timings["load params"] = time.perf_counter() - t0
+    with clinic_lock(cache_dir, slug, lock_wait, log):
+        with disk_errors(out):  # an unwritable folder stops the run before computing
+            clean_stale(out, log)
+            new_folder = not out.exists()
+            out.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=out))
+        try:
+            if ensure_demo_data(params):
+                log(f"  demo data generated in {params.sources[0].path.parent}")
+            timings["load params"] = time.perf_counter() - t0
 
-    t = time.perf_counter()
-    audit, hit = get_audit(params, out / ".cache")
-    timings["compute"] = time.perf_counter() - t
-    log(
-        f"  compute: {'cache hit, nothing recomputed' if hit else 'computed and cached'}"
-        f" ({timings['compute']:.1f} s)"
-    )
-
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=out))
-    try:
-        t = time.perf_counter()
-        write_data_outputs(audit, tmp)
-        timings["data files"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        executed = execute_notebook(notebook, tmp / "audit.ipynb", params_path, out, log)
-        timings["notebook"] = time.perf_counter() - t
-        log(f"  notebook executed ({timings['notebook']:.1f} s)")
-
-        from .render import export_html, write_pdf
-
-        t = time.perf_counter()
-        meta = report_meta(params, audit)
-        html = export_html(executed, meta)
-        (tmp / "audit.html").write_text(html, encoding="utf-8")
-        timings["html"] = time.perf_counter() - t
-        log(f"  html rendered ({timings['html']:.1f} s)")
-        if "pdf" in formats:
             t = time.perf_counter()
-            pages = write_pdf(html, tmp / "audit.pdf")
-            timings["pdf"] = time.perf_counter() - t
-            log(f"  pdf rendered: {pages} pages ({timings['pdf']:.1f} s)")
-        if "html" not in formats:
-            (tmp / "audit.html").unlink()
+            audit, hit = get_audit(params, cache_dir, log)
+            timings["compute"] = time.perf_counter() - t
+            log(
+                f"  compute: {'cache hit, nothing recomputed' if hit else 'computed and cached'}"
+                f" ({timings['compute']:.1f} s)"
+            )
 
-        files = []
-        for f in sorted(tmp.iterdir()):
-            target = out / f.name
-            f.replace(target)
-            files.append(target)
-        (out / "audit.failed.ipynb").unlink(missing_ok=True)  # an older failure is now stale
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            with disk_errors(out):
+                t = time.perf_counter()
+                write_data_outputs(audit, tmp)
+                timings["data files"] = time.perf_counter() - t
+
+                t = time.perf_counter()
+                executed = execute_notebook(notebook, tmp / "audit.ipynb", params_path, out, log)
+                timings["notebook"] = time.perf_counter() - t
+                log(f"  notebook executed ({timings['notebook']:.1f} s)")
+
+                from .render import export_html, write_pdf
+
+                t = time.perf_counter()
+                html = export_html(executed, report_meta(params, audit))
+                (tmp / "audit.html").write_text(html, encoding="utf-8")
+                timings["html"] = time.perf_counter() - t
+                log(f"  html rendered ({timings['html']:.1f} s)")
+                if "pdf" in formats:
+                    t = time.perf_counter()
+                    pages = write_pdf(html, tmp / "audit.pdf")
+                    timings["pdf"] = time.perf_counter() - t
+                    log(f"  pdf rendered: {pages} pages ({timings['pdf']:.1f} s)")
+                if "html" not in formats:
+                    (tmp / "audit.html").unlink()
+
+                files = move_into_place(tmp, out, log)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if new_folder and not any(out.iterdir()):  # a first run that failed
+                out.rmdir()
     timings["total"] = time.perf_counter() - t0
     return ReportResult(out_dir=out, files=files, cache_hit=hit, timings=timings)
+
+
+# ------------------------------------------------------------- one run at a time, as a whole
+
+# every file a run may leave in reports/<clinic>/; a run replaces all of them
+OUTPUTS = (
+    "audit.html",
+    "audit.pdf",
+    "audit.ipynb",
+    "metrics.json",
+    "patients.parquet",
+    "rejected_rows.csv",
+    "call_lists.xlsx",
+    "audit.failed.ipynb",
+)
+MOVING = ".moving"  # in a temp folder: the names being moved in (present only while moving)
+PREVIOUS = ".previous"  # in a temp folder: the last report's files, set aside while moving
+
+
+@contextmanager
+def disk_errors(folder: Path, elsewhere: str = "choose another folder with --out"):
+    """A read-only, full or forbidden ``folder`` becomes one line naming it."""
+    try:
+        yield
+    except OSError as err:
+        if err.errno not in DISK_PROBLEMS or not _concerns(err.filename, Path(folder)):
+            raise
+        raise disk_error(err, folder, elsewhere) from None
+
+
+def _concerns(filename, folder: Path) -> bool:
+    """Whether an error's file is ``folder``, inside it or one of the folders above it."""
+    if filename is None:
+        return True
+    p = Path(os.fsdecode(filename)).resolve()
+    folder = folder.resolve()
+    return p == folder or folder in p.parents or p in folder.parents
+
+
+@contextmanager
+def clinic_lock(cache_dir: Path, slug: str, wait: float, log: Callable[[str], None]):
+    """Hold ``<cache_dir>/lock`` (``fcntl.flock``) for the whole run. A second run of the
+    same clinic waits up to ``wait`` seconds, then stops with one line. The lock goes with
+    the process, so a killed run never leaves it behind."""
+    path = cache_dir / "lock"
+    with disk_errors(cache_dir, "set CLINIC_AUDIT_CACHE"):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + wait
+        waiting = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = path.read_text(encoding="utf-8", errors="replace").strip()
+                who = f" (pid {holder})" if holder.isdigit() else ""
+                if time.monotonic() >= deadline:
+                    raise ReportError(
+                        f"another run of '{slug}'{who} is still writing its report; "
+                        "run again when it has finished"
+                    ) from None
+                if not waiting:
+                    log(f"  waiting for another run of '{slug}'{who} (up to {wait:.0f} s)")
+                    waiting = True
+                time.sleep(0.25)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def clean_stale(out: Path, log: Callable[[str], None]) -> None:
+    """Before a run: put back the last report if a run was killed while moving its files
+    into place, and remove the temporary folders (with personal data) of stopped runs and
+    the cache an older version kept inside the report."""
+    if not out.is_dir():
+        return
+    stale = sorted(out.glob(".tmp-*"))
+    for tmp in stale:
+        if (tmp / MOVING).exists():
+            roll_back(tmp, out)
+            log("  the last report was put back: a stopped run had begun to replace it")
+        shutil.rmtree(tmp)
+    if stale:
+        log(f"  removed {len(stale)} unfinished temporary folder(s) of stopped runs")
+    legacy = out / ".cache"
+    if legacy.is_dir():
+        shutil.rmtree(legacy)
+        log(f"  removed {legacy}: the cache now lives in {cache_root()}, outside the report")
+
+
+def _move(src: Path, dst: Path) -> None:
+    os.replace(src, dst)
+
+
+def move_into_place(tmp: Path, out: Path, log: Callable[[str], None]) -> list[Path]:
+    """Replace the report in ``out`` by the files in ``tmp`` as a whole: the last report's
+    files are set aside, the new ones moved in; if anything stops it, the last report is
+    put back (here, or by :func:`clean_stale` at the next start after a hard kill)."""
+    new = sorted(f.name for f in tmp.iterdir() if not f.name.startswith("."))
+    (tmp / MOVING).write_text("\n".join(new) + "\n", encoding="utf-8")
+    previous = tmp / PREVIOUS
+    previous.mkdir()
+    try:
+        for name in sorted({*OUTPUTS, *new}):
+            if (out / name).exists():
+                _move(out / name, previous / name)
+        for name in new:
+            _move(tmp / name, out / name)
+    except BaseException:
+        roll_back(tmp, out)
+        raise
+    (tmp / MOVING).unlink()
+    dropped = sorted({f.name for f in previous.iterdir()} - set(new))
+    if dropped:
+        log(f"  removed {', '.join(dropped)}: not made by this run")
+    others = sorted(f.name for f in out.iterdir() if f.name not in OUTPUTS and f != tmp)
+    if others:
+        log(f"  kept {', '.join(others)} in {out}: not made by clinic-audit")
+    return [out / n for n in new]
+
+
+def roll_back(tmp: Path, out: Path) -> None:
+    """Undo a partial :func:`move_into_place`: remove what was moved in, put back the rest."""
+    listed = (tmp / MOVING).read_text(encoding="utf-8").split()
+    for name in listed:
+        if not (tmp / name).exists():  # already moved in
+            (out / name).unlink(missing_ok=True)
+    previous = tmp / PREVIOUS
+    if previous.is_dir():
+        for f in previous.iterdir():
+            os.replace(f, out / f.name)
+    (tmp / MOVING).unlink()
 
 
 def write_data_outputs(audit: Audit, folder: Path) -> None:
@@ -154,7 +355,7 @@ def write_data_outputs(audit: Audit, folder: Path) -> None:
         encoding="utf-8",
     )
     audit.patients.to_parquet(folder / "patients.parquet", index=False)
-    audit.data.rejected.to_csv(folder / "rejected_rows.csv", index=False, encoding="utf-8-sig")
+    write_csv(audit.data.rejected, folder / "rejected_rows.csv")
     from .calllists import write_call_lists
 
     write_call_lists(audit, folder / "call_lists.xlsx")
@@ -217,7 +418,7 @@ def execute_notebook(
         nb = pm.execute_notebook(
             str(notebook),
             str(output),
-            parameters={"params_path": str(params_path), "out_dir": str(out_dir)},
+            parameters={"params_path": str(params_path)},
             kernel_name=KERNEL_NAME,
             cwd=str(notebook.parent),
             progress_bar=False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,16 @@ def write_params_copy(source: Path, folder: Path, patients: int | None = None, *
     path = folder / source.name
     path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory) -> Path:
+    """Tests (and the runs they start) keep their audit cache and its signing key in a
+    temporary folder, never in the project's .cache/ or the user's ~/.config."""
+    folder = tmp_path_factory.mktemp("cache")
+    os.environ["CLINIC_AUDIT_CACHE"] = str(folder / "cache")
+    os.environ["CLINIC_AUDIT_CACHE_KEY"] = str(folder / "key" / "cache.key")
+    return folder
 
 
 @pytest.fixture(scope="session")

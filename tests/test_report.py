@@ -52,7 +52,7 @@ def test_cli_writes_every_output(rendered):
     ):
         assert (out / name).stat().st_size > 0, name
     assert "computed and cached" in r.stdout
-    assert not list(out.glob(".tmp-*"))
+    assert not list(out.glob(".*"))  # no temp folder, no cache inside the report
 
 
 def test_metrics_carry_the_contract_keys(rendered, small_demo):
@@ -269,3 +269,150 @@ def test_call_lists_open_in_libreoffice(rendered, tmp_path):
     )
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "call_lists.pdf").read_bytes().startswith(b"%PDF-")
+
+
+# ----------------------------------------------------------------------------- contacts, CSV
+
+CARDS = (
+    "Код;ПІБ;Телефон;E-mail;Viber;Канал\n"
+    'P1;Іваненко Петро;067 123 45 67;petro@example.ua;+380671234567;=HYPERLINK("http://x")\n'
+    ";Без Коду Марія;050 000 00 01;;;сайт\n"
+    'P1;Іваненко Петро;067 123 45 67;petro@example.ua;+380671234567;=HYPERLINK("http://x")\n'
+)
+
+
+def test_rejected_rows_keep_line_and_reason_but_mask_contacts(tmp_path):
+    from clinic_analysis.load import load_clinic
+    from clinic_analysis.outputs import write_csv
+
+    from .test_load import make_params
+
+    cols = {"patient_id": "Код", "full_name": "ПІБ", "phone": "Телефон", "email": "E-mail"}
+    cols["channel"] = "Канал"  # "Viber" stays unmapped: masked for its name
+    params = make_params(
+        tmp_path, {"p.csv": ("patients", CARDS, {"columns": cols, "system": "=cmd|'/C calc'!A0"})}
+    )
+    write_csv(load_clinic(params).rejected, tmp_path / "rejected_rows.csv")
+    text = (tmp_path / "rejected_rows.csv").read_text(encoding="utf-8-sig")
+    for secret in ("Іваненко", "Без Коду", "067 123 45 67", "050 000", "petro@", "380671234567"):
+        assert secret not in text
+    rows = pd.read_csv(tmp_path / "rejected_rows.csv", encoding="utf-8-sig", dtype=str)
+    assert rows["row"].tolist() == ["3", "4"]
+    assert rows["reason"].tolist() == ["missing_patient_id", "duplicate_row"]
+    assert rows["system"].tolist() == ["'=cmd|'/C calc'!A0"] * 2  # shown, never run
+    assert rows["values"].tolist() == [
+        "ПІБ=*** | Телефон=*** | Канал=сайт",  # the empty e-mail is left out, not "nan"
+        'Код=P1 | ПІБ=*** | Телефон=*** | E-mail=*** | Viber=*** | Канал==HYPERLINK("http://x")',
+    ]
+    assert "nan" not in text
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_escaped(tmp_path):
+    import csv
+
+    from clinic_analysis.outputs import write_csv
+
+    df = pd.DataFrame(
+        {
+            "text": ["=1+2", "+380671234567", "-2", "@SUM(A1)", "\tx", "\rx", "ok", None, "a=b"],
+            "number": [-5, 1, 2, 3, 4, 5, 6, 7, float("nan")],
+        }
+    )
+    write_csv(df, tmp_path / "x.csv")
+    with (tmp_path / "x.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert [r[0] for r in rows[1:]] == [
+        "'=1+2",
+        "'+380671234567",
+        "'-2",
+        "'@SUM(A1)",
+        "'\tx",
+        "'\rx",
+        "ok",
+        "",
+        "a=b",
+    ]
+    # numbers stay numbers (a negative one is not escaped); a missing one is an empty cell
+    assert [r[1] for r in rows[1:]] == ["-5.0", "1.0", "2.0", "3.0", "4.0", "5.0", "6.0", "7.0", ""]
+
+
+def _inputs_contacts(params_path):
+    """The names, phones (last nine digits) and e-mails of every patients file of a clinic."""
+    from clinic_analysis.load import read_raw
+    from clinic_analysis.params import load_params
+
+    names, phones, emails = set(), set(), set()
+    for s in load_params(params_path).sources:
+        if s.table != "patients":
+            continue
+        raw = read_raw(s)
+        for canon, header in s.columns.items():
+            values = {str(v).strip() for v in raw[header].dropna() if str(v).strip()}
+            if canon in ("full_name", "first_name", "last_name"):
+                names |= {v for v in values if len(v) > 5}
+            elif canon == "phone":
+                phones |= {re.sub(r"\D", "", v)[-9:] for v in values}
+            elif canon == "email":
+                emails |= values
+    return names, {p for p in phones if len(p) == 9}, emails
+
+
+def _readable_text(path) -> str:
+    """A file's text as a reader would find it: tables as their cells, notebooks without
+    their embedded pictures, PDFs through pdftotext."""
+    if path.suffix == ".parquet":
+        df = pd.read_parquet(path)
+        return " ".join(map(str, df.columns)) + "\n" + df.astype(str).to_csv(index=False)
+    if path.suffix == ".ipynb":
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            for o in cell.get("outputs", []):
+                for mime in [m for m in o.get("data", {}) if m.startswith("image/")]:
+                    del o["data"][mime]
+        return json.dumps(nb, ensure_ascii=False)
+    if path.suffix == ".pdf":
+        return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout
+    text = path.read_bytes().decode("utf-8", errors="ignore")
+    return re.sub(r"data:image/[^\"')\s]+", "", text)
+
+
+def test_no_file_but_the_call_lists_holds_a_contact_of_the_inputs(tmp_path):
+    from .conftest import write_params_copy
+
+    params = write_params_copy(ROOT / "params" / "messy.yaml", tmp_path)
+    out = tmp_path / "reports" / "messy"
+    formats = ["html", "pdf"] if shutil.which("pdftotext") else ["html"]
+    build_report(params, out_dir=out, formats=formats, log=lambda s: None)
+    contacts = names, phones, _ = _inputs_contacts(params)
+    assert len(names) > 100 and len(phones) > 100  # the inputs do hold contacts
+    scanned = sorted(p for p in out.iterdir() if p.name != "call_lists.xlsx")
+    assert {p.name for p in scanned} >= {
+        "audit.html",
+        "audit.ipynb",
+        "metrics.json",
+        "patients.parquet",
+        "rejected_rows.csv",
+    }
+    found = [(p.name, v) for p in scanned for v in _contacts_in(_readable_text(p), *contacts)]
+    assert found == []
+    # the same search finds them in the call lists, the one file meant to hold them
+    from openpyxl import load_workbook
+
+    wb = load_workbook(out / "call_lists.xlsx", read_only=True)
+    cells = "\n".join(
+        str(c) for ws in wb.worksheets for r in ws.iter_rows(values_only=True) for c in r
+    )
+    hits = _contacts_in(cells, *contacts)
+    assert set(hits) & names and {re.sub(r"\D", "", h)[-9:] for h in hits} & contacts[1]
+
+
+def _contacts_in(text: str, names: set, phones: set, emails: set) -> list[str]:
+    """The names and e-mails found in ``text`` (any case), and its digit runs shaped like a
+    phone whose last nine digits are one of ``phones``."""
+    low = text.lower()
+    found = [v for v in names | emails if v.lower() in low]
+    for run in re.findall(r"\+?\d[\d ()\-]{7,}\d", text):
+        digits = re.sub(r"\D", "", run)
+        if len(digits) >= 9 and digits[-9:] in phones:
+            found.append(run)
+    return found
