@@ -87,7 +87,7 @@ class Money:
         return self.net / self.visit_days
 
     def as_metrics(self) -> dict:
-        r = (lambda x: None if x is None else round(float(x), 2))  # noqa: E731
+        r = lambda x: None if x is None else round(float(x), 2)  # noqa: E731
         return {
             "gross": r(self.gross),
             "refunds": r(self.refunds),

@@ -160,7 +160,7 @@ def glance_reading(c: Context) -> HTML:
         return P.callout(html.escape(t("glance.reading_short", months=f.number(len(mo)))))
     last = mo.tail(12)
     # the one "last 12 months" window (summary.last_12_months), as dynamics and activity
-    rev_l, rev_p = m["revenue"]["last_12m"], m["revenue"]["prev_12m"]
+    rev_l = m["revenue"]["last_12m"]
     new_l, new_p = m["base"]["new_last_12m"], m["base"]["new_prev_12m"]
     change = m["revenue"]["growth_12m"]
     new_change = (new_l / new_p - 1) if new_p else None

@@ -128,7 +128,9 @@ def test_one_12_month_window_for_glance_dynamics_and_activity(tmp_path):
 
 def test_without_an_amount_column_every_money_figure_is_none(tmp_path):
     cols = {k: v for k, v in COLS.items() if k != "amount"}
-    text = "\n".join(";".join(x for i, x in enumerate(r.split(";")) if i != 2) for r in CSV.split("\n"))
+    text = "\n".join(
+        ";".join(x for i, x in enumerate(r.split(";")) if i != 2) for r in CSV.split("\n")
+    )
     m = _audit(tmp_path, cols, text).metrics
     rev = m["revenue"]
     for key in ("total", "gross", "refunds", "net", "average_check", "last_12m", "prev_12m"):
