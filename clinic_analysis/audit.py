@@ -61,13 +61,15 @@ class Audit:
 def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
     """Load (unless given) and compute every figure of the audit."""
     data = data if data is not None else load_clinic(params)
-    days = summary.visit_days(data.visits)  # completed visits, one per patient and day
+    days = summary.visit_days(data.visits)  # visits (not refunds), one per patient and day
     patients = summary.patients_summary(data, days)
     rule = params.patient_rule
     base = patients[patients[rule]]
     month = summary.monthly(data, days)
     by_rule = summary.base_by_rule(data.visits)
-    money = summary.revenue_rows(data.visits)
+    money = summary.money_rows(data.visits)  # visits and refunds: one definition of money
+    has_amount = data.has("visits", "amount")
+    totals = summary.money_totals(money, days, has_amount)
     visits_n = int(len(days))
     metrics = {
         "clinic": {
@@ -85,13 +87,8 @@ def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
             "first_visit": _iso(patients["first_visit"].min()),
             "last_visit": _iso(patients["last_visit"].max()),
         },
-        "revenue": {
-            "total": round(float(money["revenue"].sum()), 2),
-            "refunds": round(float(money.loc[money["revenue"] < 0, "revenue"].abs().sum()), 2),
-            "average_check": _ratio(
-                money.loc[money["status"] == "completed", "revenue"].sum(), visits_n
-            ),
-        },
+        # total = net (gross of visits minus refunds); None when amounts are not exported
+        "revenue": {"total": totals.as_metrics()["net"], **totals.as_metrics()},
         "ledger": _ledger_metrics(data),
         "data_quality": {
             "anomalies": checks.anomalies(data),
@@ -104,7 +101,7 @@ def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
     measures = compute_measures(params, data, days, money, base)
     for section, values in measures.metrics.items():
         metrics.setdefault(section, {}).update(values)
-    ref = refusers.compute_refusers(params, data, days, measures.thresholds)
+    ref = refusers.compute_refusers(params, data, days, measures.thresholds, money)
     metrics["refusers"] = ref.metrics
     # one row per person with any visit record or plan; `in_base` follows the patient rule
     people = patients[patients["patient_id"].isin(ref.per_patient.index)].copy()
@@ -143,10 +140,6 @@ def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
 
 def _iso(ts) -> str | None:
     return None if pd.isna(ts) else pd.Timestamp(ts).date().isoformat()
-
-
-def _ratio(a, b) -> float | None:
-    return round(float(a) / b, 2) if b else None
 
 
 def _ledger_metrics(data: ClinicData) -> dict:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-YEAR = 365
+from . import summary
+
+YEAR = summary.YEAR_DAYS
 
 
 def _window(days: pd.DataFrame, end: pd.Timestamp, length: int = YEAR) -> pd.DataFrame:
@@ -32,29 +34,31 @@ def active_base_by_month(days: pd.DataFrame, as_of: pd.Timestamp, months: int = 
     )
 
 
-def growth_12m(days: pd.DataFrame, money: pd.DataFrame, as_of: pd.Timestamp) -> dict:
-    """Active base and revenue of the last 12 months against the 12 before."""
+def growth_12m(
+    days: pd.DataFrame, money: pd.DataFrame, as_of: pd.Timestamp, has_amount: bool = True
+) -> dict:
+    """Active base and net revenue of the last 12 months against the 12 before (the one
+    window of :func:`summary.last_12_months`; revenue ``None`` without amounts)."""
     year_ago = as_of - pd.Timedelta(days=YEAR)
     b_now, b_then = active_base(days, as_of), active_base(days, year_ago)
-    r_now = _revenue_between(money, year_ago, as_of)
-    r_then = _revenue_between(money, year_ago - pd.Timedelta(days=YEAR), year_ago)
+    r_now = summary.last_12_months(money, days, as_of, has_amount).net
+    r_then = summary.last_12_months(money, days, as_of, has_amount, years_back=1).net
     return {
         "base_now": b_now,
         "base_year_ago": b_then,
         "base_growth": (b_now / b_then - 1) if b_then else None,
         "revenue_now": r_now,
         "revenue_year_ago": r_then,
-        "revenue_growth": (r_now / r_then - 1) if r_then else None,
+        "revenue_growth": (r_now / r_then - 1) if r_now is not None and r_then else None,
     }
 
 
-def _revenue_between(money: pd.DataFrame, start, end) -> float:
-    m = (money["date"] > start) & (money["date"] < end + pd.Timedelta(days=1))
-    return float(money.loc[m, "revenue"].sum())
-
-
 def required_growth(
-    days: pd.DataFrame, money: pd.DataFrame, as_of: pd.Timestamp, targets=(0.1, 0.2, 0.3)
+    days: pd.DataFrame,
+    money: pd.DataFrame,
+    as_of: pd.Timestamp,
+    targets=(0.1, 0.2, 0.3),
+    has_amount: bool = True,
 ) -> dict:
     """Base growth needed for a revenue growth target, from this clinic's own retention.
 
@@ -69,12 +73,15 @@ def required_growth(
     first = days.groupby("patient_id")["day"].min()
     new = set(first[(first > year_ago) & (first <= as_of)].index)
     retained = now & before
-    m = money[(money["date"] > year_ago) & (money["date"] < as_of + pd.Timedelta(days=1))]
+    m = summary.in_window(money, *summary.window_12m(as_of))
     per_patient = m.groupby("patient_id")["revenue"].sum()
-    revenue = float(m["revenue"].sum())
+    revenue = summary.last_12_months(money, days, as_of, has_amount).net
     retention = len(retained) / len(before) if before else None
-    v_ret = float(per_patient.reindex(list(retained)).fillna(0).mean()) if retained else None
-    v_new = float(per_patient.reindex(list(new)).fillna(0).mean()) if new else None
+    v_ret = v_new = None
+    if has_amount and retained:
+        v_ret = float(per_patient.reindex(list(retained)).fillna(0).mean())
+    if has_amount and new:
+        v_new = float(per_patient.reindex(list(new)).fillna(0).mean())
     out = {
         "inputs": {
             "active_base": len(now),

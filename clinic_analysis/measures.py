@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from . import activity, completeness, dynamics, repeat
+from . import activity, completeness, dynamics, repeat, summary
+from .history import TOO_LITTLE_HISTORY, enough_history
 from .params import Params
 from .tables import ClinicData
 
@@ -29,9 +30,13 @@ def first_visit_attribute(visits: pd.DataFrame, days: pd.DataFrame, column: str)
     """The value of ``column`` at each patient's first completed visit."""
     if column not in visits or visits[column].isna().all():
         return pd.Series(dtype="object")
-    done = visits[visits["status"] == "completed"].sort_values(["patient_id", "date"])
+    done = visits[summary.is_visit(visits)].sort_values(["patient_id", "date"])
     first = done.drop_duplicates("patient_id").set_index("patient_id")[column]
     return first
+
+
+def _money(x):
+    return None if x is None else round(float(x), 2)
 
 
 def _breakdown_metrics(table: pd.DataFrame) -> dict:
@@ -64,12 +69,25 @@ def compute_measures(
     metrics["base"]["new_by_month"] = {str(k): int(v) for k, v in new.items()}
     active_by_month = dynamics.active_base_by_month(days, as_of) if len(days) else pd.Series()
     frames["active_by_month"] = active_by_month.rename_axis("month").reset_index()
-    g = dynamics.growth_12m(days, money, as_of)
+    has_amount = data.has("visits", "amount")
+    g = dynamics.growth_12m(days, money, as_of, has_amount)
     metrics["base"]["active_base"] = g["base_now"]
     metrics["base"]["growth_12m"] = _f(g["base_growth"])
-    metrics["revenue"]["last_12m"] = round(g["revenue_now"], 2)
+    # the one "last 12 months" window every section reads (summary.last_12_months)
+    now12 = summary.last_12_months(money, days, as_of, has_amount)
+    prev12 = summary.last_12_months(money, days, as_of, has_amount, years_back=1)
+    metrics["revenue"]["last_12m"] = _money(now12.net)
+    metrics["revenue"]["prev_12m"] = _money(prev12.net)
     metrics["revenue"]["growth_12m"] = _f(g["revenue_growth"])
-    req = dynamics.required_growth(days, money, as_of)
+    metrics["revenue"]["window_12m"] = {
+        "start": now12.start.date().isoformat(),  # exclusive
+        "end": now12.end.date().isoformat(),  # inclusive: the audit date
+        **now12.as_metrics(),
+    }
+    for key, (start, end) in (("new_last_12m", summary.window_12m(as_of)),
+                              ("new_prev_12m", summary.window_12m(as_of, 1))):  # fmt: skip
+        metrics["base"][key] = int(((first > start) & (first <= end)).sum())
+    req = dynamics.required_growth(days, money, as_of, has_amount=has_amount)
     metrics["base"]["required_growth_for_revenue"] = {k: _f(v) for k, v in req["targets"].items()}
     metrics["base"]["required_growth_inputs"] = {k: _f(v) for k, v in req["inputs"].items()}
     flow = dynamics.flow_by_month(days, as_of) if len(days) else pd.DataFrame()
@@ -94,17 +112,29 @@ def compute_measures(
     since = (as_of - last).dt.days
     pp["days_since_last_visit"] = since.reindex(pp.index)
     pp["phase"] = activity.phase_of(pp["days_since_last_visit"], th)
-    m12 = money[money["date"] > as_of - pd.Timedelta(days=365)]
+    m12 = summary.in_window(money, now12.start, now12.end)  # the same window as dynamics
     rev12 = m12.groupby("patient_id")["revenue"].sum()
-    pp["revenue_12m"] = rev12.reindex(pp.index).fillna(0.0)
+    pp["revenue_12m"] = rev12.reindex(pp.index).fillna(0.0) if has_amount else float("nan")
     counts = pp["phase"].value_counts().reindex(list(activity.PHASES), fill_value=0)
     rev_phase = pp.groupby("phase", observed=False)["revenue_12m"].sum()
     metrics["activity"] = {
         "thresholds_days": {"active": th.active, "at_risk": th.at_risk},
+        "thresholds": {
+            "active": th.active,
+            "at_risk": th.at_risk,
+            "active_percentile": params.activity.active_percentile,
+            "at_risk_percentile": params.activity.at_risk_percentile,
+            "active_percentile_days": th.active_percentile_days,
+            "at_risk_percentile_days": th.at_risk_percentile_days,
+            "capped": th.capped,
+            "cap_days": activity.MAX_B,
+        },
         "threshold_source": th.source,
         "intervals": th.intervals,
         "counts": {k: int(v) for k, v in counts.items()},
-        "revenue_12m": {k: round(float(rev_phase.get(k, 0.0)), 2) for k in activity.PHASES},
+        "revenue_12m": {
+            k: _money(rev_phase.get(k, 0.0)) if has_amount else None for k in activity.PHASES
+        },
     }
     mix = activity.phase_mix_by_month(days, th, as_of) if len(days) else pd.DataFrame()
     frames["phase_mix"] = mix
@@ -115,14 +145,23 @@ def compute_measures(
 
     # ------------------------------------------------------------------ repeat
     fs = repeat.first_and_second(days)
-    repeated = fs["visits"] >= 2
+    lifetime = fs["visits"] >= 2  # ever two visit days or more (labelled "lifetime")
     metrics["repeat"]["patients"] = int(len(fs))
-    metrics["repeat"]["rate"] = _f(repeated.mean()) if len(fs) else None
+    metrics["repeat"]["rate"] = _f(lifetime.mean()) if len(fs) else None  # lifetime share
+    metrics["repeat"]["rate_lifetime"] = metrics["repeat"]["rate"]
     metrics["repeat"]["median_days_to_second"] = _f(fs["days_to_second"].median())
     metrics["repeat"]["returned_within"] = {
         str(w): {k: _f(v) for k, v in repeat.returned_within(fs, as_of, w).items()}
         for w in repeat.RETURN_WINDOWS
     }
+    # the headline: came back within 12 months, among patients first seen >= 12 months ago
+    r12 = repeat.rate_12m(fs, as_of)
+    enough = enough_history(days, as_of, params.history.min_months) and r12["eligible"] > 0
+    metrics["repeat"]["status_12m"] = "ok" if enough else TOO_LITTLE_HISTORY
+    metrics["repeat"]["eligible_12m"] = r12["eligible"]
+    metrics["repeat"]["returned_12m"] = r12["returned"] if enough else None
+    metrics["repeat"]["rate_12m"] = _f(r12["rate"]) if enough else None
+    metrics["repeat"]["rate_12m_ci"] = [_f(r12["low"]), _f(r12["high"])] if enough else None
     ret = repeat.retention_by_month(fs, as_of)
     frames["retention_by_month"] = ret
     total_ret = ret["retained"].sum() / ret["patients"].sum() if len(ret) else None
@@ -142,19 +181,23 @@ def compute_measures(
         groups["by_promo"] = promo.map({True: "promo", False: "non_promo"}).where(channel.notna())
     groups["by_cohort_year"] = fs["first"].dt.year.astype(str)
     metrics["repeat"]["min_group_size"] = min_size
+    metrics["repeat"]["breakdown_basis"] = "returned_within_12m"
+    came_back = repeat.came_back_within(fs, as_of, 365)  # the headline's basis
     missing_breakdowns = []
     for name, grp in groups.items():
         if grp.empty or grp.isna().all():
             missing_breakdowns.append(name)
             continue
-        table = repeat.breakdown(grp, repeated, min_size)
+        if not enough:
+            continue  # too little history: no breakdown (status_12m says why)
+        table = repeat.breakdown(grp, came_back, min_size)
         frames[f"repeat_{name}"] = table
         metrics["repeat"][name] = _breakdown_metrics(table)
     metrics["repeat"]["not_available"] = missing_breakdowns
     frames["cohorts"] = repeat.cohort_matrix(days, as_of) if len(days) else pd.DataFrame()
-    split = repeat.revenue_split(data.visits, days)
-    metrics["revenue"]["first_visits"] = round(split["first_visits"], 2)
-    metrics["revenue"]["repeat_visits"] = round(split["repeat_visits"], 2)
+    split = repeat.revenue_split(money, days, has_amount)
+    metrics["revenue"]["first_visits"] = _money(split["first_visits"])
+    metrics["revenue"]["repeat_visits"] = _money(split["repeat_visits"])
     metrics["revenue"]["repeat_share"] = _f(split["repeat_share"])
 
     # ------------------------------------------------------------------ completeness

@@ -258,6 +258,8 @@ class Refusers(_Strict):
     # the article: 9 of 10 refusers are treated elsewhere within about 4 months
     gone_elsewhere_share: float = Field(default=0.9, gt=0, lt=1)
     gone_elsewhere_months: float = Field(default=4.0, gt=0)
+    # the "at stake" headline counts plans refused in this many months before the audit date
+    at_stake_months: int = Field(default=12, ge=1, le=120)
 
     @model_validator(mode="after")
     def _known_segments(self) -> Refusers:

@@ -3,7 +3,8 @@
 Every person with a visit record falls in exactly one segment, tested in this order:
 
 1. ``no_show``: bookings but never a completed visit (only future bookings: ``awaiting``);
-2. ``plan_refused``: their latest treatment plan was refused (the reason is kept);
+2. ``plan_refused``: their latest treatment plan was refused and no visit came after the
+   refusal (the reason is kept);
 3. ``plan_stopped``: an accepted plan still unpaid or open, and no visit for longer than
    the activity index's ``at_risk`` limit;
 4. ``consulted_only``: one visit (or a proposed plan never accepted), no accepted plan,
@@ -18,15 +19,21 @@ average check (the last two from this clinic's own patients who came back after 
 under three scenarios. Refusers go cold fast: by default 9 of 10 are treated elsewhere
 within 4 months, so a refuser's chance decays as ``(1 - 0.9) ** (months / 4)``, down to that
 floor; the cost of delay is how the potential shrinks each month nobody calls.
+
+The money *at stake* (the section's headline) is defined and windowed: the unpaid balances
+of plans stopped midway (``plan_stopped``) plus the refused plans of the last
+``refusers.at_stake_months`` months (12 by default), shown by months since the event.
+Money uses the one definition of :mod:`summary` (net of refunds; ``None`` without amounts).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
+from . import summary
 from .activity import Thresholds
 
 SEGMENTS = ("no_show", "plan_refused", "plan_stopped", "consulted_only", "active_treatment",
@@ -50,7 +57,7 @@ def patient_features(
 ) -> pd.DataFrame:
     """Per person: visits, last visit, no-show history, bookings and plan state."""
     f = pd.DataFrame(index=persons)
-    done = visits[visits["status"] == "completed"]
+    done = visits[summary.is_visit(visits)]
     day = done["date"].dt.normalize()
     f["visits"] = day.groupby(done["patient_id"]).nunique().reindex(persons).fillna(0).astype(int)
     f["last_visit"] = day.groupby(done["patient_id"]).max().reindex(persons)
@@ -109,7 +116,8 @@ def assign_segments(f: pd.DataFrame, th: Thresholds, as_of: pd.Timestamp) -> pd.
     rules = [
         ("awaiting", no_visit & f["last_missed"].isna() & f["future_booking"]),
         ("no_show", no_visit & f["last_missed"].notna()),
-        ("plan_refused", f["latest_plan_status"].eq("refused")),
+        ("plan_refused", f["latest_plan_status"].eq("refused")
+         & ~(f["last_visit"] > f["refusal_date"].dt.normalize())),
         ("plan_stopped", f["has_open_plan"] & (since > th.at_risk)),
         ("consulted_only", ((f["visits"] == 1) | f["proposed_only"]) & ~f["has_accepted_plan"]
          & ~f["future_booking"] & (since > th.active)),
@@ -148,22 +156,39 @@ class ReturnHistory:
     source: str  # "history" or "fallback"
 
 
-def return_history(days: pd.DataFrame, th: Thresholds, min_events: int = 20) -> ReturnHistory:
+def return_history(
+    days: pd.DataFrame,
+    th: Thresholds,
+    min_events: int = 20,
+    money: pd.DataFrame | None = None,
+    has_amount: bool = True,
+) -> ReturnHistory:
     """What a patient who comes back after a gap (more than the ``at_risk`` limit) brings in
-    the 12 months from the return: visits and average check, from this clinic's history."""
+    the 12 months from the return: visits and average check (net of refunds, per visit day;
+    ``money`` from :func:`summary.money_rows`, else the visit days' amounts), from this
+    clinic's history. The check is NaN without amounts."""
     d = days.sort_values(["patient_id", "day"]).reset_index(drop=True)
+    if money is None:  # visit days only: their amounts are the money
+        gross = d["amount"].fillna(0.0).clip(lower=0.0)
+        money = d.assign(gross=gross, refunded=0.0, refund=False, revenue=gross)
     gap = d["day"].diff().dt.days.where(d["patient_id"].eq(d["patient_id"].shift()))
     returns = d[gap > th.at_risk][["patient_id", "day"]].rename(columns={"day": "back"})
-    overall_check = float(d["amount"].sum() / len(d)) if len(d) else 0.0
+    nan = float("nan")
+    overall_check = summary.money_totals(money, d, has_amount).average_check
+    overall_check = nan if overall_check is None else overall_check
     if len(returns) < min_events:
         return ReturnHistory(int(len(returns)), 1.5, overall_check, "fallback")
-    m = d.merge(returns, on="patient_id")
-    m = m[(m["day"] >= m["back"]) & (m["day"] < m["back"] + pd.Timedelta(days=365))]
-    per = m.groupby(["patient_id", "back"]).agg(n=("day", "size"), money=("amount", "sum"))
+    window = pd.Timedelta(days=summary.YEAR_DAYS)
+    n = d.merge(returns, on="patient_id")
+    n = n[(n["day"] >= n["back"]) & (n["day"] < n["back"] + window)]
+    per = n.groupby(["patient_id", "back"]).size().rename("n").reset_index()
+    m = money[["patient_id", "day", "revenue"]].merge(returns, on="patient_id")
+    m = m[(m["day"] >= m["back"]) & (m["day"] < m["back"] + window)]
+    cash = float(m["revenue"].sum())
     return ReturnHistory(
         events=int(len(per)),
         transactions=float(per["n"].mean()),
-        average_check=float(per["money"].sum() / per["n"].sum()),
+        average_check=cash / float(per["n"].sum()) if has_amount else nan,
         source="history",
     )
 
@@ -185,8 +210,42 @@ def freshness(months: pd.Series, share_gone: float = 0.9, months_gone: float = 4
 def stake(seg: pd.DataFrame, hist: ReturnHistory) -> pd.Series:
     """Money at stake per patient: an unfinished plan's balance or a refused plan's total,
     else what a reactivated patient typically brings (transactions × average check)."""
-    plan_money = seg["open_plan_balance"] + seg.get("refused_plan_total", 0.0)
+    refused = seg.get("refused_plan_total", pd.Series(0.0, index=seg.index))
+    if "segment" in seg:  # a refused plan counts only while the patient is a plan refuser
+        refused = refused.where(seg["segment"] == "plan_refused", 0.0)
+    plan_money = seg["open_plan_balance"] + refused
     return np.maximum(plan_money, hist.transactions * hist.average_check)
+
+
+def at_stake(seg: pd.DataFrame, months: int, available: bool = True) -> dict:
+    """The headline money at stake: unpaid balances of plans stopped midway plus the refused
+    plans of the last ``months`` months, in total and by months since the event (the age
+    buckets). Older refused plans are counted apart (``refused_older``), not in the total.
+    All ``None`` when plan amounts are not exported."""
+    labels = [b[0] for b in AGE_BUCKETS]
+    if not available:
+        return {"months": months, "total": None, "open_balances": None,
+                "refused_recent": None, "refused_older": None, "patients": None,
+                "by_age_bucket": dict.fromkeys(labels)}  # fmt: skip
+    stopped = seg["segment"] == "plan_stopped"
+    refused = seg["segment"] == "plan_refused"
+    recent = refused & (seg["months_since_event"] < months)
+    balances = seg["open_plan_balance"].where(stopped, 0.0)
+    refused_recent = seg["refused_plan_total"].where(recent, 0.0)
+    money = balances + refused_recent
+    edges = [b[1] for b in AGE_BUCKETS] + [np.inf]
+    bucket = pd.cut(seg["months_since_event"], bins=edges, labels=labels, right=False)
+    by_age = money.groupby(bucket, observed=False).sum().reindex(labels, fill_value=0.0)
+    r = lambda x: round(float(x), 2)  # noqa: E731
+    return {
+        "months": months,
+        "total": r(money.sum()),
+        "open_balances": r(balances.sum()),
+        "refused_recent": r(refused_recent.sum()),
+        "refused_older": r(seg["refused_plan_total"].where(refused & ~recent, 0.0).sum()),
+        "patients": int((money > 0).sum()),
+        "by_age_bucket": {k: r(v) for k, v in by_age.items()},
+    }
 
 
 def potential(
@@ -237,6 +296,17 @@ def priority(seg: pd.DataFrame, hist: ReturnHistory, settings) -> pd.Series:
     return (fresh * stake(seg, hist)).round(0)
 
 
+def _m(x) -> float | None:
+    """Money for metrics.json: rounded, ``None`` when unknown (no amounts exported)."""
+    x = float(x)
+    return round(x, 2) if np.isfinite(x) else None
+
+
+def _none_like(d: dict) -> dict:
+    """The same keys, every number ``None`` (money not exported)."""
+    return {k: _none_like(v) if isinstance(v, dict) else None for k, v in d.items()}
+
+
 @dataclass
 class RefuserResult:
     metrics: dict
@@ -244,8 +314,11 @@ class RefuserResult:
     frames: dict
 
 
-def compute_refusers(params, data, days: pd.DataFrame, th: Thresholds) -> RefuserResult:
-    """Segments, ages, money at stake, potential by scenario and the cost of delay."""
+def compute_refusers(
+    params, data, days: pd.DataFrame, th: Thresholds, money: pd.DataFrame | None = None
+) -> RefuserResult:
+    """Segments, ages, money at stake, potential by scenario and the cost of delay
+    (``money`` from :func:`summary.money_rows`, built from the visits when not given)."""
     as_of = data.as_of
     persons = pd.Index(
         pd.concat([data.visits["patient_id"], data.plans["patient_id"]]).dropna().unique()
@@ -253,10 +326,15 @@ def compute_refusers(params, data, days: pd.DataFrame, th: Thresholds) -> Refuse
     feats = patient_features(data.visits, data.plans, as_of, persons)
     seg = assign_segments(feats, th, as_of)
     settings = params.refusers
-    hist = return_history(days, th)
+    has_amount = data.has("visits", "amount")
+    money = summary.money_rows(data.visits) if money is None else money
+    hist = return_history(days, th, money=money, has_amount=has_amount)
     pot = potential(seg, hist, settings.rates, settings)
     delay = delay_curve(seg, hist, settings.rates, settings)
-    seg["priority"] = priority(seg, hist, settings)
+    # without amounts the typical value is unknown: plan balances alone rank the calls
+    seg["priority"] = priority(seg, hist if has_amount else replace(hist, average_check=0.0),
+                               settings)  # fmt: skip
+    plan_money = data.has("plans", "amount_total")
     counts = seg["segment"].value_counts().reindex(list(SEGMENTS), fill_value=0)
     ages = age_buckets(seg)
     balance = seg.groupby("segment", observed=False)["open_plan_balance"].sum()
@@ -271,30 +349,34 @@ def compute_refusers(params, data, days: pd.DataFrame, th: Thresholds) -> Refuse
         "unsegmented": int(seg["segment"].isna().sum()),
         "refusers_total": int(len(fresh)),
         "fresh_share": float((fresh["months_since_event"] < 4).mean()) if len(fresh) else None,
-        "plan_balance": {k: round(float(balance.get(k, 0.0)), 2) for k in SEGMENTS},
-        "stake": {s: round(float(pot.loc[s, "stake"]), 2) for s in pot.index},
+        "plan_balance": {k: _m(balance.get(k, 0.0)) if plan_money else None for k in SEGMENTS},
+        "stake": {s: _m(pot.loc[s, "stake"]) for s in pot.index},
         "age_months": {s: {b: int(ages.loc[s, b]) for b in ages.columns} for s in ages.index},
         "refusal_reasons": {str(k): int(v) for k, v in reasons.items()},
         "return_history": {
             "events": hist.events,
             "transactions": round(hist.transactions, 3),
-            "average_check": round(hist.average_check, 2),
+            "average_check": _m(hist.average_check),
             "source": hist.source,
         },
         "rates": {
             s: dict(zip(SCENARIOS, rates_for(s, settings.rates), strict=True))
             for s in DEFAULT_RATES
         },  # fmt: skip
-        "potential": {sc: round(float(pot[sc].sum()), 2) for sc in SCENARIOS},
+        "potential": {sc: _m(pot[sc].sum()) for sc in SCENARIOS},
         "potential_by_segment": {
-            s: {sc: round(float(pot.loc[s, sc]), 2) for sc in SCENARIOS} for s in pot.index
+            s: {sc: _m(pot.loc[s, sc]) for sc in SCENARIOS} for s in pot.index
         },
+        "at_stake": at_stake(seg, settings.at_stake_months, plan_money),
         "delay_cost": {
-            "base_now": round(float(delay["base"].iloc[0]), 2),
-            "base_in_1_month": round(float(delay["base"].iloc[1]), 2),
-            "base_in_12_months": round(float(delay["base"].iloc[-1]), 2),
+            "base_now": _m(delay["base"].iloc[0]),
+            "base_in_1_month": _m(delay["base"].iloc[1]),
+            "base_in_12_months": _m(delay["base"].iloc[-1]),
         },
     }
+    if not has_amount:  # the typical value of a patient is unknown: no money figure
+        for key in ("stake", "potential", "potential_by_segment", "delay_cost"):
+            metrics[key] = _none_like(metrics[key])
     cols = [
         "segment",
         "months_since_event",

@@ -1,9 +1,13 @@
 """Repeat purchase index (domain.md, items 5 and 8).
 
-The share of patients with at least two visits (two visits on one day are one), how soon
-they come back, new-patient retention by month of first visit, breakdowns by the first
-visit's doctor and service line, the acquisition channel, promo vs not, and cohorts, each
-with a Wilson 95% interval; groups smaller than ``min_group_size`` are pooled as "other".
+The headline is censoring-aware: among patients first seen at least 12 months before the
+audit date, the share who came back (a second visit day) within 12 months of their first
+visit. Recent patients have not had their chance yet and are left out, so they do not drag
+the figure down. The lifetime share (ever two visit days or more) is kept beside it,
+labelled. Also: how soon patients come back, new-patient retention by month of first
+visit, breakdowns by the first visit's doctor and service line, the acquisition channel,
+promo vs not, and cohorts, on the same 12-month basis, each with a Wilson 95% interval;
+groups smaller than ``min_group_size`` are pooled as "other".
 """
 
 from __future__ import annotations
@@ -41,13 +45,31 @@ def first_and_second(days: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def came_back_within(fs: pd.DataFrame, as_of: pd.Timestamp, window: int = 365) -> pd.Series:
+    """Per patient first seen at least ``window`` days before ``as_of`` (the others have not
+    had the chance yet and are left out): True when a second visit day came within
+    ``window`` days of the first."""
+    eligible = fs[fs["first"] <= as_of - pd.Timedelta(days=window)]
+    return (eligible["days_to_second"] <= window).rename("came_back")
+
+
 def returned_within(fs: pd.DataFrame, as_of: pd.Timestamp, window: int) -> dict:
     """Share returning within ``window`` days among patients first seen at least that long
     ago (younger patients have not had the chance yet and are left out)."""
-    eligible = fs[fs["first"] <= as_of - pd.Timedelta(days=window)]
-    hit = (eligible["days_to_second"] <= window).sum()
-    n = len(eligible)
-    return {"patients": int(n), "rate": (hit / n) if n else None}
+    back = came_back_within(fs, as_of, window)
+    n = len(back)
+    return {"patients": int(n), "rate": (back.sum() / n) if n else None}
+
+
+def rate_12m(fs: pd.DataFrame, as_of: pd.Timestamp) -> dict:
+    """The headline: share of patients first seen >= 12 months ago who came back within 12
+    months, with its Wilson 95% interval (``None`` when nobody is old enough)."""
+    back = came_back_within(fs, as_of, 365)
+    n, k = int(len(back)), int(back.sum())
+    if not n:
+        return {"eligible": 0, "returned": 0, "rate": None, "low": None, "high": None}
+    lo, hi = wilson(k, n)
+    return {"eligible": n, "returned": k, "rate": k / n, "low": float(lo), "high": float(hi)}
 
 
 def retention_by_month(fs: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -107,14 +129,17 @@ def cohort_matrix(days: pd.DataFrame, as_of: pd.Timestamp, quarters: int = 8) ->
     return share.tail(12)
 
 
-def revenue_split(visits: pd.DataFrame, days: pd.DataFrame) -> dict:
-    """Revenue of first visits vs repeat visits (completed visits' amounts; refunds are
-    left out of the split)."""
+def revenue_split(money: pd.DataFrame, days: pd.DataFrame, has_amount: bool = True) -> dict:
+    """Gross revenue of first visits vs repeat visits (``money`` from
+    :func:`summary.money_rows`; refunds are not tied to a visit, so they are left out of the
+    split). ``None`` figures without amounts."""
+    if not has_amount:
+        return {"first_visits": None, "repeat_visits": None, "repeat_share": None}
     first = days.groupby("patient_id")["day"].min()
-    done = visits[visits["status"] == "completed"]
-    is_first = done["date"].dt.normalize() == done["patient_id"].map(first)
-    total = float(done["amount"].fillna(0).sum())
-    repeat = float(done.loc[~is_first, "amount"].fillna(0).sum())
+    visits = money[~money["refund"]]
+    is_first = visits["day"] == visits["patient_id"].map(first)
+    total = float(visits["gross"].sum())
+    repeat = float(visits.loc[~is_first, "gross"].sum())
     return {
         "first_visits": total - repeat,
         "repeat_visits": repeat,

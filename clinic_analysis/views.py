@@ -154,13 +154,15 @@ def glance_new_chart(c: Context) -> HTML:
 def glance_reading(c: Context) -> HTML:
     """A plain-language reading of the last 12 months against the 12 before."""
     t, f = c.t, c.f
+    m = c.audit.metrics
     mo = c.audit.monthly
     if len(mo) < 24:
         return P.callout(html.escape(t("glance.reading_short", months=f.number(len(mo)))))
-    last, prev = mo.tail(12), mo.iloc[-24:-12]
-    rev_l, rev_p = last["revenue"].sum(), prev["revenue"].sum()
-    new_l, new_p = last["new_patients"].sum(), prev["new_patients"].sum()
-    change = (rev_l / rev_p - 1) if rev_p else None
+    last = mo.tail(12)
+    # the one "last 12 months" window (summary.last_12_months), as dynamics and activity
+    rev_l = m["revenue"]["last_12m"]
+    new_l, new_p = m["base"]["new_last_12m"], m["base"]["new_prev_12m"]
+    change = m["revenue"]["growth_12m"]
     new_change = (new_l / new_p - 1) if new_p else None
     key = "glance.reading_up" if (change or 0) >= 0 else "glance.reading_down"
     text = t(
@@ -370,7 +372,21 @@ def activity_intro(c: Context) -> HTML:
     key = {"data": "act.rule_data", "params": "act.rule_params", "default": "act.rule_default"}[
         a["threshold_source"]
     ]
-    text = t(key, a=f.number(th["active"]), b=f.number(th["at_risk"]), n=f.number(a["intervals"]))
+    full = a.get("thresholds", {})
+    if full.get("capped"):
+        both = full["active_percentile_days"] > th["active"]
+        key = "act.rule_capped_both" if both else "act.rule_capped"
+    text = t(
+        key,
+        a=f.number(th["active"]),
+        b=f.number(th["at_risk"]),
+        n=f.number(a["intervals"]),
+        pa=f.number(round(100 * full.get("active_percentile", 0.75))),
+        pb=f.number(round(100 * full.get("at_risk_percentile", 0.9))),
+        raw_a=f.number(full.get("active_percentile_days")),
+        raw_b=f.number(full.get("at_risk_percentile_days")),
+        cap=f.number(full.get("cap_days")),
+    )
     return P.paragraph(html.escape(text), muted=True)
 
 
@@ -455,11 +471,12 @@ def activity_reading(c: Context) -> HTML:
 def repeat_kpis(c: Context) -> HTML:
     r, t, f = c.audit.metrics["repeat"], c.t, c.f
     rev = c.audit.metrics["revenue"]
+    ok = r.get("status_12m") == "ok"
     return P.kpis(
         [
-            (f.percent(r["rate"]), t("rep.kpi.rate")),
+            (f.percent(r["rate_12m"]), t("rep.kpi.rate_12m" if ok else "rep.kpi.rate_12m_short")),
+            (f.percent(r["rate"]), t("rep.kpi.rate_lifetime")),
             (f.number(r["median_days_to_second"]), t("rep.kpi.median_days")),
-            (f.percent(r["new_patient_retention"]), t("rep.kpi.retention")),
             (f.percent(rev["repeat_share"]), t("rep.kpi.repeat_share")),
         ]
     )
@@ -472,10 +489,15 @@ def repeat_reading(c: Context) -> HTML:
     ret = r["new_patient_retention"]
     key = "rep.retention_above" if (ret or 0) >= r["retention_mark"] else "rep.retention_below"
     share = rev["repeat_share"]
+    if r.get("status_12m") != "ok":
+        text = t("rep.reading_short", lifetime=f.percent(r["rate"]))
+        return P.callout(html.escape(text))
     text = (
         t(
-            "rep.reading",
-            rate=f.percent(r["rate"]),
+            "rep.reading_12m",
+            rate=f.percent(r["rate_12m"]),
+            eligible=f.number(r["eligible_12m"]),
+            lifetime=f.percent(r["rate"]),
             w90=f.percent(w["90"]["rate"]),
             w180=f.percent(w["180"]["rate"]),
             w365=f.percent(w["365"]["rate"]),
@@ -536,6 +558,8 @@ def repeat_breakdown(c: Context, name: str) -> HTML:
     """Dot chart and table of one breakdown (by_doctor, by_service_line, ...)."""
     t, f = c.t, c.f
     table = c.audit.frames.get(f"repeat_{name}")
+    if table is None and name not in c.audit.metrics["repeat"]["not_available"]:
+        return P.callout(html.escape(t("rep.breakdown_short")), kind="warn")
     if table is None:
         return P.callout(html.escape(t(f"rep.na.{name}")), kind="warn")
     table = table.copy()
@@ -547,7 +571,7 @@ def repeat_breakdown(c: Context, name: str) -> HTML:
             table,
             ax=ax,
             title=t(f"rep.chart.{name}"),
-            overall=c.audit.metrics["repeat"]["rate"],
+            overall=c.audit.metrics["repeat"]["rate_12m"],
             overall_label=t("rep.overall"),
             pct_fmt=f.percent,
         )
@@ -666,14 +690,22 @@ def completeness_reading(c: Context) -> HTML:
 # ----------------------------------------------------------------------------- refusers
 
 
+def _delay_loss(r: dict) -> float | None:
+    """What one month without calls costs (None when money is not exported)."""
+    d = r["delay_cost"]
+    if d["base_now"] is None or d["base_in_1_month"] is None:
+        return None
+    return d["base_now"] - d["base_in_1_month"]
+
+
 def refusers_kpis(c: Context) -> HTML:
     r, t, f = c.audit.metrics["refusers"], c.t, c.f
-    stake = sum(v for k, v in r["stake"].items() if k != "lapsed")
-    loss = r["delay_cost"]["base_now"] - r["delay_cost"]["base_in_1_month"]
+    stake = r["at_stake"]
+    loss = _delay_loss(r)
     return P.kpis(
         [
             (f.number(r["refusers_total"]), t("ref.kpi.refusers")),
-            (f.money_short(stake), t("ref.kpi.stake")),
+            (f.money_short(stake["total"]), t("ref.kpi.at_stake", months=stake["months"])),
             (f.money_short(r["potential"]["base"]), t("ref.kpi.potential")),
             (f.money_short(loss), t("ref.kpi.delay")),
         ]
@@ -683,7 +715,7 @@ def refusers_kpis(c: Context) -> HTML:
 def refusers_reading(c: Context) -> HTML:
     r, t, f = c.audit.metrics["refusers"], c.t, c.f
     s = c.audit.params.refusers
-    loss = r["delay_cost"]["base_now"] - r["delay_cost"]["base_in_1_month"]
+    loss = _delay_loss(r)
     text = t(
         "ref.reading",
         n=f.number(r["refusers_total"]),

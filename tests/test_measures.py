@@ -8,7 +8,7 @@ import pytest
 from clinic_analysis import activity, completeness, dynamics, repeat
 from clinic_analysis.audit import compute_audit
 from clinic_analysis.params import Activity
-from clinic_analysis.summary import visit_days
+from clinic_analysis.summary import money_rows, visit_days
 
 AS_OF = pd.Timestamp("2025-12-31")
 
@@ -126,8 +126,7 @@ def test_required_growth_from_retention_and_values():
             ("c", "2025-07-01", "completed", 100),
         ]
     )
-    money = v.assign(revenue=v["amount"])
-    req = dynamics.required_growth(visit_days(v), money, AS_OF, targets=(0.2,))
+    req = dynamics.required_growth(visit_days(v), money_rows(v), AS_OF, targets=(0.2,))
     inp = req["inputs"]
     assert inp["retention"] == 0.5 and inp["revenue_per_retained"] == 200
     assert inp["revenue_per_new"] == 100 and inp["active_base"] == 2
@@ -171,16 +170,17 @@ def test_empty_breakdown_group_gives_an_empty_table():
     assert t.empty
 
 
-def test_revenue_split_first_vs_repeat():
+def test_revenue_split_first_vs_repeat_leaves_refunds_out():
     v = visits(
         [
             ("a", "2025-01-01", "completed", 100),
             ("a", "2025-02-01", "completed", 300),
+            ("a", "2025-02-03", "completed", -300),  # a refund: no repeat visit
             ("b", "2025-03-01", "completed", 100),
             ("b", "2025-03-05", "refund", 50),
         ]
     )
-    s = repeat.revenue_split(v, visit_days(v))
+    s = repeat.revenue_split(money_rows(v), visit_days(v))
     assert s == {"first_visits": 200.0, "repeat_visits": 300.0, "repeat_share": 0.6}
 
 
@@ -231,3 +231,151 @@ def test_patient_with_only_refunds_or_only_no_shows_is_not_a_visitor(tmp_path):
     assert m["repeat"]["median_days_to_second"] == 91  # same-day visits counted once
     assert m["activity"]["counts"]["active"] == 1
     assert m["revenue"]["total"] == 250 - 500
+
+
+# ----------------------------------------------------------------------------- issue 9
+
+
+def test_capped_at_risk_limit_keeps_the_true_percentile():
+    th = activity.thresholds(days_of(_pairs(10)), Activity())  # intervals 10, 20, ..., 400
+    gaps = pd.Series([10 * (i + 1) for i in range(40)])
+    assert th.at_risk == activity.MAX_B and th.capped
+    assert th.at_risk_percentile_days == math.ceil(gaps.quantile(0.90)) > activity.MAX_B
+    assert th.active_percentile_days == math.ceil(gaps.quantile(0.75))
+    assert not activity.thresholds(days_of(_pairs(5)), Activity()).capped
+
+
+def test_active_days_alone_is_checked_against_the_derived_at_risk_limit():
+    from clinic_analysis.errors import ParamsError
+
+    d = days_of(_pairs(10))  # at-risk limit derived: 300
+    with pytest.raises(ParamsError, match=r"activity.active_days = 320 .* 300 days"):
+        activity.thresholds(d, Activity(active_days=320))
+    th = activity.thresholds(d, Activity(active_days=100))
+    assert (th.active, th.at_risk, th.source) == (100, 300, "params")
+
+
+def test_at_risk_days_alone_is_checked_against_the_derived_active_limit():
+    from clinic_analysis.errors import ParamsError
+
+    d = days_of(_pairs(5))  # active limit derived: q75 of 5, 10, ..., 200 is 151.25 -> 152
+    with pytest.raises(ParamsError, match=r"activity.at_risk_days = 120 .* 152 days"):
+        activity.thresholds(d, Activity(at_risk_days=120))
+
+
+def _intro(activity_metrics, language="en"):
+    from types import SimpleNamespace
+
+    from clinic_analysis import views as V
+    from clinic_analysis.params import Params
+
+    params = Params.model_validate(
+        {
+            "clinic": {"name": "T", "language": language},
+            "sources": [
+                {
+                    "system": "s",
+                    "table": "visits",
+                    "path": "v.csv",
+                    "columns": {"patient_id": "id", "date": "d"},
+                }
+            ],
+        }
+    )
+    audit = SimpleNamespace(params=params, metrics=activity_metrics)
+    return V.activity_intro(V.Context(audit))
+
+
+def _activity_metrics(raw_a, raw_b, a=299, b=300, capped=True):
+    return {
+        "activity": {
+            "thresholds_days": {"active": a, "at_risk": b},
+            "thresholds": {
+                "active": a,
+                "at_risk": b,
+                "active_percentile": 0.75,
+                "at_risk_percentile": 0.9,
+                "active_percentile_days": raw_a,
+                "at_risk_percentile_days": raw_b,
+                "capped": capped,
+                "cap_days": 300,
+            },
+            "threshold_source": "data",
+            "intervals": 5000,
+        }
+    }
+
+
+def test_activity_intro_states_the_cap_and_the_true_percentile():
+    text = _intro(_activity_metrics(raw_a=200, raw_b=371, a=200)).data
+    assert "capped at 300 days" in text and "90th percentile is 371 days" in text
+    assert "90% within" not in text and "within 200 days" in text
+    both = _intro(_activity_metrics(raw_a=320, raw_b=371)).data
+    assert "active up to 299 days" in both and "320 and 371 days" in both
+    plain = _intro(_activity_metrics(raw_a=120, raw_b=250, a=120, b=250, capped=False))
+    assert "90% within 250 days" in plain.data
+
+
+def test_repeat_rate_12m_leaves_out_patients_first_seen_within_the_year():
+    d = days_of(
+        [
+            ("a", "2024-01-10", "completed", 1),
+            ("a", "2024-06-01", "completed", 1),  # back within 12 months
+            ("b", "2024-02-01", "completed", 1),
+            ("b", "2025-06-01", "completed", 1),  # back, but after 16 months: not within
+            ("c", "2024-03-01", "completed", 1),  # never back
+            ("d", "2025-10-01", "completed", 1),  # first seen 3 months ago: not eligible
+        ]
+    )
+    r = repeat.rate_12m(repeat.first_and_second(d), AS_OF)
+    assert (r["eligible"], r["returned"]) == (3, 1)
+    assert r["rate"] == pytest.approx(1 / 3)
+    assert r["low"] < 1 / 3 < r["high"]
+
+
+REPEAT_CSV = (
+    "Код;Дата;Сума;Статус\n"
+    "A;10.01.2024;100;Виконано\n"
+    "A;01.06.2024;100;Виконано\n"
+    "B;01.02.2024;100;Виконано\n"
+    "B;01.06.2025;100;Виконано\n"
+    "C;01.03.2024;100;Виконано\n"
+    "D;01.10.2025;100;Виконано\n"
+    "D;15.10.2025;100;Виконано\n"
+)
+
+
+def _repeat_audit(tmp_path, text, as_of="2025-12-31"):
+    from .test_load import STATUS, VISIT_COLS, make_params
+
+    params = make_params(
+        tmp_path,
+        {"v.csv": ("visits", text, {"columns": VISIT_COLS, "values": STATUS})},
+        clinic={"as_of": as_of},
+        repeat={"min_group_size": 1},
+    )
+    return compute_audit(params)
+
+
+def test_repeat_headline_is_censoring_aware_and_lifetime_kept_beside(tmp_path):
+    r = _repeat_audit(tmp_path, REPEAT_CSV).metrics["repeat"]
+    assert r["status_12m"] == "ok"
+    assert (r["eligible_12m"], r["returned_12m"]) == (3, 1)  # D is too recent to count
+    assert r["rate_12m"] == pytest.approx(1 / 3, abs=1e-6)
+    assert r["rate"] == r["rate_lifetime"] == 0.75  # A, B, D of 4 ever came twice
+    lo, hi = r["rate_12m_ci"]
+    assert lo < r["rate_12m"] < hi
+    # the breakdowns use the same basis: 2024's cohort has 3 eligible, 1 back within 12 months
+    assert r["by_cohort_year"]["2024"]["patients"] == 3
+    assert r["by_cohort_year"]["2024"]["rate"] == pytest.approx(1 / 3, abs=1e-6)
+    assert "2025" not in r["by_cohort_year"]
+
+
+def test_repeat_headline_needs_twelve_months_of_history(tmp_path):
+    text = "Код;Дата;Сума;Статус\nA;01.10.2025;100;Виконано\nA;15.11.2025;100;Виконано\n"
+    a = _repeat_audit(tmp_path, text)
+    r = a.metrics["repeat"]
+    assert r["status_12m"] == "too_little_history"
+    assert r["rate_12m"] is None and r["rate_12m_ci"] is None
+    assert r["rate"] == 1.0  # the lifetime share stays, labelled
+    assert "repeat_by_cohort_year" not in a.frames

@@ -168,9 +168,55 @@ def test_demo_segment_sizes_match_the_generator_truth(tmp_path):
     audit = compute_audit(load_params(write_params_copy(DEMO_PARAMS, tmp_path)))
     counts = audit.metrics["refusers"]["counts"]
     assert counts["no_show"] == truth.counts["n_no_show_only"]
-    assert counts["plan_refused"] == truth.counts["plans_refused"]  # one plan per patient at most
+    # plan refusers: a latest plan refused and no completed visit after it, from the raw files
+    plans = pd.read_excel(truth.files["plans"], engine="openpyxl", dtype={"Код пацієнта": str})
+    visits = pd.read_csv(truth.files["visits"], sep=";", dtype={"Код пацієнта": str})
+    visits["day"] = pd.to_datetime(visits["Дата прийому"], dayfirst=True).dt.normalize()
+    done = visits[
+        (visits["Статус"] == "Виконано") & (visits["day"] <= pd.Timestamp(truth.spec.as_of))
+    ]
+    latest = plans.sort_values("Дата плану").groupby("Код пацієнта").last()
+    refused = latest[latest["Статус плану"] == "Відмова"]
+    last_visit = done.groupby("Код пацієнта")["day"].max().reindex(refused.index)
+    came_after = last_visit > pd.to_datetime(refused["Дата плану"]).dt.normalize()
+    assert counts["plan_refused"] == int((~came_after).sum()) > 0
     assert (
         sum(counts.values()) + audit.metrics["refusers"]["unsegmented"]
         == truth.counts["n_patients_booked"]
     )
     assert np.isfinite(audit.metrics["refusers"]["potential"]["base"])
+
+
+def test_a_completed_visit_after_the_refusal_ends_plan_refused():
+    seg = segments([v("p", 300), v("p", 20)], [plan("p", 300, "refused")])
+    assert seg["segment"].iloc[0] != "plan_refused"
+    assert seg["segment"].iloc[0] == "returning"
+
+
+def test_a_visit_on_the_refusal_day_keeps_a_plan_refuser():
+    seg = segments([v("p", 300), v("p", 100)], [plan("p", 100, "refused")])
+    assert seg["segment"].iloc[0] == "plan_refused"
+
+
+def test_at_stake_is_stopped_balances_plus_refusals_of_the_last_12_months():
+    seg = segments(
+        [v("old", 3 * 365), v("fresh", 60), v("stopped", 400), v("stopped", 200)],
+        [
+            plan("old", 3 * 365, "refused", total=50000.0),  # refused 3 years ago: left out
+            plan("fresh", 60, "refused", total=20000.0),  # 2 months ago: in
+            plan("stopped", 400, "accepted", total=10000.0, paid=4000.0),  # 6000 unpaid
+        ],
+    )
+    s = R.at_stake(seg, months=12)
+    assert s["refused_recent"] == 20000 and s["open_balances"] == 6000
+    assert s["total"] == 26000 and s["refused_older"] == 50000
+    assert s["by_age_bucket"]["1-2"] == 20000  # 60 days: 1.97 months
+    assert s["by_age_bucket"]["4-12"] == 6000  # last visit 200 days ago
+    assert sum(s["by_age_bucket"].values()) == s["total"]
+    assert R.at_stake(seg, months=48)["total"] == 76000  # the window is settable
+
+
+def test_at_stake_is_none_without_plan_amounts():
+    seg = segments([v("p", 60)], [plan("p", 60, "refused")])
+    s = R.at_stake(seg, months=12, available=False)
+    assert s["total"] is None and set(s["by_age_bucket"].values()) == {None}
