@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from . import activity, completeness, dynamics, repeat
+from .history import TOO_LITTLE_HISTORY, enough_history, months_of_history
 from .params import Params
 from .tables import ClinicData
 
@@ -19,6 +20,9 @@ class Measures:
     per_patient: pd.DataFrame  # indexed by patient_id
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     thresholds: activity.Thresholds | None = None
+
+
+YEAR_ON_YEAR_MONTHS = 24  # a year compared with the year before it
 
 
 def _f(x):
@@ -57,6 +61,17 @@ def compute_measures(
     metrics: dict = {"base": {}, "revenue": {}, "activity": {}, "repeat": {}, "completeness": {}}
     frames: dict[str, pd.DataFrame] = {}
     pp = pd.DataFrame(index=patients["patient_id"])
+    # how much history the data covers: time-based figures below need enough of it
+    need = params.history.min_months
+    enough = enough_history(days, as_of, need)
+    year_on_year = enough_history(days, as_of, max(need, YEAR_ON_YEAR_MONTHS))
+    metrics["history"] = {
+        "months": round(months_of_history(days, as_of), 1),
+        "min_months": need,
+        "enough": enough,
+        "year_on_year_months": max(need, YEAR_ON_YEAR_MONTHS),
+        "year_on_year": year_on_year,
+    }
 
     # ------------------------------------------------------------------ dynamics
     first = days.groupby("patient_id")["day"].min()
@@ -66,10 +81,12 @@ def compute_measures(
     frames["active_by_month"] = active_by_month.rename_axis("month").reset_index()
     g = dynamics.growth_12m(days, money, as_of)
     metrics["base"]["active_base"] = g["base_now"]
-    metrics["base"]["growth_12m"] = _f(g["base_growth"])
+    metrics["base"]["growth_12m"] = _f(g["base_growth"]) if year_on_year else None
     metrics["revenue"]["last_12m"] = round(g["revenue_now"], 2)
-    metrics["revenue"]["growth_12m"] = _f(g["revenue_growth"])
+    metrics["revenue"]["growth_12m"] = _f(g["revenue_growth"]) if year_on_year else None
     req = dynamics.required_growth(days, money, as_of)
+    if not enough:  # retention over a year cannot be read from less than a year
+        req["targets"] = {}
     metrics["base"]["required_growth_for_revenue"] = {k: _f(v) for k, v in req["targets"].items()}
     metrics["base"]["required_growth_inputs"] = {k: _f(v) for k, v in req["inputs"].items()}
     flow = dynamics.flow_by_month(days, as_of) if len(days) else pd.DataFrame()
@@ -89,7 +106,9 @@ def compute_measures(
     )
 
     # ------------------------------------------------------------------ activity
-    th = activity.thresholds(days, params.activity)
+    # too little history: the limits from the visit rhythm would be artefacts of the short
+    # span, so the phases (still needed by the refuser segments) use the stated defaults
+    th = activity.thresholds(days if enough else days.iloc[:0], params.activity)
     last = days.groupby("patient_id")["day"].max()
     since = (as_of - last).dt.days
     pp["days_since_last_visit"] = since.reindex(pp.index)
@@ -106,7 +125,9 @@ def compute_measures(
         "counts": {k: int(v) for k, v in counts.items()},
         "revenue_12m": {k: round(float(rev_phase.get(k, 0.0)), 2) for k in activity.PHASES},
     }
-    mix = activity.phase_mix_by_month(days, th, as_of) if len(days) else pd.DataFrame()
+    if not enough:
+        metrics["activity"] = {"status": TOO_LITTLE_HISTORY}
+    mix = activity.phase_mix_by_month(days, th, as_of) if len(days) and enough else pd.DataFrame()
     frames["phase_mix"] = mix
     metrics["activity"]["mix_by_month"] = [
         {"month": r["month"].strftime("%Y-%m"), **{k: int(r[k]) for k in activity.PHASES}}
@@ -123,10 +144,12 @@ def compute_measures(
         str(w): {k: _f(v) for k, v in repeat.returned_within(fs, as_of, w).items()}
         for w in repeat.RETURN_WINDOWS
     }
-    ret = repeat.retention_by_month(fs, as_of)
+    ret = repeat.retention_by_month(fs, as_of) if enough else pd.DataFrame()
     frames["retention_by_month"] = ret
     total_ret = ret["retained"].sum() / ret["patients"].sum() if len(ret) else None
     metrics["repeat"]["new_patient_retention"] = _f(total_ret)
+    if not enough:
+        metrics["repeat"]["retention_status"] = TOO_LITTLE_HISTORY
     metrics["repeat"]["retention_mark"] = repeat.DENTAL_RETENTION_MARK
     frames["days_to_second"] = fs[["days_to_second"]].dropna()
     min_size = params.repeat.min_group_size
@@ -151,7 +174,7 @@ def compute_measures(
         frames[f"repeat_{name}"] = table
         metrics["repeat"][name] = _breakdown_metrics(table)
     metrics["repeat"]["not_available"] = missing_breakdowns
-    frames["cohorts"] = repeat.cohort_matrix(days, as_of) if len(days) else pd.DataFrame()
+    frames["cohorts"] = repeat.cohort_matrix(days, as_of) if len(days) and enough else pd.DataFrame()
     split = repeat.revenue_split(data.visits, days)
     metrics["revenue"]["first_visits"] = round(split["first_visits"], 2)
     metrics["revenue"]["repeat_visits"] = round(split["repeat_visits"], 2)
