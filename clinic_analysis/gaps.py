@@ -51,6 +51,8 @@ def blank_money(audit: Audit) -> None:
     if has_amounts(data):
         return
     m["revenue"] = _nulls(m.get("revenue", {}))
+    if "paid" in m.get("base", {}).get("by_rule", {}):  # "paid" is read from the amounts
+        m["base"]["by_rule"]["paid"] = None
     base = m.get("base", {})
     if "required_growth_for_revenue" in base:
         base["required_growth_for_revenue"] = _nulls(base["required_growth_for_revenue"])
@@ -101,7 +103,13 @@ def contact_reach(audit: Audit) -> dict[str, int | None]:
 
 
 def apply(audit: Audit) -> None:
-    """Mark what the export cannot tell: money without amounts (:func:`blank_money`) and
-    the segments nobody can be contacted in (``refusers.contactable``)."""
+    """Mark what the export cannot tell: money without amounts (:func:`blank_money`), the
+    segments nobody can be contacted in (``refusers.contactable``), and reachability
+    without any phone or e-mail exported."""
     blank_money(audit)
     audit.metrics["refusers"]["contactable"] = contact_reach(audit)
+    comp = audit.metrics.get("completeness", {})
+    if not {"phone", "email"} & set(audit.data.present.get("patients", [])) and comp:
+        comp["contactable"] = None  # reachability is unknown, not 0%
+        for year in comp.get("by_year", {}).values():
+            year.pop("contactable", None)

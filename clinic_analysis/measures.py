@@ -174,7 +174,9 @@ def compute_measures(
         frames[f"repeat_{name}"] = table
         metrics["repeat"][name] = _breakdown_metrics(table)
     metrics["repeat"]["not_available"] = missing_breakdowns
-    frames["cohorts"] = repeat.cohort_matrix(days, as_of) if len(days) and enough else pd.DataFrame()
+    frames["cohorts"] = (
+        repeat.cohort_matrix(days, as_of) if len(days) and enough else pd.DataFrame()
+    )
     split = repeat.revenue_split(data.visits, days)
     metrics["revenue"]["first_visits"] = round(split["first_visits"], 2)
     metrics["revenue"]["repeat_visits"] = round(split["repeat_visits"], 2)

@@ -13,7 +13,6 @@ import pandas as pd
 
 from . import clusters as K
 from . import forecast as F
-from .history import TOO_LITTLE_HISTORY, enough_history, months_of_history
 from .clv import (
     BGNBD,
     MIN_REPEATERS,
@@ -24,6 +23,7 @@ from .clv import (
     holdout,
     rfm,
 )
+from .history import TOO_LITTLE_HISTORY, enough_history, months_of_history
 from .lifetimes_adapter import ConvergenceError
 
 

@@ -143,9 +143,10 @@ def base_by_rule_table(c: Context) -> HTML:
             "patients": list(by_rule.values()),
         }
     )
+    ne = t("honest.not_exported")
     return P.table(
         df,
-        formats={"patients": f.number},
+        formats={"patients": lambda x: ne if x is None or x != x else f.number(x)},
         headers={"rule": t("about.col.rule"), "patients": t("about.col.patients")},
     )
 
@@ -259,7 +260,10 @@ def anomalies_table(c: Context) -> HTML:
     t, f = c.t, c.f
     a = c.audit.metrics["data_quality"]["anomalies"]
     rows = [
-        (t(f"quality.anomaly.{k}"), f.money(v) if k.endswith("_amount") else f.number(v))
+        (
+            t(f"quality.anomaly.{k}"),
+            (f.money(v) if v else "—") if k.endswith("_amount") else f.number(v),
+        )
         for k, v in a.items()
     ]
     df = pd.DataFrame(rows, columns=["what", "n"])
@@ -387,7 +391,9 @@ def dynamics_reading(c: Context) -> HTML:
     if _history(c).get("year_on_year", True):
         text = t("dyn.reading", net=_pct_signed(f, m["base"]["growth_12m"]), **fields)
     else:  # the months covered only: no year-on-year change
-        text = t("honest.dyn_reading_short", months=f.number(_history(c).get("months"), 1), **fields)
+        text = t(
+            "honest.dyn_reading_short", months=f.number(_history(c).get("months"), 1), **fields
+        )
     return P.callout(html.escape(text))
 
 
@@ -483,7 +489,9 @@ def activity_reading(c: Context) -> HTML:
     )
     if _amounts(c):
         rev = a["revenue_12m"]
-        text = t("act.reading", risk_revenue=f.money_short(rev["at_risk"] + rev["lapsing"]), **fields)
+        text = t(
+            "act.reading", risk_revenue=f.money_short(rev["at_risk"] + rev["lapsing"]), **fields
+        )
     else:
         text = t("honest.act_reading_no_amounts", **fields)
     return P.callout(html.escape(text + trend))
@@ -524,10 +532,18 @@ def repeat_reading(c: Context) -> HTML:
         w180=f.percent(w["180"]["rate"]),
         w365=f.percent(w["365"]["rate"]),
     )
-    if _amounts(c):
+    windows = all(w[k]["rate"] is not None for k in ("90", "180", "365"))
+    if _amounts(c) and windows:
         text = t("rep.reading", share=f.percent(rev["repeat_share"]), **fields)
-    else:
-        text = t("honest.rep_reading_no_amounts", **fields)
+    else:  # say only what has a figure
+        parts = [t("honest.rep_rate", rate=fields["rate"])]
+        if windows:
+            parts.append(t("honest.rep_windows", **fields))
+        if _amounts(c):
+            parts.append(t("honest.rep_share", share=f.percent(rev["repeat_share"])))
+        else:
+            parts.append(t("honest.rep_share_not_exported"))
+        text = " ".join(parts)
     if ret is not None:  # no retention figure, no sentence about it
         key = "rep.retention_above" if ret >= r["retention_mark"] else "rep.retention_below"
         text += " " + t(key, retention=f.percent(ret), mark=f.percent(r["retention_mark"]))
@@ -652,12 +668,16 @@ def repeat_cohort_chart(c: Context) -> HTML:
 def completeness_kpis(c: Context) -> HTML:
     m, t, f = c.audit.metrics["completeness"], c.t, c.f
     fields = m["fields"]
+
+    def pct(x):
+        return t("honest.not_exported") if x is None else f.percent(x)
+
     return P.kpis(
         [
-            (f.percent(m["contactable"]), t("comp.kpi.contactable")),
-            (f.percent(fields.get("phone")), t("comp.kpi.phone")),
-            (f.percent(fields.get("email")), t("comp.kpi.email")),
-            (f.percent(m["mean_score"]), t("comp.kpi.score")),
+            (pct(m["contactable"]), t("comp.kpi.contactable")),
+            (pct(fields.get("phone")), t("comp.kpi.phone")),
+            (pct(fields.get("email")), t("comp.kpi.email")),
+            (pct(m["mean_score"]), t("comp.kpi.score")),
         ]
     )
 
@@ -668,7 +688,8 @@ def completeness_chart(c: Context) -> HTML:
     t, f = c.t, c.f
     m = c.audit.metrics["completeness"]
     shares = pd.Series({t(f"comp.field.{k}"): v for k, v in m["fields"].items() if v is not None})
-    shares[t("comp.field.contactable")] = m["contactable"] or 0.0
+    if m["contactable"] is not None:
+        shares[t("comp.field.contactable")] = m["contactable"]
     if shares.empty:
         return HTML("")
     fig, ax = plt.subplots(figsize=(10, 0.42 * len(shares) + 1.0))
@@ -685,6 +706,10 @@ def completeness_by_year_table(c: Context) -> HTML:
     if by_year is None or by_year.empty:
         return HTML("")
     wide = by_year.set_index("year").tail(6).T
+    if c.audit.metrics["completeness"]["contactable"] is None:  # no phone or e-mail exported
+        wide = wide.drop(index="contactable", errors="ignore")
+    if wide.empty:
+        return HTML("")
     df = pd.DataFrame({"field": [t(f"comp.field.{k}") for k in wide.index]})
     years = [str(y) for y in wide.columns]
     for y, col in zip(years, wide.columns, strict=True):
@@ -697,13 +722,16 @@ def completeness_by_year_table(c: Context) -> HTML:
 def completeness_reading(c: Context) -> HTML:
     t, f = c.t, c.f
     m = c.audit.metrics["completeness"]
-    parts = [
-        t(
-            "comp.reading",
-            contactable=f.percent(m["contactable"]),
-            n=f.number(round((1 - (m["contactable"] or 0)) * c.audit.metrics["base"]["patients"])),
-        )
-    ]
+    if m["contactable"] is None:
+        parts = [t("honest.no_contacts")]
+    else:
+        parts = [
+            t(
+                "comp.reading",
+                contactable=f.percent(m["contactable"]),
+                n=f.number(round((1 - m["contactable"]) * c.audit.metrics["base"]["patients"])),
+            )
+        ]
     if m["not_exported"]:
         parts.append(
             t(
@@ -748,19 +776,28 @@ def _delay_loss(r: dict):
     return d["base_now"] - d["base_in_1_month"]
 
 
+FRESH_MAJORITY = 0.5  # at least half refused recently: the reading says "most are fresh"
+
+
 def refusers_reading(c: Context) -> HTML:
     r, t, f = c.audit.metrics["refusers"], c.t, c.f
     s = c.audit.params.refusers
-    fields = dict(
-        n=f.number(r["refusers_total"]),
-        fresh=f.percent(r["fresh_share"]),
-        gone=f.percent(s.gone_elsewhere_share),
-        months=f.number(s.gone_elsewhere_months),
-    )
-    if _amounts(c):
-        text = t("ref.reading", loss=f.money(_delay_loss(r)), **fields)
-    else:
-        text = t("honest.ref_reading_no_amounts", **fields)
+    if not r["refusers_total"]:
+        return P.callout(html.escape(t("honest.no_refusers")))
+    fresh = r["fresh_share"]
+    key = "honest.ref_few_fresh" if fresh < FRESH_MAJORITY else "honest.ref_mostly_fresh"
+    parts = [
+        t(key, n=f.number(r["refusers_total"]), fresh=f.percent(fresh)),
+        t(
+            "honest.ref_article",
+            gone=f.percent(s.gone_elsewhere_share),
+            months=f.number(s.gone_elsewhere_months),
+        ),
+    ]
+    loss = _delay_loss(r)
+    if _amounts(c) and loss is not None:
+        parts.append(t("honest.ref_loss", loss=f.money(loss)))
+    text = " ".join(parts)
     return P.callout(html.escape(text))
 
 
@@ -814,12 +851,12 @@ def unreachable_note(c: Context) -> HTML:
 
     r, t = c.audit.metrics["refusers"], c.t
     reach = r.get("contactable", {})
+    if reach and all(v is None for v in reach.values()):
+        return P.callout(html.escape(t("honest.unreachable_not_exported")), kind="warn")
     nobody = [s for s in CALL_SEGMENTS if r["counts"].get(s) and not reach.get(s)]
     if not nobody:
         return HTML("")
-    exported = any(v is not None for v in reach.values())
-    key = "honest.unreachable" if exported else "honest.unreachable_not_exported"
-    text = t(key, segments=", ".join(t(f"seg.{s}") for s in nobody))
+    text = t("honest.unreachable", segments=", ".join(t(f"seg.{s}") for s in nobody))
     return P.callout(html.escape(text), kind="warn")
 
 
@@ -854,6 +891,8 @@ def scenarios_table(c: Context) -> HTML:
         return _no_amounts(c)
     rows = []
     for s, vals in r["potential_by_segment"].items():
+        if not r["counts"].get(s):
+            continue
         rates = r["rates"][s]
         rows.append(
             {
@@ -957,7 +996,7 @@ def action_plan_table(c: Context) -> HTML:
     rows = []
     for s in (*CALL_SEGMENTS, AT_RISK_SHEET):
         n = calls.get(s)
-        if n is None:
+        if not n:
             continue
         pot = r["potential_by_segment"].get(s, {}).get("base")
         rows.append(
@@ -983,6 +1022,8 @@ def action_plan_table(c: Context) -> HTML:
 def action_plan_note(c: Context) -> HTML:
     t, f = c.t, c.f
     dnc = c.audit.metrics.get("calls", {}).get("sheets", {}).get("do_not_contact", 0)
+    if not c.audit.data.has("patients", "consent"):
+        return P.callout(html.escape(t("honest.plan_note_no_consent")))
     return P.callout(html.escape(t("plan.note", dnc=f.number(dnc))))
 
 
@@ -1182,7 +1223,14 @@ def clusters_block(c: Context) -> HTML:
         headers={k: t(f"mod.col.{k}") for k in df.columns},
     )
     note = P.paragraph(
-        html.escape(t("mod.clusters_note", k=cl["k"], s=f.number(cl["silhouette"], 2))), muted=True
+        html.escape(
+            t(
+                "mod.clusters_note" if "monetary" in prof else "honest.clusters_note_no_spend",
+                k=cl["k"],
+                s=f.number(cl["silhouette"], 2),
+            )
+        ),
+        muted=True,
     )
     return HTML(tbl.data + note.data)
 

@@ -281,11 +281,15 @@ def test_model_and_phases_agree_only_when_p_alive_never_rises():
 def test_the_refuser_kpi_counts_the_refuser_rows_of_the_segments_table(no_amounts):
     c = V.Context(no_amounts)
     kpi = _text(V.refusers_kpis(c))
-    n = int(re.search(r"refusers \((\d+) segments\)", kpi).group(1))
+    n = int(re.search(r"refusers \(segments: (\d+)\)", kpi).group(1))
     table = V.segments_table(c).data
     rows = [c.t(f"seg.{s}") for s in REFUSER_SEGMENTS]
     shown = sum(f"<td>{r}</td>" in table for r in rows)
-    assert n == shown == len([s for s in REFUSER_SEGMENTS if no_amounts.metrics["refusers"]["counts"][s]])
+    assert (
+        n
+        == shown
+        == len([s for s in REFUSER_SEGMENTS if no_amounts.metrics["refusers"]["counts"][s]])
+    )
 
 
 def test_the_retention_sentence_follows_the_retention_figure(no_amounts):
@@ -308,3 +312,67 @@ def test_the_dynamics_reading_compares_years_only_with_two_years_of_data(no_amou
     short_text = _text(V.dynamics_reading(V.Context(short)))
     assert "changed by" in long_text and "too few to compare" not in long_text
     assert "too few to compare" in short_text and "changed by" not in short_text
+
+
+# ----------------------------------------------------------------------------- whole reports
+
+
+def _report_html(params_path, out) -> str:
+    from clinic_analysis.report import build_report
+
+    build_report(params_path, out_dir=out, formats=["html"], log=lambda s: None)
+    html = (out / "audit.html").read_text(encoding="utf-8")
+    return re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", html)
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("reports")
+    return {
+        "no_amounts": _report_html(worlds.no_amounts_clinic(folder / "a"), folder / "a-out"),
+        "short": _report_html(worlds.short_history_clinic(folder / "b"), folder / "b-out"),
+    }
+
+
+def _blocks(html: str) -> list[str]:
+    """The report body as a sequence of headings and content blocks."""
+    body = html.split("<main", 1)[1]
+    pattern = r'<h2|<h3|<img|<table|<p[ >]|<div class="callout|<div class="kpis'
+    return [m.group(0) for m in re.finditer(pattern, body)]
+
+
+CURRENCY_ZERO = re.compile(r"R\$\s?0(?![\d.,])|(?<![\d.,])0\s?(₴|UAH)|UAH\s?0(?![\d.,])")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("world", ["no_amounts", "short"])
+def test_the_report_prints_no_currency_zero(reports, world):
+    text = re.sub(r"<[^>]+>", " ", reports[world]).replace("\u00a0", " ")
+    assert not CURRENCY_ZERO.search(text), CURRENCY_ZERO.search(text)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("world", ["no_amounts", "short"])
+def test_the_report_has_no_heading_without_content(reports, world):
+    blocks = _blocks(reports[world])
+    assert blocks.count("<h2") >= 9
+    for here, after in zip(blocks, [*blocks[1:], "<end"], strict=True):
+        if here in ("<h2", "<h3"):
+            assert after not in ("<h3", "<end") and not (here == "<h3" and after == "<h2"), blocks
+
+
+@pytest.mark.slow
+def test_the_short_report_shows_no_model_figure(reports):
+    html = reports["short"]
+    for label in ("mean P(alive) of the base", "expected visits in 12 months", "revenue forecast"):
+        assert label not in html
+    assert "The data cover 1.4 months of history; this needs at least 12" in html
+    assert "≤ 30" not in html and "31–31" not in html
+
+
+@pytest.mark.slow
+def test_the_report_without_amounts_says_not_exported(reports):
+    html = reports["no_amounts"]
+    assert html.count("not exported") >= 10
+    assert "Amounts are not exported with the visits" in html
+    assert "big spenders" not in html and "high-value" not in html

@@ -32,7 +32,9 @@ def _visits(rng, patients: int, start: pd.Timestamp, end: pd.Timestamp) -> pd.Da
         for _ in range(1 + int(rng.poisson(2.0))):
             if day > end:
                 break
-            rows.append((pid, day, "done", float(rng.choice([400, 800, 1500])), "Dr A Dr B".split()[i % 2]))
+            rows.append(
+                (pid, day, "done", float(rng.choice([400, 800, 1500])), ["Dr A", "Dr B"][i % 2])
+            )
             day = day + pd.Timedelta(days=int(rng.integers(7, 200)))
         if i % 7 == 0:
             rows.append((pid, end + pd.Timedelta(days=10), "booked", 0.0, "Dr B"))
@@ -41,8 +43,9 @@ def _visits(rng, patients: int, start: pd.Timestamp, end: pd.Timestamp) -> pd.Da
     return df
 
 
-def _write(folder: Path, name: str, visits: pd.DataFrame, cards: pd.DataFrame, amount: bool,
-           contacts: bool) -> Path:
+def _write(
+    folder: Path, name: str, visits: pd.DataFrame, cards: pd.DataFrame, amount: bool, contacts: bool
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     vcols = {"patient_id": "id", "date": "date", "status": "status", "doctor": "doctor"}
     if amount:
@@ -53,11 +56,22 @@ def _write(folder: Path, name: str, visits: pd.DataFrame, cards: pd.DataFrame, a
         pcols["phone"] = "phone"
     cards[list(pcols.values())].to_csv(folder / "patients.csv", index=False)
     params = {
-        "clinic": {"name": name, "slug": name.lower().replace(" ", "-"), "currency": "BRL",
-                   "language": "en", "as_of": AS_OF.date().isoformat()},
+        "clinic": {
+            "name": name,
+            "slug": name.lower().replace(" ", "-"),
+            "currency": "BRL",
+            "language": "en",
+            "as_of": AS_OF.date().isoformat(),
+        },
         "sources": [
-            {"system": "mis", "table": "visits", "path": "visits.csv", "date_format": "%Y-%m-%d",
-             "columns": vcols, "values": {"status": STATUS}},
+            {
+                "system": "mis",
+                "table": "visits",
+                "path": "visits.csv",
+                "date_format": "%Y-%m-%d",
+                "columns": vcols,
+                "values": {"status": STATUS},
+            },
             {"system": "mis", "table": "patients", "path": "patients.csv", "columns": pcols},
         ],
         "report": {"formats": ["html"]},
@@ -70,8 +84,11 @@ def _write(folder: Path, name: str, visits: pd.DataFrame, cards: pd.DataFrame, a
 def _cards(visits: pd.DataFrame) -> pd.DataFrame:
     ids = sorted(visits["id"].unique())
     return pd.DataFrame(
-        {"id": ids, "name": [f"Patient {i}" for i in ids],
-         "phone": [f"+38067{int(i[1:]):07d}" for i in ids]}
+        {
+            "id": ids,
+            "name": [f"Patient {i}" for i in ids],
+            "phone": [f"+38067{int(i[1:]):07d}" for i in ids],
+        }
     )
 
 
