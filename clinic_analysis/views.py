@@ -808,7 +808,6 @@ def segments_table(c: Context) -> HTML:
 
     r, t, f = c.audit.metrics["refusers"], c.t, c.f
     total = sum(r["counts"].values()) or 1
-    reach = r.get("contactable", {})
     plan_money = gaps.has_plan_amounts(c.audit.data)
     rows = []
     for s in SEGMENTS:
@@ -824,7 +823,6 @@ def segments_table(c: Context) -> HTML:
                 "balance": r["plan_balance"].get(s) or None,
                 "model_value": r.get("model_value_12m", {}).get(s) or None,
                 "potential": pot,
-                "reach": reach.get(s),
                 "what": t(f"seg_about.{s}"),
             }
         )
@@ -838,9 +836,8 @@ def segments_table(c: Context) -> HTML:
             "balance": (lambda x: f.money_short(x)) if plan_money else (lambda x: ne),
             "model_value": lambda x: _money(c, x),
             "potential": lambda x: _money(c, x),
-            "reach": lambda x: ne if x is None or x != x else f.number(x),
         },
-        headers={k: t(f"ref.col.{k}") if k != "reach" else t("honest.col_reach") for k in df},
+        headers={k: t(f"ref.col.{k}") for k in df.columns},
     )
     return HTML(table.data + unreachable_note(c).data)
 
