@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__, checks, refusers, summary
+from . import __version__, checks, gaps, refusers, summary
 from .load import load_clinic
 from .measures import compute_measures
 from .outputs import disk_error
@@ -135,6 +135,7 @@ def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
     from .calllists import call_table, sheet_counts
 
     metrics["calls"] = {"sheets": sheet_counts(call_table(audit))}
+    gaps.apply(audit)  # money "not exported" without amounts (never 0); who can be reached
     return audit
 
 

@@ -40,9 +40,11 @@ class Clustering:
 
 def features(people: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """recency_days (since the last visit), frequency (visit days), monetary (revenue),
-    tenure_days (since the first visit) for patients with a visit."""
+    tenure_days (since the first visit) for patients with a visit. Without spend (no
+    amounts exported, or none above zero) ``monetary`` is left out: the clusters are then
+    formed and named from visits alone."""
     p = people[people["visits"] > 0].set_index("patient_id")
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "recency_days": (as_of - p["last_visit"]).dt.days.clip(lower=0),
             "frequency": p["visits"],
@@ -50,6 +52,9 @@ def features(people: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
             "tenure_days": (as_of - p["first_visit"]).dt.days.clip(lower=0),
         }
     ).astype(float)
+    if not (out["monetary"] > 0).any():
+        out = out.drop(columns="monetary")
+    return out
 
 
 def name_clusters(profile: pd.DataFrame, population: pd.Series) -> dict[int, str]:
@@ -57,19 +62,23 @@ def name_clusters(profile: pd.DataFrame, population: pd.Series) -> dict[int, str
     names: dict[int, str] = {}
     for c, row in profile.iterrows():
         recent = row["recency_days"] <= population["recency_days"]
-        rich = row["monetary"] >= 1.5 * population["monetary"]
+        rich = "monetary" in row and row["monetary"] >= 1.5 * population["monetary"]
         frequent = row["frequency"] > population["frequency"]
         young = row["tenure_days"] <= 0.5 * population["tenure_days"]
         if recent and young and not frequent:
             name = "new"
-        elif recent and (rich or frequent):
+        elif recent and rich:
             name = "loyal_high_value"
+        elif recent and frequent:
+            name = "loyal_frequent"
         elif recent:
             name = "regular"
-        elif rich or frequent:
+        elif rich:
             name = "sleeping_big_spenders"
+        elif frequent:
+            name = "sleeping_frequent"
         elif row["frequency"] <= 1:
-            name = "lost_low_value"
+            name = "lost_low_value" if "monetary" in row else "lost_one_visit"
         else:
             name = "sleeping"
         names[c] = name

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from . import activity, completeness, dynamics, repeat, summary
-from .history import TOO_LITTLE_HISTORY, enough_history
+from .history import TOO_LITTLE_HISTORY, enough_history, months_of_history
 from .params import Params
 from .tables import ClinicData
 
@@ -20,6 +20,9 @@ class Measures:
     per_patient: pd.DataFrame  # indexed by patient_id
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     thresholds: activity.Thresholds | None = None
+
+
+YEAR_ON_YEAR_MONTHS = 24  # a year compared with the year before it
 
 
 def _f(x):
@@ -62,6 +65,17 @@ def compute_measures(
     metrics: dict = {"base": {}, "revenue": {}, "activity": {}, "repeat": {}, "completeness": {}}
     frames: dict[str, pd.DataFrame] = {}
     pp = pd.DataFrame(index=patients["patient_id"])
+    # how much history the data covers: time-based figures below need enough of it
+    need = params.history.min_months
+    enough = enough_history(days, as_of, need)
+    year_on_year = enough_history(days, as_of, max(need, YEAR_ON_YEAR_MONTHS))
+    metrics["history"] = {
+        "months": round(months_of_history(days, as_of), 1),
+        "min_months": need,
+        "enough": enough,
+        "year_on_year_months": max(need, YEAR_ON_YEAR_MONTHS),
+        "year_on_year": year_on_year,
+    }
 
     # ------------------------------------------------------------------ dynamics
     first = days.groupby("patient_id")["day"].min()
@@ -72,13 +86,13 @@ def compute_measures(
     has_amount = data.has("visits", "amount")
     g = dynamics.growth_12m(days, money, as_of, has_amount)
     metrics["base"]["active_base"] = g["base_now"]
-    metrics["base"]["growth_12m"] = _f(g["base_growth"])
+    metrics["base"]["growth_12m"] = _f(g["base_growth"]) if year_on_year else None
     # the one "last 12 months" window every section reads (summary.last_12_months)
     now12 = summary.last_12_months(money, days, as_of, has_amount)
     prev12 = summary.last_12_months(money, days, as_of, has_amount, years_back=1)
     metrics["revenue"]["last_12m"] = _money(now12.net)
     metrics["revenue"]["prev_12m"] = _money(prev12.net)
-    metrics["revenue"]["growth_12m"] = _f(g["revenue_growth"])
+    metrics["revenue"]["growth_12m"] = _f(g["revenue_growth"]) if year_on_year else None
     metrics["revenue"]["window_12m"] = {
         "start": now12.start.date().isoformat(),  # exclusive
         "end": now12.end.date().isoformat(),  # inclusive: the audit date
@@ -88,6 +102,8 @@ def compute_measures(
                               ("new_prev_12m", summary.window_12m(as_of, 1))):  # fmt: skip
         metrics["base"][key] = int(((first > start) & (first <= end)).sum())
     req = dynamics.required_growth(days, money, as_of, has_amount=has_amount)
+    if not enough:  # retention over a year cannot be read from less than a year
+        req["targets"] = {}
     metrics["base"]["required_growth_for_revenue"] = {k: _f(v) for k, v in req["targets"].items()}
     metrics["base"]["required_growth_inputs"] = {k: _f(v) for k, v in req["inputs"].items()}
     flow = dynamics.flow_by_month(days, as_of) if len(days) else pd.DataFrame()
@@ -107,7 +123,9 @@ def compute_measures(
     )
 
     # ------------------------------------------------------------------ activity
-    th = activity.thresholds(days, params.activity)
+    # too little history: the limits from the visit rhythm would be artefacts of the short
+    # span, so the phases (still needed by the refuser segments) use the stated defaults
+    th = activity.thresholds(days if enough else days.iloc[:0], params.activity)
     last = days.groupby("patient_id")["day"].max()
     since = (as_of - last).dt.days
     pp["days_since_last_visit"] = since.reindex(pp.index)
@@ -136,7 +154,9 @@ def compute_measures(
             k: _money(rev_phase.get(k, 0.0)) if has_amount else None for k in activity.PHASES
         },
     }
-    mix = activity.phase_mix_by_month(days, th, as_of) if len(days) else pd.DataFrame()
+    if not enough:
+        metrics["activity"] = {"status": TOO_LITTLE_HISTORY}
+    mix = activity.phase_mix_by_month(days, th, as_of) if len(days) and enough else pd.DataFrame()
     frames["phase_mix"] = mix
     metrics["activity"]["mix_by_month"] = [
         {"month": r["month"].strftime("%Y-%m"), **{k: int(r[k]) for k in activity.PHASES}}
@@ -156,16 +176,18 @@ def compute_measures(
     }
     # the headline: came back within 12 months, among patients first seen >= 12 months ago
     r12 = repeat.rate_12m(fs, as_of)
-    enough = enough_history(days, as_of, params.history.min_months) and r12["eligible"] > 0
-    metrics["repeat"]["status_12m"] = "ok" if enough else TOO_LITTLE_HISTORY
+    r12_ok = enough and r12["eligible"] > 0  # someone first seen a year or more ago
+    metrics["repeat"]["status_12m"] = "ok" if r12_ok else TOO_LITTLE_HISTORY
     metrics["repeat"]["eligible_12m"] = r12["eligible"]
-    metrics["repeat"]["returned_12m"] = r12["returned"] if enough else None
-    metrics["repeat"]["rate_12m"] = _f(r12["rate"]) if enough else None
-    metrics["repeat"]["rate_12m_ci"] = [_f(r12["low"]), _f(r12["high"])] if enough else None
-    ret = repeat.retention_by_month(fs, as_of)
+    metrics["repeat"]["returned_12m"] = r12["returned"] if r12_ok else None
+    metrics["repeat"]["rate_12m"] = _f(r12["rate"]) if r12_ok else None
+    metrics["repeat"]["rate_12m_ci"] = [_f(r12["low"]), _f(r12["high"])] if r12_ok else None
+    ret = repeat.retention_by_month(fs, as_of) if enough else pd.DataFrame()
     frames["retention_by_month"] = ret
     total_ret = ret["retained"].sum() / ret["patients"].sum() if len(ret) else None
     metrics["repeat"]["new_patient_retention"] = _f(total_ret)
+    if not enough:
+        metrics["repeat"]["retention_status"] = TOO_LITTLE_HISTORY
     metrics["repeat"]["retention_mark"] = repeat.DENTAL_RETENTION_MARK
     frames["days_to_second"] = fs[["days_to_second"]].dropna()
     min_size = params.repeat.min_group_size
@@ -188,13 +210,15 @@ def compute_measures(
         if grp.empty or grp.isna().all():
             missing_breakdowns.append(name)
             continue
-        if not enough:
+        if not r12_ok:
             continue  # too little history: no breakdown (status_12m says why)
         table = repeat.breakdown(grp, came_back, min_size)
         frames[f"repeat_{name}"] = table
         metrics["repeat"][name] = _breakdown_metrics(table)
     metrics["repeat"]["not_available"] = missing_breakdowns
-    frames["cohorts"] = repeat.cohort_matrix(days, as_of) if len(days) else pd.DataFrame()
+    frames["cohorts"] = (
+        repeat.cohort_matrix(days, as_of) if len(days) and enough else pd.DataFrame()
+    )
     split = repeat.revenue_split(money, days, has_amount)
     metrics["revenue"]["first_visits"] = _money(split["first_visits"])
     metrics["revenue"]["repeat_visits"] = _money(split["repeat_visits"])

@@ -23,6 +23,7 @@ from .clv import (
     holdout,
     rfm,
 )
+from .history import TOO_LITTLE_HISTORY, enough_history, months_of_history
 from .lifetimes_adapter import ConvergenceError
 
 
@@ -45,6 +46,13 @@ def compute_models(
     reactivation_base: float = 0.0,
 ) -> ModelResult:
     cfg = params.models
+    if not enough_history(days, as_of, params.history.min_months):
+        status = {
+            "status": TOO_LITTLE_HISTORY,
+            "months": round(months_of_history(days, as_of), 1),
+            "min_months": params.history.min_months,
+        }
+        return ModelResult(metrics={**status, "forecast": dict(status)}, per_patient=pd.DataFrame())
     s = rfm(days, as_of)
     s = s[s.index.isin(people.loc[people["in_base"], "patient_id"])]
     pp = pd.DataFrame(index=s.index)

@@ -79,7 +79,7 @@ def plot_monthly(
     ax2.spines["top"].set_visible(False)
     ax2.yaxis.set_major_formatter(FuncFormatter(lambda v, _: number_fmt(v)))
     ax2.set_ylabel(line_label)
-    _month_axis(ax, month_fmt)
+    _month_axis(ax, month_fmt, x)
     handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
     labels = ax.get_legend_handles_labels()[1] + ax2.get_legend_handles_labels()[1]
     ax.legend(handles, labels, loc="upper left")
@@ -110,7 +110,7 @@ def plot_new_patients(
     ax2.grid(False)
     ax2.yaxis.set_major_formatter(FuncFormatter(lambda v, _: number_fmt(v)))
     ax2.set_ylabel(base_label)
-    _month_axis(ax, month_fmt)
+    _month_axis(ax, month_fmt, monthly["month"])
     h = ax.get_legend_handles_labels()
     h2 = ax2.get_legend_handles_labels()
     ax.legend(h[0] + h2[0], h[1] + h2[1], loc="upper left")
@@ -119,10 +119,28 @@ def plot_new_patients(
     return ax
 
 
-def _month_axis(ax: Axes, month_fmt) -> None:
-    locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
-    ax.xaxis.set_major_locator(locator)
+MAX_MONTH_TICKS = 10
+
+
+def month_ticks(months) -> list[pd.Timestamp]:
+    """Tick positions for a monthly axis: the first day of the months the data covers, every
+    k-th so that at most ``MAX_MONTH_TICKS`` remain; one tick per month at most, so no two
+    ticks read the same month."""
+    periods = pd.DatetimeIndex(pd.to_datetime(pd.Series(months))).to_period("M").unique()
+    periods = periods.sort_values()
+    step = max(1, -(-len(periods) // MAX_MONTH_TICKS))
+    return [p.to_timestamp() for p in periods[::step]]
+
+
+def _month_axis(ax: Axes, month_fmt, months) -> None:
+    """Ticks on the data's own months, and the axis spanning only those months."""
+    ticks = month_ticks(months)
+    ax.set_xticks(ticks)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: month_fmt(mdates.num2date(v))))
+    if ticks:
+        last = pd.Timestamp(pd.to_datetime(pd.Series(months)).max())
+        pad = pd.Timedelta(days=20)
+        ax.set_xlim(ticks[0] - pad, max(last, ticks[-1]) + pad)
     ax.set_xlabel("")
 
 
@@ -153,7 +171,7 @@ def plot_flow(
     ax.plot(x, flow["net"], color=c[4], lw=2, marker="o", ms=3, label=labels.get("net", "net"))
     ax.axhline(0, color="#666", lw=0.8)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: number_fmt(v)))
-    _month_axis(ax, month_fmt)
+    _month_axis(ax, month_fmt, x)
     ax.legend(loc="upper left", ncols=4)
     if title:
         ax.set_title(title)
@@ -182,7 +200,7 @@ def plot_phase_mix(
         alpha=0.9,
     )
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: number_fmt(v)))
-    _month_axis(ax, month_fmt)
+    _month_axis(ax, month_fmt, mix["month"])
     ax.legend(loc="upper left", ncols=len(phases), fontsize=8)
     ax.set_ylim(0, mix[phases].sum(axis=1).max() * 1.18)
     if title:
@@ -237,7 +255,7 @@ def plot_retention(
     ax.axhline(mark, color=c[1], ls="--", lw=1.5, label=mark_label)
     ax.set_ylim(0, 1)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: pct_fmt(v)))
-    _month_axis(ax, month_fmt)
+    _month_axis(ax, month_fmt, ret["month"])
     ax.legend(loc="lower left")
     if title:
         ax.set_title(title)
@@ -473,7 +491,7 @@ def plot_forecast(
         label=labels.get("band", "80%"),
     )
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: money_fmt(v)))
-    _month_axis(ax, month_fmt)
+    _month_axis(ax, month_fmt, x)
     ax.legend(loc="upper left", ncols=4, fontsize=8)
     ax.set_ylim(0, fc["high"].max() * 1.25)
     if title:
@@ -498,7 +516,7 @@ def plot_backtest(
     ax.plot(bt["month"], bt["total"], marker="s", lw=2, ls="--", color=c[1], label=predicted_label)
     ax.fill_between(bt["month"], bt["low"], bt["high"], color=c[1], alpha=0.15)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: money_fmt(v)))
-    _month_axis(ax, month_fmt)
+    _month_axis(ax, month_fmt, bt["month"])
     ax.set_ylim(bottom=0)
     ax.legend(loc="lower left")
     if title:

@@ -36,6 +36,15 @@ def subsection(title: str, anchor: str | None = None) -> HTML:
     return HTML(f'<h3 id="{html.escape(anchor)}">{html.escape(title)}</h3>')
 
 
+def block(title: str, *parts: HTML, anchor: str | None = None) -> HTML:
+    """A subsection with its content, or nothing at all (no heading) when every part is
+    empty: a heading never stands alone."""
+    body = "".join(p.data for p in parts)
+    if not body.strip():
+        return HTML("")
+    return HTML(subsection(title, anchor).data + body)
+
+
 def kpis(items: Iterable[tuple[str, str]]) -> HTML:
     """A row of KPI tiles: ``[(value, label), ...]``."""
     tiles = "".join(

@@ -10,9 +10,10 @@ import html
 import matplotlib.pyplot as plt
 from IPython.display import HTML
 
-from . import plots
+from . import gaps, plots
 from . import present as P
 from .audit import Audit
+from .history import TOO_LITTLE_HISTORY
 from .i18n import Catalog, Formatter
 
 CHART_MONTHS = 60  # monthly charts show the last five years
@@ -26,6 +27,56 @@ class Context:
         self.t = Catalog(audit.params.clinic.language)
         self.f = Formatter(audit.params.clinic.language, audit.params.clinic.currency)
         self.palette = plots.set_report_theme(audit.params.report.branding.colour)
+
+
+# ----------------------------------------------------------------------------- honesty
+# A figure whose column was not exported reads "not exported"; one that needs more history
+# than the data holds reads "too little history". Neither is ever printed as a zero.
+
+
+def _amounts(c: Context) -> bool:
+    return gaps.has_amounts(c.audit.data)
+
+
+def _money(c: Context, x, short: bool = True) -> str:
+    """Money, or "not exported" when the visits carry no amounts."""
+    if not _amounts(c):
+        return c.t("honest.not_exported")
+    return c.f.money_short(x) if short else c.f.money(x)
+
+
+def _no_amounts(c: Context) -> HTML:
+    return P.callout(html.escape(c.t("honest.no_amounts")), kind="warn")
+
+
+def _history(c: Context) -> dict:
+    return c.audit.metrics.get("history", {})
+
+
+def _enough(c: Context) -> bool:
+    return bool(_history(c).get("enough", True))
+
+
+def _too_little(c: Context, needed: int | None = None) -> HTML:
+    """One sentence: the months of history available and needed."""
+    h = _history(c)
+    text = c.t(
+        "honest.too_little_history",
+        months=c.f.number(h.get("months"), 1),
+        needed=c.f.number(needed or h.get("min_months")),
+    )
+    return P.callout(html.escape(text), kind="warn")
+
+
+def _covered(c: Context, df):
+    """The rows of a monthly frame from the first month the data covers."""
+    import pandas as pd
+
+    first = c.audit.metrics["base"].get("first_visit")
+    if df is None or df.empty or first is None:
+        return df
+    start = pd.Timestamp(first).to_period("M").to_timestamp()
+    return df[df["month"] >= start].reset_index(drop=True)
 
 
 # ----------------------------------------------------------------------------- about the data
@@ -92,9 +143,10 @@ def base_by_rule_table(c: Context) -> HTML:
             "patients": list(by_rule.values()),
         }
     )
+    ne = t("honest.not_exported")
     return P.table(
         df,
-        formats={"patients": f.number},
+        formats={"patients": lambda x: ne if x is None or x != x else f.number(x)},
         headers={"rule": t("about.col.rule"), "patients": t("about.col.patients")},
     )
 
@@ -114,14 +166,16 @@ def glance_kpis(c: Context) -> HTML:
         [
             (f.number(m["base"]["patients"]), t("glance.kpi.patients")),
             (f.number(m["base"]["visits"]), t("glance.kpi.visits")),
-            (f.money_short(m["revenue"]["total"]), t("glance.kpi.revenue")),
-            (f.money(m["revenue"]["average_check"]), t("glance.kpi.average_check")),
+            (_money(c, m["revenue"]["total"]), t("glance.kpi.revenue")),
+            (_money(c, m["revenue"]["average_check"], short=False), t("glance.kpi.average_check")),
         ]
     )
 
 
 def glance_monthly_chart(c: Context) -> HTML:
     t, f = c.t, c.f
+    if not _amounts(c):
+        return _no_amounts(c)
     fig, ax = plt.subplots(figsize=plots.WIDE)
     plots.plot_monthly(
         c.audit.monthly.tail(CHART_MONTHS),
@@ -156,12 +210,19 @@ def glance_reading(c: Context) -> HTML:
     t, f = c.t, c.f
     m = c.audit.metrics
     mo = c.audit.monthly
-    if len(mo) < 24:
-        return P.callout(html.escape(t("glance.reading_short", months=f.number(len(mo)))))
-    last = mo.tail(12)
+    if not _history(c).get("year_on_year", len(mo) >= 24):
+        return _too_little(c, _history(c).get("year_on_year_months"))
     # the one "last 12 months" window (summary.last_12_months), as dynamics and activity
-    rev_l = m["revenue"]["last_12m"]
     new_l, new_p = m["base"]["new_last_12m"], m["base"]["new_prev_12m"]
+    if not _amounts(c):
+        text = t(
+            "honest.glance_no_amounts",
+            new=f.number(new_l),
+            new_change=_pct_signed(f, (new_l / new_p - 1) if new_p else None),
+        )
+        return P.callout(html.escape(text))
+    last = mo.tail(12)
+    rev_l = m["revenue"]["last_12m"]
     change = m["revenue"]["growth_12m"]
     new_change = (new_l / new_p - 1) if new_p else None
     key = "glance.reading_up" if (change or 0) >= 0 else "glance.reading_down"
@@ -247,7 +308,10 @@ def anomalies_table(c: Context) -> HTML:
     t, f = c.t, c.f
     a = c.audit.metrics["data_quality"]["anomalies"]
     rows = [
-        (t(f"quality.anomaly.{k}"), f.money(v) if k.endswith("_amount") else f.number(v))
+        (
+            t(f"quality.anomaly.{k}"),
+            (f.money(v) if v else "—") if k.endswith("_amount") else f.number(v),
+        )
         for k, v in a.items()
     ]
     df = pd.DataFrame(rows, columns=["what", "n"])
@@ -279,13 +343,23 @@ def _pct_signed(f: Formatter, x) -> str:
     return ("+" if x >= 0 else "−") + f.percent(abs(x))
 
 
+def _yoy(c: Context, x) -> str:
+    """A year-on-year change, or "too little history" when two years are not covered."""
+    if not _history(c).get("year_on_year", True):
+        return c.t("honest.too_little_history_short")
+    return _pct_signed(c.f, x)
+
+
 def dynamics_kpis(c: Context) -> HTML:
     m, t, f = c.audit.metrics, c.t, c.f
     return P.kpis(
         [
             (f.number(m["base"]["active_base"]), t("dyn.kpi.active_base")),
-            (_pct_signed(f, m["base"]["growth_12m"]), t("dyn.kpi.base_growth")),
-            (_pct_signed(f, m["revenue"]["growth_12m"]), t("dyn.kpi.revenue_growth")),
+            (_yoy(c, m["base"]["growth_12m"]), t("dyn.kpi.base_growth")),
+            (
+                _yoy(c, m["revenue"]["growth_12m"]) if _amounts(c) else _money(c, None),
+                t("dyn.kpi.revenue_growth"),
+            ),
             (f.percent(m["base"]["pre_appointment_rate"]), t("dyn.kpi.pre_appointment")),
         ]
     )
@@ -296,6 +370,7 @@ def dynamics_flow_chart(c: Context) -> HTML:
     flow = c.audit.frames.get("flow")
     if flow is None or flow.empty:
         return P.callout(html.escape(t("dyn.no_data")), kind="warn")
+    flow = _covered(c, flow)
     fig, ax = plt.subplots(figsize=plots.WIDE)
     plots.plot_flow(
         flow,
@@ -313,6 +388,10 @@ def required_growth_table(c: Context) -> HTML:
 
     t, f = c.t, c.f
     req = c.audit.metrics["base"]["required_growth_for_revenue"]
+    if not _amounts(c):
+        return _no_amounts(c)
+    if not _enough(c):
+        return _too_little(c)
     if not req:
         return P.callout(html.escape(t("dyn.required_na")), kind="warn")
     df = pd.DataFrame(
@@ -332,7 +411,7 @@ def required_growth_reading(c: Context) -> HTML:
     t, f = c.t, c.f
     m = c.audit.metrics["base"]
     req, inp = m["required_growth_for_revenue"], m["required_growth_inputs"]
-    if not req:
+    if not req or not _amounts(c) or not _enough(c):
         return HTML("")
     text = t(
         "dyn.required_reading",
@@ -351,14 +430,18 @@ def dynamics_reading(c: Context) -> HTML:
     if flow is None or flow.empty:
         return HTML("")
     last12 = flow.tail(12)
-    text = t(
-        "dyn.reading",
+    fields = dict(
         new=f.number(last12["new"].sum()),
         recaptured=f.number(last12["recaptured"].sum()),
         lost=f.number(last12["lost"].sum()),
-        net=_pct_signed(f, m["base"]["growth_12m"]),
         pre=f.percent(m["base"]["pre_appointment_rate"]),
     )
+    if _history(c).get("year_on_year", True):
+        text = t("dyn.reading", net=_pct_signed(f, m["base"]["growth_12m"]), **fields)
+    else:  # the months covered only: no year-on-year change
+        text = t(
+            "honest.dyn_reading_short", months=f.number(_history(c).get("months"), 1), **fields
+        )
     return P.callout(html.escape(text))
 
 
@@ -368,6 +451,8 @@ def dynamics_reading(c: Context) -> HTML:
 def activity_intro(c: Context) -> HTML:
     t, f = c.t, c.f
     a = c.audit.metrics["activity"]
+    if a.get("status") == TOO_LITTLE_HISTORY:
+        return _too_little(c)
     th = a["thresholds_days"]
     key = {"data": "act.rule_data", "params": "act.rule_params", "default": "act.rule_default"}[
         a["threshold_source"]
@@ -397,6 +482,8 @@ def activity_table(c: Context) -> HTML:
 
     t, f = c.t, c.f
     a = c.audit.metrics["activity"]
+    if a.get("status") == TOO_LITTLE_HISTORY:
+        return HTML("")  # the section's intro says why
     th = a["thresholds_days"]
     total = sum(a["counts"].values()) or 1
     ranges = {
@@ -418,7 +505,7 @@ def activity_table(c: Context) -> HTML:
     )
     return P.table(
         df,
-        formats={"patients": f.number, "share": f.percent, "revenue": f.money_short},
+        formats={"patients": f.number, "share": f.percent, "revenue": lambda x: _money(c, x)},
         headers={k: t(f"act.col.{k}") for k in df.columns},
     )
 
@@ -427,9 +514,9 @@ def activity_mix_chart(c: Context) -> HTML:
     from .activity import PHASES
 
     t, f = c.t, c.f
-    mix = c.audit.frames.get("phase_mix")
+    mix = _covered(c, c.audit.frames.get("phase_mix"))
     if mix is None or mix.empty:
-        return HTML("")
+        return HTML("")  # too little history: the section's intro says why
     fig, ax = plt.subplots(figsize=plots.WIDE)
     plots.plot_phase_mix(
         mix,
@@ -446,7 +533,9 @@ def activity_mix_chart(c: Context) -> HTML:
 def activity_reading(c: Context) -> HTML:
     t, f = c.t, c.f
     a = c.audit.metrics["activity"]
-    mix = c.audit.frames.get("phase_mix")
+    if a.get("status") == TOO_LITTLE_HISTORY:
+        return HTML("")
+    mix = _covered(c, c.audit.frames.get("phase_mix"))
     counts = a["counts"]
     total = sum(counts.values()) or 1
     trend = ""
@@ -455,13 +544,18 @@ def activity_reading(c: Context) -> HTML:
         share_then = mix["active"].iloc[-13] / max(mix[list(counts)].iloc[-13].sum(), 1)
         key = "act.trend_up" if share_now >= share_then else "act.trend_down"
         trend = " " + t(key, now=f.percent(share_now), then=f.percent(share_then))
-    text = t(
-        "act.reading",
+    fields = dict(
         active=f.percent(counts["active"] / total),
         risk=f.number(counts["at_risk"] + counts["lapsing"]),
-        risk_revenue=f.money_short(a["revenue_12m"]["at_risk"] + a["revenue_12m"]["lapsing"]),
         lost=f.number(counts["lost_1y"] + counts["lost_2y"]),
     )
+    if _amounts(c):
+        rev = a["revenue_12m"]
+        text = t(
+            "act.reading", risk_revenue=f.money_short(rev["at_risk"] + rev["lapsing"]), **fields
+        )
+    else:
+        text = t("honest.act_reading_no_amounts", **fields)
     return P.callout(html.escape(text + trend))
 
 
@@ -477,7 +571,10 @@ def repeat_kpis(c: Context) -> HTML:
             (f.percent(r["rate_12m"]), t("rep.kpi.rate_12m" if ok else "rep.kpi.rate_12m_short")),
             (f.percent(r["rate"]), t("rep.kpi.rate_lifetime")),
             (f.number(r["median_days_to_second"]), t("rep.kpi.median_days")),
-            (f.percent(rev["repeat_share"]), t("rep.kpi.repeat_share")),
+            (
+                f.percent(rev["repeat_share"]) if _amounts(c) else _money(c, None),
+                t("rep.kpi.repeat_share"),
+            ),
         ]
     )
 
@@ -487,25 +584,28 @@ def repeat_reading(c: Context) -> HTML:
     rev = c.audit.metrics["revenue"]
     w = r["returned_within"]
     ret = r["new_patient_retention"]
-    key = "rep.retention_above" if (ret or 0) >= r["retention_mark"] else "rep.retention_below"
-    share = rev["repeat_share"]
     if r.get("status_12m") != "ok":
         text = t("rep.reading_short", lifetime=f.percent(r["rate"]))
         return P.callout(html.escape(text))
-    text = (
-        t(
-            "rep.reading_12m",
-            rate=f.percent(r["rate_12m"]),
-            eligible=f.number(r["eligible_12m"]),
-            lifetime=f.percent(r["rate"]),
-            w90=f.percent(w["90"]["rate"]),
-            w180=f.percent(w["180"]["rate"]),
-            w365=f.percent(w["365"]["rate"]),
-            share=f.percent(share),
-        )
-        + " "
-        + t(key, retention=f.percent(ret), mark=f.percent(r["retention_mark"]))
+    fields = dict(
+        rate=f.percent(r["rate_12m"]),
+        eligible=f.number(r["eligible_12m"]),
+        lifetime=f.percent(r["rate"]),
+        w90=f.percent(w["90"]["rate"]),
+        w180=f.percent(w["180"]["rate"]),
+        w365=f.percent(w["365"]["rate"]),
     )
+    parts = [t("rep.reading_12m", **fields)]
+    if all(w[k]["rate"] is not None for k in ("90", "180", "365")):
+        parts.append(t("honest.rep_windows", **fields))
+    if _amounts(c):
+        parts.append(t("honest.rep_share", share=f.percent(rev["repeat_share"])))
+    else:
+        parts.append(t("honest.rep_share_not_exported"))
+    text = " ".join(parts)
+    if ret is not None:  # no retention figure, no sentence about it
+        key = "rep.retention_above" if ret >= r["retention_mark"] else "rep.retention_below"
+        text += " " + t(key, retention=f.percent(ret), mark=f.percent(r["retention_mark"]))
     return P.callout(html.escape(text))
 
 
@@ -528,7 +628,9 @@ def repeat_days_chart(c: Context) -> HTML:
 
 def repeat_retention_chart(c: Context) -> HTML:
     t, f = c.t, c.f
-    ret = c.audit.frames.get("retention_by_month")
+    ret = _covered(c, c.audit.frames.get("retention_by_month"))
+    if not _enough(c):
+        return _too_little(c)
     if ret is None or ret.empty:
         return P.callout(html.escape(t("rep.no_retention")), kind="warn")
     fig, ax = plt.subplots(figsize=plots.WIDE)
@@ -606,8 +708,10 @@ def repeat_breakdown(c: Context, name: str) -> HTML:
 def repeat_cohort_chart(c: Context) -> HTML:
     t = c.t
     share = c.audit.frames.get("cohorts")
+    if not _enough(c):
+        return _too_little(c)
     if share is None or share.empty:
-        return HTML("")
+        return P.callout(html.escape(t("rep.no_retention")), kind="warn")
     fig, ax = plt.subplots(figsize=(10, 0.36 * len(share) + 1.4))
     plots.plot_cohorts(
         share,
@@ -625,12 +729,16 @@ def repeat_cohort_chart(c: Context) -> HTML:
 def completeness_kpis(c: Context) -> HTML:
     m, t, f = c.audit.metrics["completeness"], c.t, c.f
     fields = m["fields"]
+
+    def pct(x):
+        return t("honest.not_exported") if x is None else f.percent(x)
+
     return P.kpis(
         [
-            (f.percent(m["contactable"]), t("comp.kpi.contactable")),
-            (f.percent(fields.get("phone")), t("comp.kpi.phone")),
-            (f.percent(fields.get("email")), t("comp.kpi.email")),
-            (f.percent(m["mean_score"]), t("comp.kpi.score")),
+            (pct(m["contactable"]), t("comp.kpi.contactable")),
+            (pct(fields.get("phone")), t("comp.kpi.phone")),
+            (pct(fields.get("email")), t("comp.kpi.email")),
+            (pct(m["mean_score"]), t("comp.kpi.score")),
         ]
     )
 
@@ -641,7 +749,8 @@ def completeness_chart(c: Context) -> HTML:
     t, f = c.t, c.f
     m = c.audit.metrics["completeness"]
     shares = pd.Series({t(f"comp.field.{k}"): v for k, v in m["fields"].items() if v is not None})
-    shares[t("comp.field.contactable")] = m["contactable"] or 0.0
+    if m["contactable"] is not None:
+        shares[t("comp.field.contactable")] = m["contactable"]
     if shares.empty:
         return HTML("")
     fig, ax = plt.subplots(figsize=(10, 0.42 * len(shares) + 1.0))
@@ -658,6 +767,10 @@ def completeness_by_year_table(c: Context) -> HTML:
     if by_year is None or by_year.empty:
         return HTML("")
     wide = by_year.set_index("year").tail(6).T
+    if c.audit.metrics["completeness"]["contactable"] is None:  # no phone or e-mail exported
+        wide = wide.drop(index="contactable", errors="ignore")
+    if wide.empty:
+        return HTML("")
     df = pd.DataFrame({"field": [t(f"comp.field.{k}") for k in wide.index]})
     years = [str(y) for y in wide.columns]
     for y, col in zip(years, wide.columns, strict=True):
@@ -670,13 +783,16 @@ def completeness_by_year_table(c: Context) -> HTML:
 def completeness_reading(c: Context) -> HTML:
     t, f = c.t, c.f
     m = c.audit.metrics["completeness"]
-    parts = [
-        t(
-            "comp.reading",
-            contactable=f.percent(m["contactable"]),
-            n=f.number(round((1 - (m["contactable"] or 0)) * c.audit.metrics["base"]["patients"])),
-        )
-    ]
+    if m["contactable"] is None:
+        parts = [t("honest.no_contacts")]
+    else:
+        parts = [
+            t(
+                "comp.reading",
+                contactable=f.percent(m["contactable"]),
+                n=f.number(round((1 - m["contactable"]) * c.audit.metrics["base"]["patients"])),
+            )
+        ]
     if m["not_exported"]:
         parts.append(
             t(
@@ -704,26 +820,46 @@ def refusers_kpis(c: Context) -> HTML:
     loss = _delay_loss(r)
     return P.kpis(
         [
-            (f.number(r["refusers_total"]), t("ref.kpi.refusers")),
-            (f.money_short(stake["total"]), t("ref.kpi.at_stake", months=stake["months"])),
-            (f.money_short(r["potential"]["base"]), t("ref.kpi.potential")),
-            (f.money_short(loss), t("ref.kpi.delay")),
+            (
+                f.number(r["refusers_total"]),
+                t("honest.kpi_refusers", n=f.number(len(_refuser_rows(r)))),
+            ),
+            (_money(c, stake["total"]), t("ref.kpi.at_stake", months=stake["months"])),
+            (_money(c, r["potential"]["base"]), t("ref.kpi.potential")),
+            (_money(c, loss), t("ref.kpi.delay")),
         ]
     )
+
+
+def _refuser_rows(r: dict) -> list[str]:
+    """The refuser segments with patients: the rows the segments table shows for them."""
+    from .refusers import REFUSER_SEGMENTS
+
+    return [s for s in REFUSER_SEGMENTS if r["counts"].get(s)]
+
+
+FRESH_MAJORITY = 0.5  # at least half refused recently: the reading says "most are fresh"
 
 
 def refusers_reading(c: Context) -> HTML:
     r, t, f = c.audit.metrics["refusers"], c.t, c.f
     s = c.audit.params.refusers
+    if not r["refusers_total"]:
+        return P.callout(html.escape(t("honest.no_refusers")))
+    fresh = r["fresh_share"]
+    key = "honest.ref_few_fresh" if fresh < FRESH_MAJORITY else "honest.ref_mostly_fresh"
+    parts = [
+        t(key, n=f.number(r["refusers_total"]), fresh=f.percent(fresh)),
+        t(
+            "honest.ref_article",
+            gone=f.percent(s.gone_elsewhere_share),
+            months=f.number(s.gone_elsewhere_months),
+        ),
+    ]
     loss = _delay_loss(r)
-    text = t(
-        "ref.reading",
-        n=f.number(r["refusers_total"]),
-        fresh=f.percent(r["fresh_share"]),
-        gone=f.percent(s.gone_elsewhere_share),
-        months=f.number(s.gone_elsewhere_months),
-        loss=f.money(loss),
-    )
+    if _amounts(c) and loss is not None:
+        parts.append(t("honest.ref_loss", loss=f.money(loss)))
+    text = " ".join(parts)
     return P.callout(html.escape(text))
 
 
@@ -734,6 +870,7 @@ def segments_table(c: Context) -> HTML:
 
     r, t, f = c.audit.metrics["refusers"], c.t, c.f
     total = sum(r["counts"].values()) or 1
+    plan_money = gaps.has_plan_amounts(c.audit.data)
     rows = []
     for s in SEGMENTS:
         n = r["counts"][s]
@@ -752,17 +889,34 @@ def segments_table(c: Context) -> HTML:
             }
         )
     df = pd.DataFrame(rows)
-    return P.table(
+    ne = t("honest.not_exported")
+    table = P.table(
         df,
         formats={
             "patients": f.number,
             "share": f.percent,
-            "balance": f.money_short,
-            "model_value": f.money_short,
-            "potential": f.money_short,
+            "balance": (lambda x: f.money_short(x)) if plan_money else (lambda x: ne),
+            "model_value": lambda x: _money(c, x),
+            "potential": lambda x: _money(c, x),
         },
         headers={k: t(f"ref.col.{k}") for k in df.columns},
     )
+    return HTML(table.data + unreachable_note(c).data)
+
+
+def unreachable_note(c: Context) -> HTML:
+    """A warning naming the segments to call in which nobody can be contacted."""
+    from .refusers import CALL_SEGMENTS
+
+    r, t = c.audit.metrics["refusers"], c.t
+    reach = r.get("contactable", {})
+    if reach and all(v is None for v in reach.values()):
+        return P.callout(html.escape(t("honest.unreachable_not_exported")), kind="warn")
+    nobody = [s for s in CALL_SEGMENTS if r["counts"].get(s) and not reach.get(s)]
+    if not nobody:
+        return HTML("")
+    text = t("honest.unreachable", segments=", ".join(t(f"seg.{s}") for s in nobody))
+    return P.callout(html.escape(text), kind="warn")
 
 
 def segment_ages_chart(c: Context) -> HTML:
@@ -770,9 +924,9 @@ def segment_ages_chart(c: Context) -> HTML:
 
     t = c.t
     ages = c.audit.frames.get("segment_ages")
-    if ages is None or ages.empty:
-        return HTML("")
-    rows = [s for s in (*REFUSER_SEGMENTS, "lapsed") if s in ages.index]
+    rows = [s for s in (*REFUSER_SEGMENTS, "lapsed") if ages is not None and s in ages.index]
+    if not rows or not ages.loc[rows].to_numpy().sum():
+        return P.paragraph(html.escape(t("honest.no_refusers")), muted=True)
     fig, ax = plt.subplots(figsize=(10, 0.5 * len(rows) + 1.4))
     plots.plot_stacked_rows(
         ages.loc[rows],
@@ -792,8 +946,12 @@ def scenarios_table(c: Context) -> HTML:
     from .refusers import SCENARIOS
 
     r, t, f = c.audit.metrics["refusers"], c.t, c.f
+    if not _amounts(c):
+        return _no_amounts(c)
     rows = []
     for s, vals in r["potential_by_segment"].items():
+        if not r["counts"].get(s):
+            continue
         rates = r["rates"][s]
         rows.append(
             {
@@ -825,6 +983,8 @@ def scenarios_table(c: Context) -> HTML:
 def potential_method(c: Context) -> HTML:
     r, t, f = c.audit.metrics["refusers"], c.t, c.f
     h = r["return_history"]
+    if not _amounts(c):
+        return HTML("")  # the scenarios above say why
     key = "ref.method_history" if h["source"] == "history" else "ref.method_fallback"
     text = t(
         key,
@@ -838,6 +998,8 @@ def potential_method(c: Context) -> HTML:
 def delay_chart(c: Context) -> HTML:
     t, f = c.t, c.f
     d = c.audit.frames.get("delay")
+    if not _amounts(c):
+        return _no_amounts(c)
     if d is None or d.empty:
         return HTML("")
     fig, ax = plt.subplots(figsize=(10, 3.2))
@@ -893,7 +1055,7 @@ def action_plan_table(c: Context) -> HTML:
     rows = []
     for s in (*CALL_SEGMENTS, AT_RISK_SHEET):
         n = calls.get(s)
-        if n is None:
+        if not n:
             continue
         pot = r["potential_by_segment"].get(s, {}).get("base")
         rows.append(
@@ -902,22 +1064,25 @@ def action_plan_table(c: Context) -> HTML:
                 "contact": n,
                 "who": t(f"plan.who.{s}"),
                 "cadence": t(f"plan.cadence.{s}"),
-                "expected": f.money_short(pot) if pot is not None else "—",
+                "expected": _money(c, pot) if pot is not None or not _amounts(c) else "—",
                 "measure": t(f"plan.measure.{s}"),
             }
         )
     df = pd.DataFrame(rows)
-    return P.table(
+    table = P.table(
         df,
         formats={"contact": f.number},
         numeric=["expected"],
         headers={k: t(f"plan.col.{k}") for k in df.columns},
     )
+    return HTML(table.data + unreachable_note(c).data)
 
 
 def action_plan_note(c: Context) -> HTML:
     t, f = c.t, c.f
     dnc = c.audit.metrics.get("calls", {}).get("sheets", {}).get("do_not_contact", 0)
+    if not c.audit.data.has("patients", "consent"):
+        return P.callout(html.escape(t("honest.plan_note_no_consent")))
     return P.callout(html.escape(t("plan.note", dnc=f.number(dnc))))
 
 
@@ -928,9 +1093,18 @@ def _models(c: Context) -> dict:
     return c.audit.metrics.get("models", {})
 
 
+def _models_off(c: Context) -> bool:
+    """True when the models did not run for too little history (the intro says why)."""
+    return _models(c).get("status") == TOO_LITTLE_HISTORY
+
+
 def models_intro(c: Context) -> HTML:
     t = c.t
+    if _models_off(c):
+        return _too_little(c)
     parts = [P.callout(html.escape(t("mod.intro"))).data]
+    if not _amounts(c):
+        parts.append(P.callout(html.escape(t("honest.models_no_amounts")), kind="warn").data)
     for note in _models(c).get("notes", []):
         parts.append(P.callout(html.escape(t(f"mod.note.{note}")), kind="warn").data)
     return HTML("".join(parts))
@@ -947,9 +1121,9 @@ def models_kpis(c: Context) -> HTML:
         [
             (f.percent(base["p_alive"].mean()), t("mod.kpi.p_alive")),
             (f.number(base["expected_visits_12m"].sum()), t("mod.kpi.visits")),
-            (f.money_short(m.get("clv", {}).get("total_12m")), t("mod.kpi.clv")),
+            (_money(c, m.get("clv", {}).get("total_12m")), t("mod.kpi.clv")),
             (
-                f.money_short(c.audit.metrics.get("forecast", {}).get("total_12m")),
+                _money(c, c.audit.metrics.get("forecast", {}).get("total_12m")),
                 t("mod.kpi.forecast"),
             ),
         ]
@@ -974,8 +1148,7 @@ def p_alive_by_phase(c: Context) -> HTML:
             "p_alive": g["mean"].to_numpy(),
         }
     )
-    agree = bool((g["mean"].diff().dropna() <= 0.02).all())
-    text = t("mod.phase_agree" if agree else "mod.phase_disagree")
+    text = t("mod.phase_agree" if phases_agree(g["mean"]) else "mod.phase_disagree")
     return HTML(
         P.table(
             df,
@@ -986,11 +1159,20 @@ def p_alive_by_phase(c: Context) -> HTML:
     )
 
 
+def phases_agree(p_alive) -> bool:
+    """True when P(alive), as the table shows it (whole percent), never rises from one
+    phase to a later one; phases without patients are skipped."""
+    shown = (p_alive.dropna() * 100).round()
+    return bool((shown.diff().dropna() <= 0).all())
+
+
 def holdout_chart(c: Context) -> HTML:
     t, f = c.t, c.f
     m = _models(c).get("bgnbd", {})
     hb = c.audit.frames.get("holdout_by_frequency")
     h = m.get("holdout")
+    if _models_off(c):
+        return HTML("")
     if hb is None or h is None:
         return P.callout(html.escape(t("mod.no_holdout")), kind="warn")
     fig, ax = plt.subplots(figsize=(10, 3.4))
@@ -1050,6 +1232,8 @@ def gamma_gamma_note(c: Context) -> HTML:
 def clv_chart(c: Context) -> HTML:
     t, f = c.t, c.f
     p = c.audit.patients
+    if not _amounts(c):
+        return _no_amounts(c)
     if "clv_12m" not in p:
         return HTML("")
     values = p.loc[p["in_base"], "clv_12m"].dropna().to_numpy()
@@ -1072,6 +1256,8 @@ def clusters_block(c: Context) -> HTML:
     t, f = c.t, c.f
     prof = c.audit.frames.get("cluster_profile")
     cl = _models(c).get("clusters", {})
+    if _models_off(c):
+        return HTML("")
     if prof is None or not cl:
         return P.callout(html.escape(t("mod.no_clusters")), kind="warn")
     df = pd.DataFrame(
@@ -1080,7 +1266,7 @@ def clusters_block(c: Context) -> HTML:
             "patients": prof["patients"].to_numpy(),
             "recency": prof["recency_days"].to_numpy(),
             "frequency": prof["frequency"].to_numpy(),
-            "monetary": prof["monetary"].to_numpy(),
+            "monetary": prof["monetary"].to_numpy() if "monetary" in prof else None,
             "tenure": prof["tenure_days"].to_numpy(),
         }
     )
@@ -1090,13 +1276,20 @@ def clusters_block(c: Context) -> HTML:
             "patients": f.number,
             "recency": f.number,
             "frequency": f.number,
-            "monetary": f.money,
+            "monetary": lambda x: _money(c, x, short=False),
             "tenure": f.number,
         },
         headers={k: t(f"mod.col.{k}") for k in df.columns},
     )
     note = P.paragraph(
-        html.escape(t("mod.clusters_note", k=cl["k"], s=f.number(cl["silhouette"], 2))), muted=True
+        html.escape(
+            t(
+                "mod.clusters_note" if "monetary" in prof else "honest.clusters_note_no_spend",
+                k=cl["k"],
+                s=f.number(cl["silhouette"], 2),
+            )
+        ),
+        muted=True,
     )
     return HTML(tbl.data + note.data)
 
@@ -1104,8 +1297,12 @@ def clusters_block(c: Context) -> HTML:
 def _cluster_label(c: Context, name: str) -> str:
     head, _, tail = name.rpartition("_")
     if head and tail.isdigit():
-        return f"{c.t(f'cluster.{head}')} ({tail})"
-    return c.t(f"cluster.{name}")
+        return f"{_cluster_name(c, head)} ({tail})"
+    return _cluster_name(c, name)
+
+
+def _cluster_name(c: Context, name: str) -> str:
+    return c.t.get(f"cluster.{name}") or c.t(f"honest.cluster.{name}")
 
 
 def cluster_crosstab(c: Context, by: str) -> HTML:
@@ -1113,6 +1310,8 @@ def cluster_crosstab(c: Context, by: str) -> HTML:
 
     t, f = c.t, c.f
     p = c.audit.patients
+    if _models_off(c):
+        return HTML("")
     if "cluster" not in p:
         return P.callout(html.escape(t("mod.no_clusters")), kind="warn")
     base = p[p["in_base"] & p["cluster"].notna()]
@@ -1132,6 +1331,10 @@ def cluster_crosstab(c: Context, by: str) -> HTML:
 def forecast_chart(c: Context) -> HTML:
     t, f = c.t, c.f
     fc = c.audit.frames.get("forecast")
+    if _models_off(c):
+        return HTML("")
+    if not _amounts(c):
+        return _no_amounts(c)
     if fc is None:
         return P.callout(html.escape(t("mod.no_forecast")), kind="warn")
     fig, ax = plt.subplots(figsize=plots.WIDE)
@@ -1170,6 +1373,10 @@ def backtest_chart(c: Context) -> HTML:
     t, f = c.t, c.f
     bt = c.audit.frames.get("backtest")
     fm = c.audit.metrics.get("forecast", {}).get("backtest", {})
+    if _models_off(c):
+        return HTML("")
+    if not _amounts(c):
+        return _no_amounts(c)
     if bt is None or bt.empty:
         return P.callout(html.escape(t("mod.no_forecast")), kind="warn")
     fig, ax = plt.subplots(figsize=(10, 3.2))

@@ -223,6 +223,7 @@ def test_patient_with_only_refunds_or_only_no_shows_is_not_a_visitor(tmp_path):
         tmp_path,
         {"v.csv": ("visits", text, {"columns": VISIT_COLS, "values": STATUS})},
         clinic={"as_of": "2024-06-30"},
+        history={"min_months": 1},  # six months: enough for this test's activity counts
     )
     audit = compute_audit(params)
     m = audit.metrics

@@ -161,7 +161,9 @@ def test_a_clinic_without_repeat_patients_reports_instead_of_crashing(tmp_path):
         f"P{i};{1 + i % 28:02d}.0{1 + i % 9}.2024;100;Виконано\n" for i in range(40)
     )
     params = make_params(
-        tmp_path, {"v.csv": ("visits", text, {"columns": VISIT_COLS, "values": STATUS})}
+        tmp_path,
+        {"v.csv": ("visits", text, {"columns": VISIT_COLS, "values": STATUS})},
+        history={"min_months": 1},  # nine months of visits: past the history gate
     )
     m = compute_audit(params).metrics["models"]
     assert m["bgnbd"]["status"] == "too_few_repeaters"

@@ -49,3 +49,32 @@ def test_every_view_renders_in_every_language(audit, language):
             assert not any(n in text for n in names), name
             done += 1
     assert done > 40
+
+
+@pytest.mark.parametrize(("world", "language"), [("no_amounts", "uk"), ("short", "ru")])
+def test_every_view_renders_without_amounts_and_on_six_weeks(tmp_path, world, language):
+    """The honest variants (not exported, too little history) exist in every language and
+    no view prints a currency zero."""
+    from . import worlds
+
+    build = worlds.no_amounts_clinic if world == "no_amounts" else worlds.short_history_clinic
+    audit = compute_audit(load_params(build(tmp_path)))
+    clinic = audit.params.clinic.model_copy(update={"language": language})
+    audit.params = audit.params.model_copy(update={"clinic": clinic})
+    c = V.Context(audit)
+    marker = c.t(
+        "honest.not_exported" if world == "no_amounts" else "honest.too_little_history_short"
+    )
+    seen = []
+    for name, fn, extra in _views():
+        calls = [(b,) for b in BREAKDOWNS] if extra == ["name"] else [()]
+        if extra == ["by"]:
+            calls = [("phase",), ("segment",)]
+        for args in calls:
+            html = fn(c, *args).data
+            text = re.sub(r"<[^>]+>|data:image/png;base64,[A-Za-z0-9+/=]+", " ", html)
+            text = text.replace("\u00a0", " ")
+            assert not re.search(r"\{[a-z_]+\}", text), (name, text[:200])
+            assert not re.search(r"(?<![\d.,])0 R\$|R\$ 0(?![\d.,])", text), (name, text[:300])
+            seen.append(text)
+    assert any(marker in s for s in seen)
