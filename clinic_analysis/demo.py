@@ -296,7 +296,7 @@ class DemoSpec:
     child_share: float = 0.08  # people aged 4-18
     child_phone_share: float = 0.8  # of the children: the card carries a parent's mobile
     landline_share: float = 0.015  # cards where the front desk typed the clinic's landline
-    duplicate_share: float = 0.02  # people who came and got a second card (same name, birth)
+    duplicate_share: float = 0.03  # of people who came back: a second card (same name, birth)
 
 
 @dataclass(frozen=True)
@@ -734,15 +734,19 @@ def generate_demo(out_dir: Path, spec: DemoSpec = DemoSpec()) -> DemoTruth:
     created = created.where(created <= as_of, as_of)
     patients, phone_kind = _cards(spec, rng, codes, came, created, branch)
     # ... and a second card for some who came: same name and birth date, the phone in
-    # another format; records after a random day go to either card
+    # another format; records after a day between their first and last go to either card
+    past = rec["date"] <= as_of
+    last_record = rec[past].groupby("i")["date"].max().reindex(np.arange(n))
     can = came & (phone_kind == "own") & (patients["Дата народження"].to_numpy() != "")
+    can &= (last_record > first_record).to_numpy()  # made when the person came back
     dup = np.flatnonzero(can & (rng.random(n) < spec.duplicate_share))
     dup_no = pd.Series(n + np.arange(len(dup)), index=dup)
     all_codes = np.concatenate([codes, [f"P{j + 1:06d}" for j in dup_no]])
-    lag = (as_of - first_record[dup]).dt.days.to_numpy()
+    lag = (last_record[dup] - first_record[dup]).dt.days.to_numpy()
     cutoff = first_record[dup] + pd.to_timedelta(np.floor(rng.random(len(dup)) * lag), unit="D")
-    after = rec["date"] > rec["i"].map(pd.Series(cutoff.to_numpy(), index=dup))
-    moved = after & (rng.random(len(rec)) < 0.7)
+    after = past & (rec["date"] > rec["i"].map(pd.Series(cutoff.to_numpy(), index=dup)))
+    opened = after & ~rec["i"].where(after).duplicated()  # the record the card was made for
+    moved = opened | (after & (rng.random(len(rec)) < 0.7))
     rec["card"] = rec["i"].to_numpy()
     rec.loc[moved, "card"] = rec.loc[moved, "i"].map(dup_no)
     dup_first = rec[moved].groupby("card")["date"].min()
@@ -995,6 +999,7 @@ def _cards(spec, rng, codes, came, created, branch) -> tuple[pd.DataFrame, np.nd
     fathers = list(PATRONYMICS)
     fa = rng.integers(len(fathers), size=n)
     child = rng.random(n) < spec.child_share
+    age = np.where(child, rng.uniform(4, 18, n), np.clip(rng.normal(41, 14, n), 18, 88))
     has_phone = rng.random(n) < spec.phone_share
     key = _unique_ints(rng, 0, len(OPERATORS) * 10**7, n)
     form = _choice(rng, [0.3, 0.2, 0.1, 0.25, 0.15], n)
@@ -1003,7 +1008,7 @@ def _cards(spec, rng, codes, came, created, branch) -> tuple[pd.DataFrame, np.nd
     # children on a parent's mobile: the parent's surname and number (in any format), a
     # first name of their own (siblings differ too)
     kids = np.flatnonzero(child & (rng.random(n) < spec.child_phone_share))
-    pool = np.flatnonzero(~child & has_phone)
+    pool = np.flatnonzero(~child & has_phone & (age >= 35))  # old enough to be a parent
     parent = pool[np.floor(rng.random(len(kids)) * len(pool)).astype(int)] if len(pool) else []
     shift = rng.integers(0, 5, size=len(kids))
     taken: dict[int, set[str]] = {}
@@ -1028,7 +1033,6 @@ def _cards(spec, rng, codes, came, created, branch) -> tuple[pd.DataFrame, np.nd
     names = [f"{s} {f} {p}" for s, f, p in zip(surname, first, patron, strict=True)]
 
     # birth dates: children, mostly adults
-    age = np.where(child, rng.uniform(4, 18, n), np.clip(rng.normal(41, 14, n), 18, 88))
     birth = created - pd.to_timedelta(np.floor(age * 365.25).astype(int), unit="D")
     has_birth = rng.random(n) < spec.birth_date_share
 
