@@ -152,4 +152,3 @@ def test_the_audit_finds_the_messy_segment_sizes(messy, metrics):
     truth, _, _ = messy
     assert metrics["activity"]["thresholds_days"] == truth.audit["activity_days"]
     assert metrics["refusers"]["counts"] == truth.audit["segments"]
-
