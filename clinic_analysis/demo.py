@@ -744,7 +744,9 @@ def generate_demo(out_dir: Path, spec: DemoSpec = DemoSpec()) -> DemoTruth:
     all_codes = np.concatenate([codes, [f"P{j + 1:06d}" for j in dup_no]])
     lag = (last_record[dup] - first_record[dup]).dt.days.to_numpy()
     cutoff = first_record[dup] + pd.to_timedelta(np.floor(rng.random(len(dup)) * lag), unit="D")
-    after = past & (rec["date"] > rec["i"].map(pd.Series(cutoff.to_numpy(), index=dup)))
+    cut = pd.Series(pd.NaT, index=np.arange(n), dtype="datetime64[ns]")
+    cut.iloc[dup] = cutoff.to_numpy()
+    after = past & (rec["date"] > cut.to_numpy()[rec["i"].to_numpy()])
     opened = after & ~rec["i"].where(after).duplicated()  # the record the card was made for
     moved = opened | (after & (rng.random(len(rec)) < 0.7))
     rec["card"] = rec["i"].to_numpy()

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .demo import _season, audit_truth
+from .demo import _fix_zip_times, _season, audit_truth
 
 AS_OF = dt.date(2026, 9, 30)
 LANDLINE = "0442347788"  # the clinic's own number, typed into cards by the front desk
@@ -337,6 +337,7 @@ def _families_landline_duplicates(people: list[dict], rng) -> tuple[list, list, 
     n_kids = int(round(0.06 * n))
     kids = [int(i) for i in order[:n_kids]]
     pool = [int(i) for i in order[n_kids:] if people[i]["phone"]]
+    kids = kids if pool else []
     parents = set()
     for kid in kids:
         par = pool[int(rng.integers(len(pool)))]
@@ -421,6 +422,8 @@ def _write_old(folder: Path, patients, visits):
 
 
 def _write_new(folder: Path, patients, visits):
-    with pd.ExcelWriter(folder / "new_mis.xlsx", engine="openpyxl") as xw:
+    path = folder / "new_mis.xlsx"
+    with pd.ExcelWriter(path, engine="openpyxl") as xw:
         pd.DataFrame(patients).to_excel(xw, sheet_name="Пациенты", index=False)
         pd.DataFrame(visits).to_excel(xw, sheet_name="Визиты", index=False)
+    _fix_zip_times(path)  # the same seed gives the same bytes

@@ -40,6 +40,13 @@ def exports(messy):
     return old_p.fillna(""), old_v.fillna(""), new_p, new_v
 
 
+def test_same_seed_gives_byte_identical_files(messy, tmp_path):
+    truth, _, _ = messy
+    generate_messy(tmp_path, n_people=400, seed=7)
+    for name in ("old_patients.csv", "old_visits.csv", "new_mis.xlsx", "truth.json"):
+        assert (truth.folder / name).read_bytes() == (tmp_path / name).read_bytes(), name
+
+
 def test_every_ledger_figure_matches_the_truth(messy):
     truth, _, data = messy
     got: dict = {}
