@@ -118,3 +118,18 @@ def expected_spend(model, frequency, monetary) -> np.ndarray:
             ),
             float,
         )
+
+
+def fit_mbgnbd(frequency, recency, T, weights=None, penalizer: float = 0.0):
+    """Fit MBG/NBD (Batislam et al. 2007: a customer may drop out right after the first
+    purchase, so one without a repeat purchase is not certainly alive); arguments as
+    :func:`fit_bgnbd`, and :func:`bgnbd_params` and :func:`p_alive` take the result."""
+    model = lifetimes.ModifiedBetaGeoFitter(penalizer_coef=penalizer)
+    with _quiet():
+        model.fit(
+            np.asarray(frequency, float),
+            np.asarray(recency, float),
+            np.asarray(T, float),
+            weights=None if weights is None else np.asarray(weights, float),
+        )
+    return model
