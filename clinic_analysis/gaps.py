@@ -35,10 +35,14 @@ def has_plan_amounts(data: ClinicData) -> bool:
     return data.has("plans", "amount_total")
 
 
+# leaves that count rows or name a window: they stay when amounts are missing
+NOT_MONEY = frozenset({"visit_days", "refund_rows", "start", "end"})
+
+
 def _nulls(d):
-    """The same shape with every leaf set to None."""
+    """The same shape with every money leaf set to None (counts and dates stay)."""
     if isinstance(d, dict):
-        return {k: _nulls(v) for k, v in d.items()}
+        return {k: v if k in NOT_MONEY else _nulls(v) for k, v in d.items()}
     return None
 
 

@@ -69,7 +69,14 @@ def test_the_world_without_amounts_has_visits_but_no_amount_column(no_amounts):
 
 def test_without_amounts_money_metrics_are_null_not_zero(no_amounts):
     m = no_amounts.metrics
-    assert m["revenue"] and all(v is None for v in m["revenue"].values())
+    counts = {"visit_days", "refund_rows", "window_12m"}  # counts of rows, not money
+    money = {k: v for k, v in m["revenue"].items() if k not in counts}
+    assert {"total", "gross", "net", "refunds", "average_check", "last_12m"} <= set(money)
+    assert all(v is None for v in money.values())
+    window = m["revenue"]["window_12m"]
+    assert all(window[k] is None for k in ("gross", "refunds", "net", "average_check"))
+    assert m["revenue"]["visit_days"] == m["base"]["visits"] > 0
+    assert m["refusers"]["at_stake"]["total"] is None
     assert all(v is None for v in m["activity"]["revenue_12m"].values())
     r = m["refusers"]
     assert all(v is None for v in r["potential"].values())
