@@ -58,7 +58,7 @@ GRID_SHARE = 1 / 64
 #: Pareto/NBD needs a hypergeometric function per row and evaluation (lifetimes fits it by
 #: Nelder-Mead, without gradients): it sees at most this many rows, on the coarsest grid
 #: needed (the grid used is reported with the fit).
-PARETO_MAX_ROWS = 600
+PARETO_MAX_ROWS = 3_000
 
 
 def coarsen(summary: pd.DataFrame, q: float) -> pd.DataFrame:

@@ -14,7 +14,8 @@ Two lines:
 Seasonality: one factor per calendar month, the mean of that month's ratios to the centred
 12-month average over the complete months observed (each month divided by the number of times
 it was observed), normalised to a mean of 1 and shrunk toward 1 with under two years of
-complete months.
+complete months, and as far as the factors do not stand out from their own sampling noise
+(empirical Bayes), so that noise is not forecast as seasonality.
 
 The 80% band of the first line is a predictive interval from simulation: parameter draws from
 the fit's covariance (a finite-difference Hessian of the log-likelihood, in log parameters),
@@ -65,9 +66,14 @@ def seasonal_factors(monthly: pd.Series) -> pd.Series:
     ratio = (monthly / level).replace([np.inf, -np.inf], np.nan).dropna()
     if ratio.empty:
         ratio = monthly / monthly.mean()
-    raw = ratio.groupby(ratio.index.month).mean().reindex(range(1, 13)).fillna(1.0)
+    g = ratio.groupby(ratio.index.month)
+    raw = g.mean().reindex(range(1, 13)).fillna(1.0)
     raw = raw / raw.mean()
-    weight = min(1.0, len(monthly) / 24)
+    # empirical Bayes: a month's factor counts as far as it stands out from its own noise
+    se2 = float((g.var().fillna(0) / g.size()).mean()) if g.size().max() > 1 else 0.0
+    signal = max(0.0, float(raw.var()) - se2)
+    evidence = signal / (signal + se2) if signal + se2 > 0 else 1.0
+    weight = min(1.0, len(monthly) / 24) * evidence
     return 1 + weight * (raw - 1)
 
 

@@ -41,7 +41,7 @@ PARAM_NAMES = {
     "mbgnbd": ("r", "alpha", "a", "b"),
     "pareto": ("r", "alpha", "s", "beta"),
 }
-PARETO_TOL, PARETO_MAXITER = 1e-5, 400
+PARETO_TOL, PARETO_MAXITER = 1e-5, 250
 _FITTERS = {"bgnbd": BetaGeoFitter, "mbgnbd": ModifiedBetaGeoFitter, "pareto": ParetoNBDFitter}
 
 

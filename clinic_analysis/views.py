@@ -876,7 +876,7 @@ def model_choice_table(c: Context) -> HTML:
             "holdout_mae": [v["holdout_mae"] for v in sel.values()],
             "holdout_total_error": [v["holdout_total_error"] for v in sel.values()],
             "log_likelihood": [v["log_likelihood"] for v in sel.values()],
-            "chosen": [t("choice.yes") if v["chosen"] else "" for v in sel.values()],
+            "chosen": [t("choice.chosen_mark") if v["chosen"] else "" for v in sel.values()],
         }
     )
     tbl = P.table(

@@ -44,3 +44,28 @@ def simulate(world: str, n: int, params: dict, T, rng) -> pd.DataFrame:
     rec = np.round([t[-1] if len(t) else 0.0 for t in times])
     return pd.DataFrame({"frequency": freq, "recency": rec, "T": T, "alive": alive,
                          "times": times})  # fmt: skip
+
+
+def to_days(sim: pd.DataFrame, as_of: pd.Timestamp, spend: float = 1000.0, rng=None):
+    """Visit days of a simulated world as the pipeline has them: patient_id, day, amount
+    (each patient's first visit ``T`` days before ``as_of``)."""
+    rng = rng or np.random.default_rng(0)
+    first = as_of - pd.to_timedelta(np.round(sim["T"].to_numpy()), unit="D")
+    pid = np.repeat(np.arange(len(sim)), 1 + sim["frequency"].to_numpy())
+    offs = np.concatenate([np.concatenate([[0.0], np.round(t)]) for t in sim["times"]])
+    days = pd.DataFrame(
+        {"patient_id": [f"p{i}" for i in pid],
+         "day": first[pid] + pd.to_timedelta(offs, unit="D")}
+    )  # fmt: skip
+    days = days.drop_duplicates(["patient_id", "day"]).sort_values(["patient_id", "day"])
+    days["amount"] = rng.gamma(4.0, spend / 4.0, len(days)).round()
+    return days.reset_index(drop=True)
+
+
+def clinic(world: str, params: dict, years: float, per_month: float, as_of, rng):
+    """A clinic whose new patients arrive at ``per_month`` for ``years`` before ``as_of``,
+    each then following ``world``: its visit days (patient_id, day, amount)."""
+    span = int(years * 365.25)
+    n = rng.poisson(per_month * span / 30.4375)
+    T = rng.integers(1, span, n).astype(float)
+    return to_days(simulate(world, n, params, T, rng), as_of, rng=rng)
