@@ -243,14 +243,14 @@ def test_call_lists_rank_segments_and_keep_refusals_of_contact_apart(rendered, s
     )
     refused = set(cards.loc[cards["Згода на розсилку"] == "Ні", "ПІБ"])
     dnc = {
-        r[1]
+        r[2]  # priority, why first, name, ...
         for r in wb[t("calls.sheet.do_not_contact")[:31]].iter_rows(min_row=2, values_only=True)
     }
     called = set()
     for key in sheets:
         if key != "do_not_contact":
             called |= {
-                r[1]
+                r[2]
                 for r in wb[t(f"calls.sheet.{key}")[:31]].iter_rows(min_row=2, values_only=True)
             }
     assert dnc and dnc <= refused
