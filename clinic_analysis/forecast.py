@@ -19,8 +19,9 @@ complete months, and as far as the factors do not stand out from their own sampl
 
 The 80% band of the first line is a predictive interval from simulation: parameter draws from
 the fit's covariance (a finite-difference Hessian of the log-likelihood, in log parameters),
-the spend level's sampling error, the new-patient pace (Gamma around the recent count) and the
-month-to-month noise the clinic's own revenue shows around its seasonal level.
+the base's own process uncertainty (who is still alive, at what rate: persistent over the
+horizon), the spend level's sampling error, the new-patient pace (Gamma around the recent
+count) and the month-to-month noise the clinic's own revenue shows around its seasonal level.
 """
 
 from __future__ import annotations
@@ -181,6 +182,24 @@ def _param_draws(fits, n: int, rng) -> list[dict]:
     return [dict(zip(names, np.exp(row), strict=True)) for row in z]
 
 
+def _process_sd(fits, rows: pd.DataFrame, horizon: float) -> float:
+    """Relative sd of the base's total over the horizon from who is still alive and at what
+    rate: persistent across months, so it does not average out like month noise. Per row,
+    with P(alive) p and the visit rate's posterior Gamma(r + x, alpha + T):
+    Var = p·Var(λ)·t² + p(1−p)·(E[λ]·t)²."""
+    model = fits.purchases.model_
+    p = L.p_alive(model, rows["frequency"], rows["recency"], rows["T"])
+    r, alpha = fits.purchases.params_["r"], fits.purchases.params_["alpha"]
+    shape, rate = r + rows["frequency"].to_numpy(), alpha + rows["T"].to_numpy()
+    mean_rate = shape / rate
+    var = p * shape / rate**2 * horizon**2 + p * (1 - p) * (mean_rate * horizon) ** 2
+    per = rows["spend"].to_numpy() / np.maximum(rows["n"].to_numpy(), 1)  # spend per patient
+    total = float(np.sum(rows["n"] * p * mean_rate * horizon * per))
+    if total <= 0:
+        return 0.0
+    return float(np.sqrt(np.sum(rows["n"] * var * per**2)) / total)
+
+
 def _new_layer(arrivals: np.ndarray, curve: np.ndarray) -> np.ndarray:
     k = len(arrivals)
     return np.array([sum(arrivals[j] * curve[i - j] for j in range(i + 1)) for i in range(k)])
@@ -215,11 +234,13 @@ def forecast(
         float(amounts.std() / amounts.mean() / np.sqrt(len(amounts))) if len(amounts) > 2 else 0.1
     )
     sigma = month_noise(monthly, season)
+    horizon = (periods[-1].to_timestamp(how="end").normalize() - as_of).days
+    process = np.exp(rng.normal(0, _process_sd(fits, rows, horizon), draws))
     paces = rng.gamma(recent + 0.5, 1.0, draws) / 12
     spend_mult = np.exp(rng.normal(0, spend_se, draws))
     noise = np.exp(rng.normal(-(sigma**2) / 2, sigma, (draws, months)))
     for k in range(draws):
-        b = base * level[k % PARAM_DRAWS] * sf * spend_mult[k]
+        b = base * level[k % PARAM_DRAWS] * process[k] * sf * spend_mult[k]
         sims[k] = (b + _new_layer(paces[k] * sf, curve)) * noise[k]
     out = pd.DataFrame(
         {

@@ -100,11 +100,6 @@ def test_seasonal_factors_divide_by_the_times_each_month_was_observed():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="measured 56 of 81 months (69%) on these seeds: the band is still a little narrow "
-    "and the forecast runs ~5% low on simulated clinics; left open (issue 10)",
-)
 def test_forecast_band_holds_between_70_and_90_percent_of_months():
     inside = months = 0
     for seed in (11, 12, 13):
