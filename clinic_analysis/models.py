@@ -175,6 +175,13 @@ def fit_models(params, days: pd.DataFrame, ids, as_of) -> ModelSet:
         }
         for k, h in scores.items()
     }
+    if scores:  # a model that did not fit or cannot predict is listed, with no figures
+        for k in L.MODELS:
+            fits.selection.setdefault(
+                k,
+                {"params": None, "log_likelihood": None, "holdout_mae": None,
+                 "holdout_total_error": None, "chosen": False},
+            )  # fmt: skip
     return fits
 
 
