@@ -71,6 +71,9 @@ def fit_purchases(
     kw = {"weights": None if weights is None else np.asarray(weights, float)}
     if kind == "pareto":  # Nelder-Mead on a hypergeometric likelihood: bounded effort
         kw.update(tol=PARETO_TOL, maxiter=PARETO_MAXITER)
+        if initial is None:  # lifetimes would start from a random point: start from 1s
+            t_max = float(args[2].max())
+            initial = {"r": 1.0, "alpha": t_max, "s": 1.0, "beta": t_max}
     if initial is not None:
         x0 = np.asarray([initial[k] for k in PARAM_NAMES[kind]], float)
         scale = 1.0 / args[2].max()  # lifetimes fits on time scaled to max(T) = 1
