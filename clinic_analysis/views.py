@@ -883,7 +883,7 @@ def model_choice_table(c: Context) -> HTML:
         df,
         formats={
             "holdout_mae": lambda x: f.number(x, 3),
-            "holdout_total_error": lambda x: _pct_signed(f, x),
+            "holdout_total_error": lambda x: _pct_signed(f, None if x != x else x),
             "log_likelihood": f.number,
         },
         headers={k: t(f"choice.col.{k}") for k in df.columns},
