@@ -23,6 +23,7 @@ from . import clusters as K
 from . import forecast as F
 from . import lifetimes_adapter as L
 from .clv import (
+    GRID_SHARE,
     MIN_REPEATERS,
     GammaGamma,
     Holdout,
@@ -131,9 +132,12 @@ def select_model(days: pd.DataFrame, as_of: pd.Timestamp, holdout_days: int, ids
         return out
     for kind in L.MODELS:
         try:
-            h = score_holdout(PurchaseModel(kind).fit(cal), cal, actual, holdout_days)
+            model = PurchaseModel(kind).fit(cal)
         except L.ConvergenceError:
             continue
+        if model.grid_days_ > max(1.0, cal["T"].max() * GRID_SHARE) * 1.001:
+            continue  # Pareto/NBD on a grid coarser than the measured-safe one: not trusted
+        h = score_holdout(model, cal, actual, holdout_days)
         if np.isfinite(h.mae):  # a degenerate fit that cannot predict is left out
             out[kind] = h
     return out
