@@ -56,6 +56,7 @@ class Audit:
     frames: dict = field(default_factory=dict)  # tables the report draws (see measures.py)
     cache_key: str = ""
     extras: dict = field(default_factory=dict)
+    fits: object = None  # the one fitted model set (models.ModelSet)
 
 
 def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
@@ -101,7 +102,11 @@ def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
     measures = compute_measures(params, data, days, money, base)
     for section, values in measures.metrics.items():
         metrics.setdefault(section, {}).update(values)
-    ref = refusers.compute_refusers(params, data, days, measures.thresholds, money)
+    from .models import compute_models, fit_models
+
+    fits = fit_models(params, days, base["patient_id"], data.as_of)  # the one fitted set
+    alive_spend = {"alive": fits.p_alive(), "spend": fits.spend} if fits.ok else {}
+    ref = refusers.compute_refusers(params, data, days, measures.thresholds, money, **alive_spend)
     metrics["refusers"] = ref.metrics
     # one row per person with any visit record or plan; `in_base` follows the patient rule
     people = patients[patients["patient_id"].isin(ref.per_patient.index)].copy()
@@ -111,10 +116,8 @@ def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
         ref.per_patient[["segment", "months_since_event", "open_plan_balance", "priority"]],
         on="patient_id",
     )
-    from .models import compute_models
-
-    mod = compute_models(params, days, people, data.as_of, ref.metrics["potential"]["base"])
-    metrics["forecast"] = mod.metrics.pop("forecast", {})
+    mod = compute_models(params, fits, days, people, data.as_of, _reactivation(ref, fits))
+    metrics["forecast"] = mod.metrics.pop("forecast", {"status": fits.status})
     metrics["models"] = mod.metrics
     people = people.join(mod.per_patient, on="patient_id")
     if "clv_12m" in people:  # the models' expected value of each segment, next 12 months
@@ -131,12 +134,24 @@ def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
         monthly=month,
         sources=summary.source_overview(data),
         reasons=summary.ledger_reasons(data),
+        fits=fits,
     )
     from .calllists import call_table, sheet_counts
 
     metrics["calls"] = {"sheets": sheet_counts(call_table(audit))}
     gaps.apply(audit)  # money "not exported" without amounts (never 0); who can be reached
     return audit
+
+
+def _reactivation(ref, fits) -> pd.Series | None:
+    """Per patient, what a call adds beyond the revenue the forecast's base layer already
+    expects from them in 12 months (so no patient is counted twice)."""
+    if not fits.ok:
+        return None
+    seg = ref.per_patient
+    calls = seg[seg["segment"].isin(refusers.DEFAULT_RATES)]
+    expected = (fits.expected_visits(365.25) * fits.spend).reindex(calls.index).fillna(0.0)
+    return (calls["priority"] - expected).clip(lower=0)
 
 
 def _iso(ts) -> str | None:

@@ -1,7 +1,9 @@
 """The call lists: ``reports/<clinic>/call_lists.xlsx`` for the front desk.
 
 A sheet per segment worth calling (and one for returning patients at risk), rows ranked by
-priority (freshness × value at stake), with the patient's name and contacts, the last visit,
+the value of calling now (refusers.call_value: P(comes back if called) = segment rate ×
+freshness × P(alive), × the value of a return), fresher first at equal value, with a short
+"why first" column, with the patient's name and contacts, the last visit,
 doctor, plan balance, the suggested contact scenario and an empty column for the outcome.
 Patients who refused communication are listed apart on their own sheet, never mixed in.
 This is the only output that carries names, phones and e-mails.
@@ -89,6 +91,7 @@ def call_table(audit: Audit) -> pd.DataFrame:
         {
             "sheet": seg["sheet"],
             "priority": seg["priority"],
+            "why": why_first(seg, t, audit),
             "name": _names(cards),
             "phone": phone.map(_pretty_phone),
             "email": cards["email"].fillna("") if "email" in cards else "",
@@ -104,7 +107,42 @@ def call_table(audit: Audit) -> pd.DataFrame:
         index=seg.index,
     )
     out.index.name = "patient_id"
-    return out.sort_values(["sheet", "priority"], ascending=[True, False])
+    return rank(out, seg["months_since_event"])
+
+
+def rank(table: pd.DataFrame, months: pd.Series) -> pd.DataFrame:
+    """Within each sheet: highest expected value first; at equal value the fresher patient,
+    then the larger balance; the patient id last, so the order is reproducible."""
+    t = table.assign(_m=months.reindex(table.index), _b=table["balance"].fillna(0.0))
+    t = t.rename_axis("patient_id").reset_index()
+    t = t.sort_values(
+        ["sheet", "priority", "_m", "_b", "patient_id"], ascending=[True, False, True, False, True]
+    )
+    return t.set_index("patient_id").drop(columns=["_m", "_b"])
+
+
+def why_first(seg: pd.DataFrame, t: Catalog, audit: Audit) -> list[str]:
+    """A short reason per row: the chance a call brings the patient back, what a return is
+    worth (and where that comes from), and how long ago the event was."""
+    from .i18n import Formatter
+
+    f = Formatter(audit.params.clinic.language, audit.params.clinic.currency)
+    plan = seg["open_plan_balance"].fillna(0) + seg.get("refused_plan_total", 0.0)
+    out = []
+    for chance, value, months, p in zip(
+        seg["chance"], seg["value"], seg["months_since_event"], plan, strict=True
+    ):
+        src = t("ranking.plan") if p >= value - 0.5 and p > 0 else t("ranking.visits")
+        out.append(
+            t(
+                "ranking.text",
+                chance=f.percent(chance, 1),
+                value=f.money_short(value),
+                source=src,
+                months=f.number(months, 1),
+            )
+        )
+    return out
 
 
 def write_call_lists(audit: Audit, path: Path) -> dict[str, int]:
@@ -114,6 +152,7 @@ def write_call_lists(audit: Audit, path: Path) -> dict[str, int]:
     cur = audit.params.clinic.currency
     cols = [
         "priority",
+        "why",
         "name",
         "phone",
         "email",
@@ -125,10 +164,12 @@ def write_call_lists(audit: Audit, path: Path) -> dict[str, int]:
         "scenario",
         "outcome",
     ]
-    widths = {"priority": 9, "name": 28, "phone": 17, "email": 24, "last_visit": 11,
+    widths = {"priority": 9, "why": 30, "name": 28, "phone": 17, "email": 24, "last_visit": 11,
               "months": 9, "doctor": 25, "balance": 12, "segment": 16, "scenario": 52,
               "outcome": 26}  # fmt: skip
-    headers = [t(f"calls.col.{c}").format(currency=cur) for c in cols]
+    headers = [
+        (t("ranking.col") if c == "why" else t(f"calls.col.{c}")).format(currency=cur) for c in cols
+    ]
     sheets: dict[str, int] = {}
     import xlsxwriter
 
@@ -158,7 +199,7 @@ def write_call_lists(audit: Audit, path: Path) -> dict[str, int]:
             for j, h in enumerate(headers):
                 ws.write_string(0, j, h, head)
             fmts = {"last_visit": date, "balance": money, "scenario": wrap,
-                    "segment": wrap}  # fmt: skip
+                    "segment": wrap, "why": wrap}  # fmt: skip
             for i, row in enumerate(df.itertuples(index=False), start=1):
                 for j, (c, value) in enumerate(zip(cols, row, strict=True)):
                     fmt = fmts.get(c, plain)

@@ -472,28 +472,23 @@ def plot_forecast(
     money_fmt=lambda v: f"{v:,.0f}",
     month_fmt=lambda d: d.strftime("%m.%Y"),
 ) -> Axes:
-    """Monthly forecast: stacked layers (base, new, reactivation) and the 80% band."""
+    """Monthly forecast: the "if nothing is done" line with its 80% band, and the line "if
+    the base is worked" (the first plus the reactivation layer)."""
     ax = _ax(ax)
     labels = labels or {}
     c = sns.color_palette()
     x = fc["month"]
-    bottom = np.zeros(len(fc))
-    for layer, colour in (("base", c[0]), ("new", c[2]), ("reactivation", c[3])):
-        ax.bar(x, fc[layer], width=20, bottom=bottom, color=colour, label=labels.get(layer, layer))
-        bottom = bottom + fc[layer].to_numpy()
-    ax.errorbar(
-        x,
-        fc["total"],
-        yerr=[fc["total"] - fc["low"], fc["high"] - fc["total"]],
-        fmt="none",
-        ecolor="#333",
-        capsize=3,
-        label=labels.get("band", "80%"),
-    )
+    ax.fill_between(x, fc["no_action_low"], fc["no_action_high"], color=c[0], alpha=0.18,
+                    label=labels.get("band", "80%"))  # fmt: skip
+    ax.plot(x, fc["no_action"], marker="o", lw=2, color=c[0],
+            label=labels.get("no_action", "no action"))  # fmt: skip
+    ax.plot(x, fc["with_calls"], marker="s", lw=2, ls="--", color=c[2],
+            label=labels.get("with_calls", "with calls"))  # fmt: skip
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: money_fmt(v)))
     _month_axis(ax, month_fmt, x)
-    ax.legend(loc="upper left", ncols=4, fontsize=8)
-    ax.set_ylim(0, fc["high"].max() * 1.25)
+    ax.legend(loc="upper left", ncols=3, fontsize=8)
+    top = max(fc["no_action_high"].max(), fc["with_calls"].max())
+    ax.set_ylim(0, top * 1.25)
     if title:
         ax.set_title(title)
     return ax
@@ -509,12 +504,17 @@ def plot_backtest(
     money_fmt=lambda v: f"{v:,.0f}",
     month_fmt=lambda d: d.strftime("%m.%Y"),
 ) -> Axes:
-    """Forecast made in the past (with its band) against what happened."""
+    """Forecasts made from past cut-offs (each with its band) against what happened."""
     ax = _ax(ax, figsize=(10, 3.2))
     c = sns.color_palette()
-    ax.plot(bt["month"], bt["actual"], marker="o", lw=2, color=c[0], label=actual_label)
-    ax.plot(bt["month"], bt["total"], marker="s", lw=2, ls="--", color=c[1], label=predicted_label)
-    ax.fill_between(bt["month"], bt["low"], bt["high"], color=c[1], alpha=0.15)
+    actual = bt.groupby("month")["actual"].first()
+    ax.plot(actual.index, actual.to_numpy(), marker="o", lw=2, color=c[0], label=actual_label)
+    for i, (_, g) in enumerate(bt.groupby("cutoff")):
+        colour = c[1 + i % 5]
+        ax.plot(g["month"], g["no_action"], marker="s", lw=1.5, ls="--", color=colour,
+                label=predicted_label if i == 0 else None)  # fmt: skip
+        ax.fill_between(g["month"], g["no_action_low"], g["no_action_high"], color=colour,
+                        alpha=0.12)  # fmt: skip
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: money_fmt(v)))
     _month_axis(ax, month_fmt, bt["month"])
     ax.set_ylim(bottom=0)

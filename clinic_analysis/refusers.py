@@ -18,7 +18,9 @@ Potential = segment size × reactivation rate × transactions per reactivated pa
 average check (the last two from this clinic's own patients who came back after a gap),
 under three scenarios. Refusers go cold fast: by default 9 of 10 are treated elsewhere
 within 4 months, so a refuser's chance decays as ``(1 - 0.9) ** (months / 4)``, down to that
-floor; the cost of delay is how the potential shrinks each month nobody calls.
+floor; the cost of delay is how the potential shrinks each month nobody calls. With the
+audit's models, each patient's chance is also × P(alive) and the value of a return uses the
+patient's expected spend: the call lists rank by the same expected value (:func:`call_value`).
 
 The money *at stake* (the section's headline) is defined and windowed: the unpaid balances
 of plans stopped midway (``plan_stopped``) plus the refused plans of the last
@@ -208,13 +210,30 @@ def freshness(months: pd.Series, share_gone: float = 0.9, months_gone: float = 4
 
 
 def stake(seg: pd.DataFrame, hist: ReturnHistory) -> pd.Series:
-    """Money at stake per patient: an unfinished plan's balance or a refused plan's total,
-    else what a reactivated patient typically brings (transactions × average check)."""
+    """Money at stake per patient (the value of a return): an unfinished plan's balance or a
+    refused plan's total, else what a returned patient brings: the clinic's transactions per
+    reactivated patient × the patient's expected spend per visit (the models' ``spend``
+    column when the audit has it, else the clinic's average check after a return)."""
     refused = seg.get("refused_plan_total", pd.Series(0.0, index=seg.index))
     if "segment" in seg:  # a refused plan counts only while the patient is a plan refuser
         refused = refused.where(seg["segment"] == "plan_refused", 0.0)
     plan_money = seg["open_plan_balance"] + refused
-    return np.maximum(plan_money, hist.transactions * hist.average_check)
+    check = seg["spend"].fillna(hist.average_check) if "spend" in seg else hist.average_check
+    return np.maximum(plan_money, hist.transactions * check)
+
+
+def return_chance(seg: pd.DataFrame, settings, delay_months: float = 0.0) -> pd.Series:
+    """P(the patient comes back if called), before the segment's rate: freshness decay for
+    refusers (lapsed patients do not decay: their P(alive) does) × P(alive) (the models'
+    ``p_alive`` column; 1 where the model cannot tell, e.g. no completed visit)."""
+    fresh = freshness(
+        seg["months_since_event"] + delay_months,
+        settings.gone_elsewhere_share,
+        settings.gone_elsewhere_months,
+    )
+    fresh = fresh.where(seg["segment"].isin(REFUSER_SEGMENTS), 1.0)
+    alive = seg["p_alive"].fillna(1.0).clip(0, 1) if "p_alive" in seg else 1.0
+    return fresh * alive
 
 
 def at_stake(seg: pd.DataFrame, months: int, available: bool = True) -> dict:
@@ -252,21 +271,14 @@ def potential(
     seg: pd.DataFrame, hist: ReturnHistory, overrides: dict, settings, delay_months: int = 0
 ) -> pd.DataFrame:
     """Additional revenue per segment and scenario if the clinic calls ``delay_months`` from
-    now: Σ rate × freshness × stake over the segment's patients (refusers decay with time;
-    lapsed patients do not)."""
+    now: Σ rate × freshness × P(alive) × value of a return over the segment's patients: the
+    same probabilities the call lists rank by (:func:`call_value`)."""
     value = stake(seg, hist)
+    chance = return_chance(seg, settings, delay_months)
     rows = []
     for s in DEFAULT_RATES:
         m = seg["segment"] == s
-        if s in REFUSER_SEGMENTS:
-            w = freshness(
-                seg.loc[m, "months_since_event"] + delay_months,
-                settings.gone_elsewhere_share,
-                settings.gone_elsewhere_months,
-            )
-        else:
-            w = pd.Series(1.0, index=seg.index[m])
-        weighted = float((w * value[m]).sum())
+        weighted = float((chance[m] * value[m]).sum())
         rates = rates_for(s, overrides)
         rows.append(
             {
@@ -287,13 +299,19 @@ def delay_curve(seg, hist, overrides, settings, months: int = 12) -> pd.DataFram
     )
 
 
-def priority(seg: pd.DataFrame, hist: ReturnHistory, settings) -> pd.Series:
-    """Who to call first: freshness × value at stake (plan balance, or the typical value of a
-    reactivated patient), highest first."""
-    fresh = freshness(
-        seg["months_since_event"], settings.gone_elsewhere_share, settings.gone_elsewhere_months
-    )
-    return (fresh * stake(seg, hist)).round(0)
+def call_value(seg: pd.DataFrame, hist: ReturnHistory, settings) -> pd.DataFrame:
+    """The value of calling now, per patient (base scenario): ``chance`` = segment rate ×
+    freshness × P(alive), ``value`` of a return, and ``priority`` = chance × value (0 outside
+    the segments worth calling). Not rounded: patients whose inputs differ do not tie."""
+    # returning patients at risk get a reminder: ranked with the lapsed patients' rate
+    rate = pd.Series(
+        [rates_for("lapsed" if s == "returning" else s, settings.rates)[1]
+         for s in seg["segment"].astype(str)],
+        index=seg.index,
+    )  # fmt: skip
+    chance = rate * return_chance(seg, settings)
+    value = stake(seg, hist)
+    return pd.DataFrame({"chance": chance, "value": value, "priority": chance * value})
 
 
 def _m(x) -> float | None:
@@ -315,16 +333,28 @@ class RefuserResult:
 
 
 def compute_refusers(
-    params, data, days: pd.DataFrame, th: Thresholds, money: pd.DataFrame | None = None
+    params,
+    data,
+    days: pd.DataFrame,
+    th: Thresholds,
+    money: pd.DataFrame | None = None,
+    alive=None,
+    spend=None,
 ) -> RefuserResult:
-    """Segments, ages, money at stake, potential by scenario and the cost of delay
-    (``money`` from :func:`summary.money_rows`, built from the visits when not given)."""
+    """Segments, ages, money at stake, potential by scenario and the cost of delay.
+    ``money`` from :func:`summary.money_rows` (built from the visits when not given);
+    ``alive`` and ``spend``: the models' P(alive) and expected spend per visit per patient
+    (left out, every patient counts as alive and at the clinic's average check)."""
     as_of = data.as_of
     persons = pd.Index(
         pd.concat([data.visits["patient_id"], data.plans["patient_id"]]).dropna().unique()
     )
     feats = patient_features(data.visits, data.plans, as_of, persons)
     seg = assign_segments(feats, th, as_of)
+    if alive is not None:
+        seg["p_alive"] = alive.reindex(seg.index)
+    if spend is not None:
+        seg["spend"] = spend.reindex(seg.index)
     settings = params.refusers
     has_amount = data.has("visits", "amount")
     money = summary.money_rows(data.visits) if money is None else money
@@ -332,8 +362,8 @@ def compute_refusers(
     pot = potential(seg, hist, settings.rates, settings)
     delay = delay_curve(seg, hist, settings.rates, settings)
     # without amounts the typical value is unknown: plan balances alone rank the calls
-    seg["priority"] = priority(seg, hist if has_amount else replace(hist, average_check=0.0),
-                               settings)  # fmt: skip
+    value_hist = hist if has_amount else replace(hist, average_check=0.0)
+    seg[["chance", "value", "priority"]] = call_value(seg, value_hist, settings)
     plan_money = data.has("plans", "amount_total")
     counts = seg["segment"].value_counts().reindex(list(SEGMENTS), fill_value=0)
     ages = age_buckets(seg)
@@ -383,6 +413,8 @@ def compute_refusers(
         "open_plan_balance",
         "refused_plan_total",
         "priority",
+        "chance",
+        "value",
         "refusal_reason",
         "future_booking",
         "last_visit",

@@ -1098,6 +1098,10 @@ def _models_off(c: Context) -> bool:
     return _models(c).get("status") == TOO_LITTLE_HISTORY
 
 
+def _note(c: Context, note: str) -> str:
+    return c.t.get(f"mod.note.{note}") or c.t(f"modnote.{note}")
+
+
 def models_intro(c: Context) -> HTML:
     t = c.t
     if _models_off(c):
@@ -1106,8 +1110,43 @@ def models_intro(c: Context) -> HTML:
     if not _amounts(c):
         parts.append(P.callout(html.escape(t("honest.models_no_amounts")), kind="warn").data)
     for note in _models(c).get("notes", []):
-        parts.append(P.callout(html.escape(t(f"mod.note.{note}")), kind="warn").data)
+        parts.append(P.callout(html.escape(_note(c, note)), kind="warn").data)
     return HTML("".join(parts))
+
+
+def model_choice_table(c: Context) -> HTML:
+    """Which model describes this clinic: the three models scored on the holdout."""
+    import pandas as pd
+
+    t, f = c.t, c.f
+    m = _models(c)
+    sel = m.get("selection") or {}
+    if not sel:
+        return P.callout(html.escape(t("mod.no_holdout")), kind="warn")
+    df = pd.DataFrame(
+        {
+            "model": [t(f"choice.name.{k}") for k in sel],
+            "holdout_mae": [v["holdout_mae"] for v in sel.values()],
+            "holdout_total_error": [v["holdout_total_error"] for v in sel.values()],
+            "log_likelihood": [v["log_likelihood"] for v in sel.values()],
+            "chosen": [t("choice.chosen_mark") if v["chosen"] else "" for v in sel.values()],
+        }
+    )
+    tbl = P.table(
+        df,
+        formats={
+            "holdout_mae": lambda x: f.number(x, 3),
+            "holdout_total_error": lambda x: _pct_signed(f, None if x != x else x),
+            "log_likelihood": f.number,
+        },
+        headers={k: t(f"choice.col.{k}") for k in df.columns},
+    )
+    chosen = m.get("chosen")
+    h = m.get("holdout", {})
+    text = t("choice.reading", model=t(f"choice.name.{chosen}"), days=f.number(h.get("days")))
+    if chosen == "bgnbd":
+        text += " " + t("choice.bgnbd_why")
+    return HTML(tbl.data + P.callout(html.escape(text)).data)
 
 
 def models_kpis(c: Context) -> HTML:
@@ -1168,9 +1207,8 @@ def phases_agree(p_alive) -> bool:
 
 def holdout_chart(c: Context) -> HTML:
     t, f = c.t, c.f
-    m = _models(c).get("bgnbd", {})
     hb = c.audit.frames.get("holdout_by_frequency")
-    h = m.get("holdout")
+    h = _models(c).get("holdout")
     if _models_off(c):
         return HTML("")
     if hb is None or h is None:
@@ -1342,11 +1380,11 @@ def forecast_chart(c: Context) -> HTML:
         fc,
         ax=ax,
         title=t("mod.chart.forecast"),
-        labels={k: t(f"mod.layer.{k}") for k in ("base", "new", "reactivation", "band")},
+        labels={k: t(f"fc.line.{k}") for k in ("no_action", "with_calls", "band")},
         money_fmt=f.money_short,
         month_fmt=f.month,
     )
-    return P.figure(fig, t("mod.caption.forecast"))
+    return P.figure(fig, t("fc.caption"))
 
 
 def forecast_table(c: Context) -> HTML:
@@ -1358,14 +1396,14 @@ def forecast_table(c: Context) -> HTML:
     df["month"] = [f.month(m) for m in df["month"]]
     df["band"] = [
         f"{f.money_short(lo)} – {f.money_short(hi)}"
-        for lo, hi in zip(df["low"], df["high"], strict=True)
+        for lo, hi in zip(df["no_action_low"], df["no_action_high"], strict=True)
     ]
-    df = df[["month", "base", "new", "reactivation", "total", "band"]]
+    df = df[["month", "no_action", "band", "reactivation", "with_calls"]]
     return P.table(
         df,
-        formats={k: f.money_short for k in ("base", "new", "reactivation", "total")},
+        formats={k: f.money_short for k in ("no_action", "reactivation", "with_calls")},
         numeric=["band"],
-        headers={k: t(f"mod.col.{k}") for k in df.columns},
+        headers={k: t(f"fc.col.{k}") for k in df.columns},
     )
 
 
@@ -1378,19 +1416,21 @@ def backtest_chart(c: Context) -> HTML:
     if not _amounts(c):
         return _no_amounts(c)
     if bt is None or bt.empty:
-        return P.callout(html.escape(t("mod.no_forecast")), kind="warn")
+        return P.callout(html.escape(t("fc.no_backtest")), kind="warn")
     fig, ax = plt.subplots(figsize=(10, 3.2))
     plots.plot_backtest(
         bt,
         ax=ax,
-        title=t("mod.chart.backtest"),
+        title=t("fc.chart.backtest"),
         actual_label=t("mod.actual"),
         predicted_label=t("mod.predicted"),
         money_fmt=f.money_short,
         month_fmt=f.month,
     )
     text = t(
-        "mod.backtest_reading",
+        "fc.backtest_reading",
+        cutoffs=f.number(len(fm.get("cutoffs", []))),
+        inside=f.number(fm.get("inside", 0)),
         months=f.number(fm.get("months", 0)),
         mape=f.percent(fm.get("mape"), 1),
     )

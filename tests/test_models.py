@@ -165,9 +165,26 @@ def test_a_clinic_without_repeat_patients_reports_instead_of_crashing(tmp_path):
         {"v.csv": ("visits", text, {"columns": VISIT_COLS, "values": STATUS})},
         history={"min_months": 1},  # nine months of visits: past the history gate
     )
-    m = compute_audit(params).metrics["models"]
-    assert m["bgnbd"]["status"] == "too_few_repeaters"
-    assert "too_few_repeaters" in m["notes"]
+    audit = compute_audit(params)
+    m = audit.metrics["models"]
+    # nine months of visits: too little history, said plainly; no model, no forecast
+    assert m["status"] == "too_little_history" and "too_little_history" in m["notes"]
+    assert m["chosen"] is None and "p_alive" not in audit.patients
+    assert audit.metrics["forecast"] == {"status": "too_little_history"}
+
+
+def test_too_few_repeat_patients_give_no_model():
+    from clinic_analysis.models import fit_one
+
+    days = pd.DataFrame(
+        {
+            "patient_id": [f"p{i}" for i in range(40)] + ["p0"],
+            "day": pd.to_datetime(["2023-01-05"] * 40 + ["2023-06-01"]),
+            "amount": 100.0,
+        }
+    )
+    fits = fit_one("mbgnbd", days, pd.Timestamp("2024-12-31"), days["patient_id"], 0.3)
+    assert fits.status == "too_few_repeaters" and not fits.ok
 
 
 def test_demo_models_recover_the_generators_truth(tmp_path):
@@ -180,14 +197,16 @@ def test_demo_models_recover_the_generators_truth(tmp_path):
     generate_demo(tmp_path / "data", DemoSpec(n_patients=3000))
     audit = compute_audit(load_params(write_params_copy(DEMO_PARAMS, tmp_path)))
     m = audit.metrics["models"]
-    p = m["bgnbd"]["params"]
-    assert p["r"] == pytest.approx(0.9, rel=0.35) and p["a"] == pytest.approx(0.8, rel=0.35)
+    bg = m["selection"]["bgnbd"]["params"]  # the generator is a BG/NBD process
+    assert bg["r"] == pytest.approx(0.9, rel=0.35) and bg["a"] == pytest.approx(0.8, rel=0.35)
+    assert m["chosen"] in m["selection"] and m["selection"][m["chosen"]]["chosen"]
     assert m["gamma_gamma"]["status"] == "ok"
-    h = m["bgnbd"]["holdout"]
+    h = m["holdout"]
     assert h["predicted_total"] == pytest.approx(h["actual_total"], rel=0.25)
     fc = audit.metrics["forecast"]
     assert fc["backtest"]["mape"] < 0.25
     for row in fc["monthly"]:
-        assert 0 <= row["low"] <= row["high"] and row["total"] >= 0
+        assert 0 <= row["no_action_low"] <= row["no_action"] <= row["no_action_high"]
+        assert row["with_calls"] == pytest.approx(row["no_action"] + row["reactivation"], abs=1)
     people = audit.patients[audit.patients["in_base"]]
     assert (people["clv_12m"] >= 0).all() and people["p_alive"].between(0, 1).all()

@@ -88,21 +88,29 @@ def test_metrics_carry_the_contract_keys(rendered, small_demo):
     assert set(m["completeness"]) >= {"fields", "contactable"}
     assert set(m["refusers"]) >= {"counts", "potential", "potential_by_segment"}
     assert set(m["refusers"]["potential"]) == {"conservative", "base", "optimistic"}
-    bg = m["models"]["bgnbd"]
-    assert set(bg["params"]) == {"r", "alpha", "a", "b"} and bg["time_unit"] == "days"
-    assert set(bg["holdout"]) >= {"days", "mae", "predicted_total", "actual_total"}
+    mod = m["models"]
+    assert mod["time_unit"] == "days" and mod["chosen"] in {"bgnbd", "mbgnbd", "pareto"}
+    for sel in mod["selection"].values():
+        assert set(sel) == {
+            "params",
+            "log_likelihood",
+            "holdout_mae",
+            "holdout_total_error",
+            "chosen",
+        }
+    assert mod["selection"][mod["chosen"]]["chosen"]
+    assert set(mod["holdout"]) >= {"days", "mae", "predicted_total", "actual_total"}
     assert set(m["models"]["gamma_gamma"]) >= {"params", "freq_monetary_corr"}
     assert set(m["models"]["clusters"]) >= {"k", "silhouette", "sizes"}
     assert set(m["forecast"]["monthly"][0]) == {
         "month",
-        "base",
-        "new",
+        "no_action",
+        "no_action_low",
+        "no_action_high",
         "reactivation",
-        "total",
-        "low",
-        "high",
+        "with_calls",
     }
-    assert set(m["forecast"]["backtest"]) == {"months", "mape"}
+    assert set(m["forecast"]["backtest"]) >= {"cutoffs", "mape", "coverage"}
     p = pd.read_parquet(out / "patients.parquet")
     assert {
         "patient_id",
@@ -235,14 +243,14 @@ def test_call_lists_rank_segments_and_keep_refusals_of_contact_apart(rendered, s
     )
     refused = set(cards.loc[cards["Згода на розсилку"] == "Ні", "ПІБ"])
     dnc = {
-        r[1]
+        r[2]  # priority, why first, name, ...
         for r in wb[t("calls.sheet.do_not_contact")[:31]].iter_rows(min_row=2, values_only=True)
     }
     called = set()
     for key in sheets:
         if key != "do_not_contact":
             called |= {
-                r[1]
+                r[2]
                 for r in wb[t(f"calls.sheet.{key}")[:31]].iter_rows(min_row=2, values_only=True)
             }
     assert dnc and dnc <= refused
