@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .history import TOO_LITTLE_HISTORY
+
 if TYPE_CHECKING:
     from .audit import Audit
     from .tables import ClinicData
@@ -77,7 +79,7 @@ def blank_money(audit: Audit) -> None:
         if k.endswith("_amount") or "amount_" in k:
             anomalies[k] = None
     models = m.get("models", {})
-    if models.get("status") is None:  # the models ran: their money parts cannot
+    if models.get("status") not in (TOO_LITTLE_HISTORY, None):  # ran: their money parts cannot
         models["gamma_gamma"] = {"status": NOT_EXPORTED}
         models["clv"] = {"status": NOT_EXPORTED}
         models["notes"] = [n for n in models.get("notes", []) if n not in MONEY_NOTES]

@@ -93,8 +93,9 @@ def test_without_amounts_money_metrics_are_null_not_zero(no_amounts):
 
 
 def test_without_amounts_the_visit_model_still_runs(no_amounts):
-    assert no_amounts.metrics["models"]["bgnbd"]["status"] in ("ok", "penalized")
-    assert "p_alive" in no_amounts.patients
+    m = no_amounts.metrics["models"]
+    assert m["status"] == "ok" and m["chosen"] in m["selection"]
+    assert no_amounts.patients["p_alive"].between(0, 1).any()
 
 
 def test_without_amounts_kpis_read_not_exported(no_amounts):

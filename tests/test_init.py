@@ -6,6 +6,7 @@ import re
 import pandas as pd
 import pytest
 import yaml
+from babel.numbers import get_currency_symbol
 
 from clinic_analysis.booking_example import write_booking_export
 from clinic_analysis.init import (
@@ -24,6 +25,8 @@ from clinic_analysis.load import sniff_delimiter
 from clinic_analysis.messy import generate_messy
 from clinic_analysis.params import Params
 from clinic_analysis.report import build_report
+
+from .test_honest import _blocks
 
 
 def test_guesses_ukrainian_russian_and_english_headers():
@@ -273,3 +276,16 @@ def test_booking_export_goes_from_init_to_a_rendered_report(booking):
     assert m["base"]["by_rule"]["booked"] == truth.people
     assert m["base"]["patients"] == truth.people_came  # patient_rule: came
     assert m["base"]["visits"] == truth.visits
+    # no amounts and six weeks of history: no zero money, no empty heading, no model figure
+    assert m["revenue"]["net"] is None and m["revenue"]["visit_days"] == truth.visits
+    assert m["models"]["status"] == m["forecast"]["status"] == "too_little_history"
+    html = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", (out / "audit.html").read_text())
+    text = re.sub(r"<[^>]+>", " ", html).replace("\u00a0", " ")
+    symbol = re.escape(get_currency_symbol(m["clinic"]["currency"], locale=m["clinic"]["language"]))
+    code = re.escape(m["clinic"]["currency"])
+    zero = rf"(?<![\d.,])0\s?({symbol}|{code})|({symbol}|{code})\s?0(?![\d.,])"
+    assert not re.search(zero, text), re.search(zero, text)
+    blocks = _blocks(html)
+    for here, after in zip(blocks, [*blocks[1:], "<end"], strict=True):
+        if here in ("<h2", "<h3"):
+            assert after not in ("<h3", "<end") and not (here == "<h3" and after == "<h2"), blocks

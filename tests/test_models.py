@@ -167,10 +167,10 @@ def test_a_clinic_without_repeat_patients_reports_instead_of_crashing(tmp_path):
     )
     audit = compute_audit(params)
     m = audit.metrics["models"]
-    # nine months of visits: too little history, said plainly; no model, no forecast
-    assert m["status"] == "too_little_history" and "too_little_history" in m["notes"]
+    # nobody came twice: said plainly; no model, no forecast
+    assert m["status"] == "too_few_repeaters" and "too_few_repeaters" in m["notes"]
     assert m["chosen"] is None and "p_alive" not in audit.patients
-    assert audit.metrics["forecast"] == {"status": "too_little_history"}
+    assert audit.metrics["forecast"] == {"status": "too_few_repeaters"}
 
 
 def test_too_few_repeat_patients_give_no_model():
@@ -197,8 +197,9 @@ def test_demo_models_recover_the_generators_truth(tmp_path):
     generate_demo(tmp_path / "data", DemoSpec(n_patients=3000))
     audit = compute_audit(load_params(write_params_copy(DEMO_PARAMS, tmp_path)))
     m = audit.metrics["models"]
-    bg = m["selection"]["bgnbd"]["params"]  # the generator is a BG/NBD process
-    assert bg["r"] == pytest.approx(0.9, rel=0.35) and bg["a"] == pytest.approx(0.8, rel=0.35)
+    mb = m["selection"]["mbgnbd"]["params"]  # the generator is an MBG/NBD process
+    assert mb["r"] == pytest.approx(0.9, rel=0.35) and mb["a"] == pytest.approx(0.8, rel=0.35)
+    assert m["chosen"] != "bgnbd"  # a third of first-timers never return
     assert m["chosen"] in m["selection"] and m["selection"][m["chosen"]]["chosen"]
     assert m["gamma_gamma"]["status"] == "ok"
     h = m["holdout"]
