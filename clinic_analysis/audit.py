@@ -135,9 +135,9 @@ def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
         sources=summary.source_overview(data),
         reasons=summary.ledger_reasons(data),
     )
-    from .calllists import call_table, sheet_counts
+    from .calllists import call_metrics, call_table
 
-    metrics["calls"] = {"sheets": sheet_counts(call_table(audit))}
+    metrics["calls"] = call_metrics(call_table(audit))
     return audit
 
 
