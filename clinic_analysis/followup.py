@@ -366,7 +366,8 @@ def attach(audit: Audit, history: Path | None) -> None:
     lists = read_outcomes(prev.workbook)
     by, rows = measure(lists, audit.data, prev.as_of, audit.data.patients)
     fu["by_segment"] = by
-    fu["outcomes"] = {k: int((lists["outcome"] == k).sum()) for k in (*OUTCOMES, "other")}
+    on_lists = lists[lists["list"] != "do_not_contact"]
+    fu["outcomes"] = {k: int((on_lists["outcome"] == k).sum()) for k in (*OUTCOMES, "other")}
     audit.frames["followup"] = rows.drop(columns=["keys"])
     marked = lists[(lists["outcome"] == "do_not_call") | (lists["list"] == "do_not_contact")]
     person_of = persons_by_card(audit.data.patients)
