@@ -227,3 +227,57 @@ def test_a_formula_in_the_outcome_column_is_never_evaluated(loop, tmp_path):
     wb.save(tmp_path / "f.xlsx")
     rows = followup.read_outcomes(tmp_path / "f.xlsx")
     assert not rows["called"].any()  # a formula with no saved value reads as empty
+
+
+def test_the_report_section_shows_the_calls_and_then_and_now(loop):
+    from clinic_analysis import views as V
+    from clinic_analysis.i18n import Catalog
+
+    audit, truth, _ = loop
+    t = Catalog(audit.params.clinic.language)
+    c = V.Context(audit)
+    table = V.followup_table(c).data
+    for key, want in truth["by_segment"].items():
+        assert t(f"calls.sheet.{key}") in table
+    assert t("fu.col.control_came_rate") in table
+    assert t("fu.fig.base") in V.since_last_table(c).data
+    assert t("fu.none") not in V.followup_intro(c).data
+
+
+def test_a_first_audit_says_there_is_nothing_to_compare_yet(loop, tmp_path):
+    import copy
+
+    from clinic_analysis import views as V
+    from clinic_analysis.i18n import Catalog
+
+    audit, _, _ = loop
+    first = copy.copy(audit)
+    first.metrics = dict(audit.metrics)
+    first.params = audit.params.model_copy(update={"followup": type(audit.params.followup)()})
+    followup.attach(first, tmp_path / "history")  # an empty archive
+    assert first.metrics["followup"] == {"previous": None, "by_segment": {}}
+    assert first.metrics["since_last"] == {}
+    t = Catalog(audit.params.clinic.language)
+    c = V.Context(first)
+    assert t("fu.none") in V.followup_intro(c).data
+    assert V.followup_table(c).data == "" and V.since_last_table(c).data == ""
+
+
+def test_without_params_the_previous_audit_is_read_from_the_history_folder(loop, tmp_path):
+    import copy
+    import shutil
+
+    audit, truth, folder = loop
+    entry = tmp_path / "history" / truth["previous_as_of"]
+    entry.mkdir(parents=True)
+    shutil.copy(folder / "data" / "previous" / "metrics.json", entry)
+    shutil.copy(folder / "data" / "previous" / "call_lists.xlsx", entry)  # as issued
+    shutil.copy(folder / "data" / "call_lists.filled.xlsx", entry)  # the clinic's copy
+    again = copy.copy(audit)
+    again.metrics = dict(audit.metrics)
+    again.frames = dict(audit.frames)
+    again.params = audit.params.model_copy(update={"followup": type(audit.params.followup)()})
+    followup.attach(again, tmp_path / "history")
+    assert again.metrics["followup"]["previous"]["source"] == "history"
+    by = again.metrics["followup"]["by_segment"]
+    assert {k: by[k]["came"] for k in by} == {k: v["came"] for k, v in truth["by_segment"].items()}
