@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .calllists import META_FORMAT, META_SHEET, OUTCOMES, REASONS, SHEETS, card_keys
-from .errors import SourceFileError
+from .errors import ParamsError, SourceFileError
 from .i18n import LANGUAGES, load_catalog
 from .summary import revenue_rows
 
@@ -355,6 +355,12 @@ def attach(audit: Audit, history: Path | None) -> None:
     audit.metrics["since_last"] = {}
     if prev is None:
         return
+    if prev.as_of is not None and prev.as_of >= audit.data.as_of:
+        raise ParamsError(
+            f"followup: the previous audit is dated {prev.as_of.date()}, not before this "
+            f"audit's {audit.data.as_of.date()}",
+            hint="name the filled-in lists of an earlier audit under followup:, or a later as_of",
+        )
     fu["previous"] = {
         "as_of": prev.as_of.date().isoformat() if prev.as_of is not None else None,
         "source": prev.source,

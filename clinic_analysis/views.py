@@ -1161,12 +1161,6 @@ def backtest_chart(c: Context) -> HTML:
 # ----------------------------------------------------------------------------- since the last audit
 
 
-def _points(f: Formatter, t: Catalog, d: float) -> str:
-    """A difference of two rates in percentage points, signed: +12 pp."""
-    sign = "+" if d > 0 else ("−" if d < 0 else "±")
-    return f"{sign}{f.number(abs(d) * 100)}\u00a0{t('fu.pp')}"
-
-
 def followup_intro(c: Context) -> HTML:
     """Which audit this one follows, and how many listed patients were called."""
     t, f = c.t, c.f
@@ -1188,51 +1182,47 @@ def followup_intro(c: Context) -> HTML:
 
 
 def followup_table(c: Context) -> HTML:
-    """Per list: listed, called, reached, booked, came; came rates of the called and of the
-    control, their difference with its interval; revenue from the called."""
+    """Per list: listed, called, reached, booked; came among the called and among the
+    control (count and rate), the difference in points with its interval; revenue from the
+    called."""
     import pandas as pd
 
     t, f = c.t, c.f
     by = (c.audit.metrics.get("followup") or {}).get("by_segment") or {}
     if not by:
         return HTML("")
+
+    def share(x, rate):
+        return f"{f.number(x)} ({f.percent(rate)})" if rate is not None else f.number(x)
+
+    def points(d):
+        return ("+" if d > 0 else "−" if d < 0 else "±") + f.number(abs(d) * 100)
+
     rows = []
     for key, m in by.items():
         ci = m.get("difference_ci")
         diff = "—"
         if ci and m["came_rate"] is not None and m["control_came_rate"] is not None:
             d = m["came_rate"] - m["control_came_rate"]
-            diff = f"{_points(f, t, d)} ({_points(f, t, ci[0])} … {_points(f, t, ci[1])})"
+            diff = f"{points(d)} ({points(ci[0])}…{points(ci[1])})"
         rows.append(
             {
                 "segment": t(f"calls.sheet.{key}"),
-                "listed": m["listed"],
-                "called": m["called"],
-                "reached": m["reached"],
-                "booked": m["booked"],
-                "came": m["came"],
-                "came_rate": m["came_rate"],
-                "control_came_rate": m["control_came_rate"],
+                "listed": f.number(m["listed"]),
+                "called": f.number(m["called"]),
+                "reached": f.number(m["reached"]),
+                "booked": f.number(m["booked"]),
+                "came": share(m["came"], m["came_rate"]),
+                "control": share(m["control_came"], m["control_came_rate"]),
                 "difference": diff,
-                "revenue": m["revenue"],
+                "revenue": f.money_short(m["revenue"]),
             }
         )
     df = pd.DataFrame(rows)
     cur = c.audit.params.clinic.currency
-    n = f.number
     return P.table(
         df,
-        formats={
-            "listed": n,
-            "called": n,
-            "reached": n,
-            "booked": n,
-            "came": n,
-            "came_rate": f.percent,
-            "control_came_rate": f.percent,
-            "revenue": f.money_short,
-        },  # fmt: skip
-        numeric=["difference"],
+        numeric=[k for k in df.columns if k != "segment"],
         headers={k: t(f"fu.col.{k}").format(currency=cur) for k in df.columns},
     )
 

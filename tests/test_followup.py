@@ -239,7 +239,7 @@ def test_the_report_section_shows_the_calls_and_then_and_now(loop):
     table = V.followup_table(c).data
     for key in truth["by_segment"]:
         assert t(f"calls.sheet.{key}") in table
-    assert t("fu.col.control_came_rate") in table
+    assert t("fu.col.control") in table
     assert t("fu.fig.base") in V.since_last_table(c).data
     assert t("fu.none") not in V.followup_intro(c).data
 
@@ -281,3 +281,17 @@ def test_without_params_the_previous_audit_is_read_from_the_history_folder(loop,
     assert again.metrics["followup"]["previous"]["source"] == "history"
     by = again.metrics["followup"]["by_segment"]
     assert {k: by[k]["came"] for k in by} == {k: v["came"] for k, v in truth["by_segment"].items()}
+
+
+def test_lists_of_an_audit_not_before_this_one_are_one_clear_error(loop):
+    import copy
+
+    from clinic_analysis.errors import ParamsError
+
+    audit, _, _ = loop
+    late = copy.copy(audit)
+    late.metrics = dict(audit.metrics)
+    late.data = copy.copy(audit.data)
+    late.data.as_of = pd.Timestamp("2026-10-31")  # the previous audit's own date
+    with pytest.raises(ParamsError, match="not before this audit"):
+        followup.attach(late, None)
