@@ -145,7 +145,7 @@ META_SHEET = "_meta"
 META_FORMAT = "clinic-audit call lists 1"
 HEADER_ROWS = 5  # title, who, script, how to fill in, blank; the table header follows
 # column widths (Excel character units); columns empty on a sheet are left out
-WIDTHS = {"rank": 4, "why_first": 18, "card": 12, "name": 22, "phone": 17, "email": 19,
+WIDTHS = {"rank": 4, "why_first": 18, "card": 12, "name": 22, "phone": 18, "email": 19,
           "last_visit": 10, "missed": 10, "doctor": 14, "balance": 8, "segment": 14,
           "outcome": 12, "reason": 11, "called_on": 9, "called_by": 8}  # fmt: skip
 OPTIONAL = ("why_first", "email", "last_visit", "missed", "doctor", "balance")
@@ -187,6 +187,16 @@ def card_text(source_ids) -> str:
     return ", ".join(str(s) for s in source_ids)
 
 
+def short_name(full) -> str:
+    """``Коваленко Олена Вікторівна`` -> ``Коваленко О. В.`` (surname, name, patronymic):
+    a doctor's name that fits its column on paper (a long name would spill into the empty
+    outcome cells). Other names are kept as they are."""
+    parts = str(full or "").split()
+    if len(parts) != 3 or any(p.endswith(".") for p in parts):
+        return " ".join(parts)
+    return f"{parts[0]} {parts[1][0]}. {parts[2][0]}."
+
+
 def card_keys(text) -> list[str]:
     """The source keys (``system:id``) a card cell names: the inverse of :func:`card_text`."""
     if text is None:
@@ -223,6 +233,7 @@ def write_call_lists(audit: Audit, path: Path) -> dict[str, int]:
     table = table.assign(
         rank=0,
         card=table["source_ids"].map(card_text),
+        doctor=table["doctor"].map(short_name),
         missed=table["missed"].where(table["sheet"] == "no_show"),
         outcome="",
         reason="",

@@ -188,3 +188,12 @@ def test_call_lists_print_in_libreoffice_as_a4_landscape_pages_at_9_pt(book, tmp
     meta = read_meta(book)
     rows = sum(len(_rows(book, name, first)) for name, _k, first, _c in meta["sheets"])
     assert pages <= rows / 30 + len(meta["sheets"])
+
+
+def test_a_doctors_full_slavic_name_is_shortened_to_initials_to_fit_on_paper():
+    from clinic_analysis.calllists import short_name
+
+    assert short_name("Коваленко Олена Вікторівна") == "Коваленко О. В."
+    assert short_name("John Smith") == "John Smith"
+    assert short_name("Ковальчук О. В.") == "Ковальчук О. В."
+    assert short_name("") == ""
