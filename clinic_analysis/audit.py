@@ -136,9 +136,9 @@ def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
         reasons=summary.ledger_reasons(data),
         fits=fits,
     )
-    from .calllists import call_table, sheet_counts
+    from .calllists import call_metrics, call_table
 
-    metrics["calls"] = {"sheets": sheet_counts(call_table(audit))}
+    metrics["calls"] = call_metrics(call_table(audit))
     gaps.apply(audit)  # money "not exported" without amounts (never 0); who can be reached
     return audit
 

@@ -305,9 +305,20 @@ class Identity(_Strict):
 class Demo(_Strict):
     """Generate the sources with the built-in demo generator when they are missing."""
 
-    kind: Literal["dental", "messy"] = "dental"
+    kind: Literal["dental", "messy", "followup"] = "dental"
     seed: int = 20261122
     patients: int = Field(default=5000, gt=0)
+
+
+class Followup(_Strict):
+    """The previous audit this one follows up. By default the latest
+    ``reports/<clinic>/history/<as_of>/`` dated before this audit (its
+    ``call_lists.filled.xlsx`` if the clinic's filled-in copy was saved there, else the
+    issued ``call_lists.xlsx``). Or name the files: the filled-in workbook, and the previous
+    audit's ``metrics.json`` for "since the last audit"."""
+
+    call_lists: Path | None = None
+    metrics: Path | None = None
 
 
 class Params(_Strict):
@@ -323,6 +334,7 @@ class Params(_Strict):
     history: History = Field(default_factory=History)
     identity: Identity = Field(default_factory=Identity)
     demo: Demo | None = None
+    followup: Followup = Field(default_factory=Followup)
 
     # set by load_params, not by the file
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -399,7 +411,16 @@ def load_params(path: Path | str) -> Params:
     if branding.logo is not None:
         branding = branding.model_copy(update={"logo": (base / branding.logo).resolve()})
     report = params.report.model_copy(update={"branding": branding})
+    followup = params.followup.model_copy(
+        update={
+            k: (base / v).resolve()
+            for k, v in params.followup.model_dump().items()
+            if v is not None
+        }
+    )
     clinic = params.clinic
     if clinic.slug is None:
         clinic = clinic.model_copy(update={"slug": path.stem})
-    return params.model_copy(update={"sources": sources, "report": report, "clinic": clinic})
+    return params.model_copy(
+        update={"sources": sources, "report": report, "clinic": clinic, "followup": followup}
+    )

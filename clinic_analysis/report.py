@@ -24,6 +24,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 
+from . import followup
 from .audit import Audit, cache_dir_for, cache_root, get_audit, make_private_dir
 from .errors import ParamsError, ReportError
 from .i18n import Catalog, Formatter
@@ -101,6 +102,11 @@ def ensure_demo_data(params: Params) -> bool:
     if params.demo is None or all(s.path.exists() for s in params.sources):
         return False
     out = params.sources[0].path.parent
+    if params.demo.kind == "followup":
+        from .demo_followup import generate_followup
+
+        generate_followup(out, n_patients=params.demo.patients, seed=params.demo.seed)
+        return True
     if params.demo.kind == "messy":
         from .messy import generate_messy
 
@@ -117,12 +123,17 @@ def ensure_demo_data(params: Params) -> bool:
     return True
 
 
-def open_audit(params_path: Path | str) -> tuple[Audit, bool]:
-    """The notebook's entry point: params → (cached) audit. Returns ``(audit, cache_hit)``."""
+def open_audit(params_path: Path | str, report_dir: Path | str | None = None) -> tuple[Audit, bool]:
+    """The notebook's entry point: params → (cached) audit, followed up against the last
+    audit archived in ``<report_dir>/history/`` (default ``reports/<clinic>/``). Returns
+    ``(audit, cache_hit)``."""
     params = load_params(params_path)
     slug = checked_slug(params, params_path)
     ensure_demo_data(params)
-    return get_audit(params, cache_dir_for(slug))
+    audit, hit = get_audit(params, cache_dir_for(slug))
+    folder = Path(report_dir) if report_dir else default_reports_dir() / slug
+    followup.attach(audit, folder / followup.HISTORY)
+    return audit, hit
 
 
 @dataclass
@@ -173,6 +184,7 @@ def build_report(
 
             t = time.perf_counter()
             audit, hit = get_audit(params, cache_dir, log)
+            followup.attach(audit, out / followup.HISTORY)
             timings["compute"] = time.perf_counter() - t
             log(
                 f"  compute: {'cache hit, nothing recomputed' if hit else 'computed and cached'}"
@@ -205,6 +217,7 @@ def build_report(
                     (tmp / "audit.html").unlink()
 
                 files = move_into_place(tmp, out, log)
+                archive(out, audit.metrics["clinic"]["as_of"], log)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
             if new_folder and not any(out.iterdir()):  # a first run that failed
@@ -226,6 +239,9 @@ OUTPUTS = (
     "call_lists.xlsx",
     "audit.failed.ipynb",
 )
+# folders of reports/<clinic>/ a run keeps: the archive of every audit (metrics.json and the
+# call lists it issued), which the next audit reads back
+PRESERVED = (followup.HISTORY,)
 MOVING = ".moving"  # in a temp folder: the names being moved in (present only while moving)
 PREVIOUS = ".previous"  # in a temp folder: the last report's files, set aside while moving
 
@@ -329,10 +345,30 @@ def move_into_place(tmp: Path, out: Path, log: Callable[[str], None]) -> list[Pa
     dropped = sorted({f.name for f in previous.iterdir()} - set(new))
     if dropped:
         log(f"  removed {', '.join(dropped)}: not made by this run")
-    others = sorted(f.name for f in out.iterdir() if f.name not in OUTPUTS and f != tmp)
+    others = sorted(
+        f.name for f in out.iterdir() if f.name not in (*OUTPUTS, *PRESERVED) and f != tmp
+    )
     if others:
         log(f"  kept {', '.join(others)} in {out}: not made by clinic-audit")
     return [out / n for n in new]
+
+
+def archive(out: Path, as_of: str, log: Callable[[str], None]) -> Path:
+    """Copy this audit's metrics.json and call lists to ``out/history/<as_of>/``. A copy the
+    front desk already filled in there is never overwritten (a re-run of the same audit)."""
+    entry = out / followup.HISTORY / as_of
+    entry.mkdir(parents=True, exist_ok=True)
+    for name in ("metrics.json", followup.ISSUED):
+        src, dst = out / name, entry / name
+        if not src.exists():
+            continue
+        if name == followup.ISSUED and dst.exists() and followup.has_outcomes(dst):
+            log(f"  kept {dst}: it holds the front desk's outcomes")
+            continue
+        part = entry / f".{name}.part"
+        shutil.copyfile(src, part)
+        os.replace(part, dst)
+    return entry
 
 
 def roll_back(tmp: Path, out: Path) -> None:
@@ -418,7 +454,7 @@ def execute_notebook(
         nb = pm.execute_notebook(
             str(notebook),
             str(output),
-            parameters={"params_path": str(params_path)},
+            parameters={"params_path": str(params_path), "report_dir": str(out_dir)},
             kernel_name=KERNEL_NAME,
             cwd=str(notebook.parent),
             progress_bar=False,

@@ -214,7 +214,7 @@ def test_a_failing_section_is_named_and_leaves_the_report_untouched(rendered, sm
     nbformat.write(nb, broken)
     with pytest.raises(ReportError) as e:
         build_report(small_demo, out_dir=out, notebook=broken, log=lambda s: None)
-    assert "boom" in str(e.value) and "План дій" in str(e.value)  # the last section
+    assert "boom" in str(e.value) and "Від минулого аудиту" in str(e.value)  # the last section
     assert (out / "audit.html").read_bytes() == before
     assert (out / "audit.failed.ipynb").exists()
     build_report(small_demo, out_dir=out, log=lambda s: None)  # a good run clears it
@@ -224,37 +224,36 @@ def test_a_failing_section_is_named_and_leaves_the_report_untouched(rendered, sm
 def test_call_lists_rank_segments_and_keep_refusals_of_contact_apart(rendered, small_demo):
     from openpyxl import load_workbook
 
-    from clinic_analysis.i18n import Catalog
+    from clinic_analysis.followup import read_meta
 
     out, _ = rendered
-    t = Catalog("uk")
-    wb = load_workbook(out / "call_lists.xlsx", read_only=True)
+    book = out / "call_lists.xlsx"
+    wb = load_workbook(book, read_only=True)
     m = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     sheets = m["calls"]["sheets"]
-    for key, n in sheets.items():
-        ws = wb[t(f"calls.sheet.{key}")[:31]]
-        rows = list(ws.iter_rows(values_only=True))
-        assert rows[0][0] == t("calls.col.priority")
-        assert len(rows) - 1 == n, key
-        if n:
-            assert [r[0] for r in rows[1:]] == list(range(1, n + 1))
+    names = {}
+    for name, key, first, cols in read_meta(book)["sheets"]:
+        rows = [r for r in wb[name].iter_rows(min_row=first + 1, values_only=True) if any(r)]
+        assert len(rows) == sheets[key], key
+        assert [r[cols.index("rank")] for r in rows] == list(range(1, len(rows) + 1))
+        names[key] = {r[cols.index("name")] for r in rows}
+    assert {k for k, n in sheets.items() if n} == set(names)  # no sheet for an empty list
     cards = pd.read_csv(
         small_demo.parent / "data" / "patients.csv", sep=";", encoding="utf-8-sig", dtype=str
     )
     refused = set(cards.loc[cards["Згода на розсилку"] == "Ні", "ПІБ"])
-    dnc = {
-        r[2]  # priority, why first, name, ...
-        for r in wb[t("calls.sheet.do_not_contact")[:31]].iter_rows(min_row=2, values_only=True)
-    }
-    called = set()
-    for key in sheets:
-        if key != "do_not_contact":
-            called |= {
-                r[2]
-                for r in wb[t(f"calls.sheet.{key}")[:31]].iter_rows(min_row=2, values_only=True)
-            }
+    dnc = names.pop("do_not_contact")
+    called = set().union(*names.values())
     assert dnc and dnc <= refused
     assert not (called & refused)
+
+
+def test_a_run_archives_its_metrics_and_call_lists_under_history(rendered):
+    out, _ = rendered
+    m = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    entry = out / "history" / m["clinic"]["as_of"]
+    assert (entry / "metrics.json").read_bytes() == (out / "metrics.json").read_bytes()
+    assert (entry / "call_lists.xlsx").read_bytes() == (out / "call_lists.xlsx").read_bytes()
 
 
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="needs LibreOffice")
@@ -393,7 +392,10 @@ def test_no_file_but_the_call_lists_holds_a_contact_of_the_inputs(tmp_path):
     build_report(params, out_dir=out, formats=formats, log=lambda s: None)
     contacts = names, phones, _ = _inputs_contacts(params)
     assert len(names) > 100 and len(phones) > 100  # the inputs do hold contacts
-    scanned = sorted(p for p in out.iterdir() if p.name != "call_lists.xlsx")
+    # every file, the archive in history/ too, but the call lists (issued or archived)
+    scanned = sorted(
+        p for p in out.rglob("*") if p.is_file() and not p.name.startswith("call_lists")
+    )
     assert {p.name for p in scanned} >= {
         "audit.html",
         "audit.ipynb",
