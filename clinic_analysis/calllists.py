@@ -181,7 +181,7 @@ META_SHEET = "_meta"
 META_FORMAT = "clinic-audit call lists 1"
 HEADER_ROWS = 5  # title, who, script, how to fill in, blank; the table header follows
 # column widths (Excel character units); columns empty on a sheet are left out
-WIDTHS = {"rank": 4, "why_first": 18, "card": 12, "name": 22, "phone": 18, "email": 19,
+WIDTHS = {"rank": 4, "why_first": 16, "card": 12, "name": 22, "phone": 16, "email": 19,
           "last_visit": 10, "missed": 10, "doctor": 14, "balance": 8, "segment": 14,
           "outcome": 12, "reason": 11, "called_on": 9, "called_by": 8}  # fmt: skip
 OPTIONAL = ("why_first", "email", "last_visit", "missed", "doctor", "balance")
@@ -192,8 +192,8 @@ FIT_WIDTH_PX = (11.69 - 2 * MARGIN_IN) * 96  # A4 landscape, printable width in 
 PX_PER_CHAR = 8.5
 
 
-MIN_PRINTED_PT = 9.2
-FLEXIBLE = ("name", "email", "why_first", "doctor")  # narrowed when a sheet is too wide
+MIN_PRINTED_PT = 10.0  # 9 pt with room for the padding a spreadsheet adds to each column
+FLEXIBLE = ("name", "email", "why_first", "doctor", "segment")  # narrowed when a sheet is too wide
 
 
 def print_scale(widths: list[float]) -> float:
@@ -210,7 +210,7 @@ def column_widths(keys: list[str]) -> list[float]:
     excess = sum(widths) - budget
     flex = sum(w for k, w in zip(keys, widths, strict=True) if k in FLEXIBLE)
     if excess > 0 and flex:
-        f = max(0.5, 1 - excess / flex)
+        f = max(0.4, 1 - excess / flex)
         widths = [w * f if k in FLEXIBLE else w for k, w in zip(keys, widths, strict=True)]
     return [round(w, 1) for w in widths]
 

@@ -31,7 +31,7 @@ import pandas as pd
 from .calllists import META_FORMAT, META_SHEET, OUTCOMES, REASONS, SHEETS, card_keys
 from .errors import ParamsError, SourceFileError
 from .i18n import LANGUAGES, load_catalog
-from .summary import revenue_rows
+from .summary import money_rows, visit_days
 
 if TYPE_CHECKING:
     from .audit import Audit
@@ -282,13 +282,13 @@ def measure(
     ]
     after = pd.Timestamp(previous_as_of).normalize() + pd.Timedelta(days=1)
     visits = data.visits
-    done = visits[(visits["status"] == "completed") & (visits["date"] >= after)]
-    came_ids = set(done["patient_id"])
+    days = visit_days(visits)  # completed visits, refunds left out (summary's one definition)
+    came_ids = set(days.loc[days["day"] >= after, "patient_id"])
     rows["came"] = rows["patient_id"].isin(came_ids) & rows["patient_id"].notna()
     has_money = data.has("visits", "amount")
     if has_money:
-        money = revenue_rows(visits)
-        money = money[money["date"] >= after].groupby("patient_id")["revenue"].sum()
+        money = money_rows(visits)
+        money = money[money["day"] >= after].groupby("patient_id")["revenue"].sum()
         rows["revenue"] = rows["patient_id"].map(money).fillna(0.0)
     rows["reached"] = rows["called"] & (rows["outcome"] != "") & ~rows["outcome"].isin(NOT_REACHED)
     rows["booked"] = rows["outcome"] == "booked"
