@@ -43,6 +43,7 @@ def set_report_theme(colour: str = "#1f6f8b") -> list[str]:
             "legend.fontsize": 9,
             "legend.frameon": False,
             "grid.color": "#e6e6e6",
+            "text.parse_math": False,  # labels come from the data: "$" is a dollar sign
         },
     )
     return palette

@@ -78,3 +78,17 @@ def test_every_view_renders_without_amounts_and_on_six_weeks(tmp_path, world, la
             assert not re.search(r"(?<![\d.,])0 R\$|R\$ 0(?![\d.,])", text), (name, text[:300])
             seen.append(text)
     assert any(marker in s for s in seen)
+
+
+def test_a_dollar_sign_in_a_doctors_name_is_plain_text_in_charts():
+    import matplotlib.pyplot as plt
+
+    from clinic_analysis.plots import set_report_theme
+
+    set_report_theme()
+    fig, ax = plt.subplots()
+    ax.barh(["Dr $Ivanov_{", "Smith"], [1, 2])  # unbalanced mathtext: would not render
+    ax.set_title("$5 off $promo")
+    fig.canvas.draw()  # raises on mathtext when "$" is parsed
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Dr $Ivanov_{", "Smith"]
+    plt.close(fig)
