@@ -1068,6 +1068,8 @@ def action_plan_table(c: Context) -> HTML:
                 "measure": t(f"plan.measure.{s}"),
             }
         )
+    if not rows:  # nobody to call: the note says why, no empty table
+        return unreachable_note(c)
     df = pd.DataFrame(rows)
     table = P.table(
         df,

@@ -127,7 +127,9 @@ def test_without_amounts_no_money_chart_is_drawn(no_amounts, drawn):
 def test_without_amounts_the_action_plan_holds_no_money(no_amounts):
     c = V.Context(no_amounts)
     text = _text(V.action_plan_table(c))
-    assert "not exported" in text
+    # this world exports no phones or e-mails either: no list, no table, no money
+    assert "Nobody can be contacted in any segment" in text
+    assert "<table" not in V.action_plan_table(c).data
     assert not re.search(r"R\$\s*\d", text)
 
 
@@ -384,3 +386,12 @@ def test_the_report_without_amounts_says_not_exported(reports):
     assert html.count("not exported") >= 10
     assert "Amounts are not exported with the visits" in html
     assert "big spenders" not in html and "high-value" not in html
+
+
+def test_without_amounts_a_list_to_call_shows_its_value_as_not_exported(no_amounts):
+    import copy
+
+    audit = copy.deepcopy(no_amounts)
+    audit.metrics["calls"]["sheets"] = {"no_show": 3}  # as if phones had been exported
+    text = _text(V.action_plan_table(V.Context(audit)))
+    assert "not exported" in text and not re.search(r"R\$\s*\d", text)
