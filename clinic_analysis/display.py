@@ -49,7 +49,7 @@ def _column_format(name: str, s: pd.Series, f: Formatter, money: set, percent: s
     if pd.api.types.is_bool_dtype(s):
         return None
     if pd.api.types.is_datetime64_any_dtype(s):
-        return lambda v: f.date(v, "short")
+        return lambda v: f.date(None if pd.isna(v) else pd.Timestamp(v).date(), "short")
     if not pd.api.types.is_numeric_dtype(s):
         return None
     values = pd.to_numeric(s, errors="coerce").dropna()
@@ -115,6 +115,10 @@ def install(context) -> None:
         return
     if "inline" not in plt.get_backend():
         ip.run_line_magic("matplotlib", "inline")
+    else:
+        # loading the inline backend registers its own figure formatters (pyplot loads it
+        # only at the first figure): load it now, so that ours below replace them
+        import matplotlib_inline.backend_inline  # noqa: F401
     formatters = ip.display_formatter.formatters
     for mime in ("image/svg+xml", "image/jpeg", "application/pdf", "text/html"):
         formatters[mime].type_printers.pop(Figure, None)

@@ -406,6 +406,24 @@ def ensure_kernel() -> None:
         install(kernel_name=KERNEL_NAME, display_name="clinic-audit", prefix=sys.prefix)
 
 
+def _write_once_engine() -> str:
+    """papermill's nbclient engine, but the executed notebook is written once at the end
+    (papermill does that itself, also on a failure) instead of twice per cell: each write
+    re-serialises every chart so far, which grows with the square of the notebook."""
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    class WriteOnceEngine(NBClientEngine):
+        @classmethod
+        def execute_notebook(cls, nb, kernel_name, output_path=None, **kwargs):
+            return super().execute_notebook(nb, kernel_name, output_path=None, **kwargs)
+
+    papermill_engines.register(ENGINE_NAME, WriteOnceEngine)
+    return ENGINE_NAME
+
+
+ENGINE_NAME = "clinic-audit-write-once"
+
+
 def execute_notebook(
     notebook: Path, output: Path, params_path: Path, out_dir: Path, log=print
 ) -> nbformat.NotebookNode:
@@ -423,6 +441,7 @@ def execute_notebook(
             cwd=str(notebook.parent),
             progress_bar=False,
             log_output=False,
+            engine_name=_write_once_engine(),
             # the kernel talks to us over loopback only; its TCP notice is noise in the log
             extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )

@@ -1368,10 +1368,10 @@ def methodology_appendix(c: Context) -> HTML:
         )
     if not checks:
         checks.append(t("web.app.no_models"))
-    parts.append(f"<h3>{html.escape(t('web.app.models'))}</h3>")
+    parts.append(f"<h4>{html.escape(t('web.app.models'))}</h4>")
     parts.append("<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in checks) + "</ul>")
     missing = _not_exported(c)
-    parts.append(f"<h3>{html.escape(t('web.app.missing'))}</h3>")
+    parts.append(f"<h4>{html.escape(t('web.app.missing'))}</h4>")
     if missing:
         parts.append("<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in missing) + "</ul>")
     else:
@@ -1401,4 +1401,4 @@ def glossary(c: Context) -> HTML:
         f"<dd>{html.escape(t(f'web.gloss.{k}.def'))}</dd>"
         for k in GLOSSARY_TERMS
     )
-    return HTML(f'<dl class="glossary">{items}</dl>')
+    return HTML(f"<h4>{html.escape(t('web.app.glossary'))}</h4>" f'<dl class="glossary">{items}</dl>')
