@@ -1401,4 +1401,4 @@ def glossary(c: Context) -> HTML:
         f"<dd>{html.escape(t(f'web.gloss.{k}.def'))}</dd>"
         for k in GLOSSARY_TERMS
     )
-    return HTML(f"<h4>{html.escape(t('web.app.glossary'))}</h4>" f'<dl class="glossary">{items}</dl>')
+    return HTML(f'<h4>{html.escape(t("web.app.glossary"))}</h4><dl class="glossary">{items}</dl>')
