@@ -20,8 +20,8 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import nbformat
 import pandas as pd
 
 from .audit import Audit, cache_dir_for, cache_root, get_audit, make_private_dir
@@ -29,6 +29,9 @@ from .errors import ParamsError, ReportError
 from .i18n import Catalog, Formatter
 from .outputs import DISK_PROBLEMS, disk_error, write_csv
 from .params import SLUG_PATTERN, Params, load_params
+
+if TYPE_CHECKING:  # nbformat loads jsonschema: seconds the notebook's first cell need not pay
+    import nbformat
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 NOTEBOOK = PROJECT_DIR / "notebooks" / "audit.ipynb"
@@ -448,6 +451,8 @@ def execute_notebook(
     except pm.PapermillExecutionError as err:
         partial = out_dir / "audit.failed.ipynb"
         shutil.copy(output, partial)
+        import nbformat
+
         section = _section_of_cell(nbformat.read(output, as_version=4), err.cell_index)
         raise ReportError(
             f"the report section '{section}' failed: {err.ename}: {err.evalue}",
