@@ -29,9 +29,9 @@ venv: $(STAMP) ## Create the virtual environment (done automatically by other ta
 deps: ## Install the system libraries WeasyPrint needs (pango, DejaVu fonts); Debian/Ubuntu, as root
 	apt-get update && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils
 
-report: $(STAMP) ## Render the audit of CLINIC (default demo) into reports/CLINIC/
+report: $(STAMP) ## Render the audit of CLINIC (default demo) into reports/CLINIC/ (ARGS=--fresh)
 	@echo "==> rendering the audit of '$(CLINIC)'"
-	@$(TIME) $(PY) -m clinic_analysis report --clinic $(CLINIC)
+	@$(TIME) $(PY) -m clinic_analysis report --clinic $(CLINIC) $(ARGS)
 
 init: $(STAMP) ## Draft params/CLINIC.yaml from export files: make init CLINIC=x FILES="a.csv b.xlsx"
 	@test -n "$(FILES)" || { echo 'usage: make init CLINIC=x FILES="a.csv b.xlsx"'; exit 2; }

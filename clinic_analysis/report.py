@@ -10,6 +10,8 @@ one run at a time per clinic; a stopped run's leftovers are cleaned at the next 
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -143,12 +145,15 @@ def build_report(
     notebook: Path = NOTEBOOK,
     log: Callable[[str], None] = print,
     lock_wait: float = 60.0,
+    fresh: bool = False,
 ) -> ReportResult:
     """Render the whole audit of one clinic. Raises :class:`ClinicAuditError` subclasses.
 
     One run at a time per clinic (a lock in its cache folder; a second run waits up to
     ``lock_wait`` seconds, then stops). Leftovers of a stopped run are cleaned first; the
     new report replaces the old one as a whole (outputs this run did not make are removed).
+    The executed notebook of the last run is reused when nothing it depends on changed
+    (:func:`notebook_key`); ``fresh=True`` runs it again regardless.
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -188,9 +193,22 @@ def build_report(
                 timings["data files"] = time.perf_counter() - t
 
                 t = time.perf_counter()
-                executed = execute_notebook(notebook, tmp / "audit.ipynb", params_path, out, log)
-                timings["notebook"] = time.perf_counter() - t
-                log(f"  notebook executed ({timings['notebook']:.1f} s)")
+                key = notebook_key(notebook, params_path, audit)
+                executed = None if fresh else read_executed(cache_dir, key)
+                if executed is not None:
+                    nbformat_write(executed, tmp / "audit.ipynb")
+                    timings["notebook"] = time.perf_counter() - t
+                    log(
+                        "  notebook: unchanged since the last run, its outputs reused"
+                        f" ({timings['notebook']:.1f} s; --fresh runs it again)"
+                    )
+                else:
+                    executed = execute_notebook(
+                        notebook, tmp / "audit.ipynb", params_path, out, log
+                    )
+                    write_executed(cache_dir, key, executed)
+                    timings["notebook"] = time.perf_counter() - t
+                    log(f"  notebook executed ({timings['notebook']:.1f} s)")
 
                 from .render import export_html, write_pdf
 
@@ -407,6 +425,70 @@ def ensure_kernel() -> None:
         from ipykernel.kernelspec import install
 
         install(kernel_name=KERNEL_NAME, display_name="clinic-audit", prefix=sys.prefix)
+
+
+# ------------------------------------------------------------- the executed notebook, reused
+
+EXECUTED_ENTRY = "notebook.signed"
+
+
+def notebook_key(notebook: Path, params_path: Path, audit: Audit) -> str:
+    """What the executed notebook depends on: the notebook's bytes, the params path it is
+    given, the audit's cache key (params, every source file's bytes, the library's code,
+    the installed packages) and every other file of the package (locales, templates)."""
+    from .audit import PACKAGE_DIR
+
+    h = hashlib.sha256(audit.cache_key.encode())
+    h.update(str(params_path).encode() + b"\n" + Path(notebook).read_bytes())
+    for p in sorted(PACKAGE_DIR.rglob("*")):
+        if p.is_file() and p.suffix not in (".py", ".pyc"):
+            h.update(p.relative_to(PACKAGE_DIR).as_posix().encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+def read_executed(cache_dir: Path, key: str) -> nbformat.NotebookNode | None:
+    """The executed notebook stored for ``key``, if it is there, signed by this machine's
+    cache key and intact; else ``None`` (the notebook runs)."""
+    from .audit import CACHE_MAGIC, _signature, cache_secret
+
+    try:
+        blob = (cache_dir / EXECUTED_ENTRY).read_bytes()
+    except OSError:
+        return None
+    if not blob.startswith(CACHE_MAGIC):
+        return None
+    stored_key, _, rest = blob[len(CACHE_MAGIC) :].partition(b"\n")
+    mac, payload = rest[:32], rest[32:]
+    if stored_key != key.encode() or not hmac.compare_digest(
+        mac, _signature(cache_secret(), key, payload)
+    ):
+        return None
+    import nbformat
+
+    return nbformat.reads(payload.decode("utf-8"), as_version=4)
+
+
+def write_executed(cache_dir: Path, key: str, nb: nbformat.NotebookNode) -> None:
+    import nbformat
+
+    from .audit import CACHE_MAGIC, _signature, cache_secret
+
+    payload = nbformat.writes(nb).encode("utf-8")
+    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".notebook-", suffix=".tmp")  # 0600
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(CACHE_MAGIC + key.encode() + b"\n")
+            fh.write(_signature(cache_secret(), key, payload))
+            fh.write(payload)
+        os.replace(tmp, cache_dir / EXECUTED_ENTRY)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def nbformat_write(nb: nbformat.NotebookNode, path: Path) -> None:
+    import nbformat
+
+    nbformat.write(nb, str(path))
 
 
 def _write_once_engine() -> str:

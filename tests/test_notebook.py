@@ -133,3 +133,35 @@ def test_report_has_summary_first_nav_alt_texts_and_no_explanations(analyst_repo
     assert all(img.get("alt", "").strip() for img in soup.select("main img"))
     assert "report-hide" not in html and "Add your own section" not in html
     assert soup.select("main dl.glossary dt")
+
+
+@pytest.mark.slow
+def test_an_unchanged_notebook_is_reused_and_an_edited_one_runs(analyst_report, small_demo):
+    from clinic_analysis.report import build_report
+
+    nb_path = analyst_report.parent / "audit.ipynb"
+    out = analyst_report.parent / "again"
+    logs: list[str] = []
+    build_report(small_demo, out_dir=out, notebook=nb_path, formats=["html"], log=logs.append)
+    assert any("outputs reused" in line for line in logs)
+    assert (out / "audit.html").read_bytes() == (analyst_report / "audit.html").read_bytes()
+    nb = nbformat.read(nb_path, as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("## Edited section 5150"))
+    edited = analyst_report.parent / "edited.ipynb"
+    nbformat.write(nb, edited)
+    logs.clear()
+    build_report(small_demo, out_dir=out, notebook=edited, formats=["html"], log=logs.append)
+    assert any("notebook executed" in line for line in logs)
+    assert "Edited section 5150" in (out / "audit.html").read_text("utf-8")
+
+
+def test_a_stored_notebook_altered_or_for_other_inputs_is_not_reused(tmp_path):
+    from clinic_analysis.report import EXECUTED_ENTRY, read_executed, write_executed
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("stored 42")])
+    write_executed(tmp_path, "key-a", nb)
+    assert read_executed(tmp_path, "key-a").cells[0].source == "stored 42"
+    assert read_executed(tmp_path, "key-b") is None
+    entry = tmp_path / EXECUTED_ENTRY
+    entry.write_bytes(entry.read_bytes().replace(b"stored 42", b"stored 43"))
+    assert read_executed(tmp_path, "key-a") is None
