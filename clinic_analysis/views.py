@@ -1187,7 +1187,8 @@ def executive_summary(c: Context) -> HTML:
     linked to its section). The report moves it to right after the cover."""
     m, t, f = c.audit.metrics, c.t, c.f
     r = m.get("refusers") or {}
-    frozen = _sum((r.get("plan_balance") or {}).values())
+    balance = r.get("plan_balance") or {}
+    frozen = _sum(balance.get(s) for s in ("plan_refused", "plan_stopped"))
     stake = _sum(v for k, v in (r.get("stake") or {}).items() if k != "lapsed")
     potential = _get(r, "potential", "base")
     monthly = _get(m, "forecast", "monthly") or []

@@ -165,3 +165,45 @@ def test_a_stored_notebook_altered_or_for_other_inputs_is_not_reused(tmp_path):
     entry = tmp_path / EXECUTED_ENTRY
     entry.write_bytes(entry.read_bytes().replace(b"stored 42", b"stored 43"))
     assert read_executed(tmp_path, "key-a") is None
+
+
+# --------------------------------------------------------------------------- the owner's page
+
+
+def _context(metrics: dict):
+    from types import SimpleNamespace
+
+    audit = SimpleNamespace(metrics=metrics, data=SimpleNamespace(as_of=pd.Timestamp("2026-10-31")))
+    return SimpleNamespace(audit=audit, t=Catalog("en"), f=Formatter("en", "UAH"))
+
+
+def test_summary_money_counts_refused_and_stopped_plans_and_marks_what_is_missing():
+    from clinic_analysis.views import executive_summary
+
+    metrics = {
+        "refusers": {
+            "plan_balance": {
+                "plan_refused": 1000.0,
+                "plan_stopped": 500.0,
+                "active_treatment": 9e6,
+            },
+            "stake": {"plan_refused": 2000.0, "lapsed": 7e6},
+            "potential": {"base": 800.0},
+            "potential_by_segment": {
+                "plan_refused": {"base": 300.0},
+                "no_show": {"base": 500.0},
+                "lapsed": {"base": 100.0},
+            },
+        },
+        "calls": {"sheets": {"plan_refused": 4, "no_show": 9, "lapsed": 2}},
+        "repeat": {"new_patient_retention": 0.4, "retention_mark": 0.6},
+    }
+    soup = BeautifulSoup(executive_summary(_context(metrics)).data, "html.parser")
+    money = [_spaces(v.get_text()) for v in soup.select(".money .v")]
+    assert money == ["UAH 1,500", "UAH 2,000", "UAH 800", "not exported", "not exported"]
+    actions = [(a["href"], _spaces(a.parent.get_text())) for a in soup.select("ol.actions a")]
+    assert [href for href, _ in actions] == ["#sec-plan", "#sec-plan", "#sec-repeat"]
+    assert "call 9 patients" in actions[0][1] and "call 4 patients" in actions[1][1]
+    assert "40%" in actions[2][1]
+    numbers = [_spaces(li.get_text()) for li in soup.select("ul li")]
+    assert "Revenue of the last 12 months: not exported (not exported" in numbers[0]
