@@ -44,6 +44,10 @@ def report(
     fmt: Annotated[
         str | None, typer.Option("--format", help="Comma-separated: html,pdf (default: params).")
     ] = None,
+    fresh: Annotated[
+        bool,
+        typer.Option(help="Run the notebook even if nothing it depends on changed."),
+    ] = False,
     debug: Debug = False,
 ) -> None:
     """Render the audit: HTML, PDF, metrics.json, patients.parquet, the executed notebook."""
@@ -51,7 +55,7 @@ def report(
 
     try:
         formats = [f.strip() for f in fmt.split(",")] if fmt else None
-        result = build_report(params_path_for(clinic), out_dir=out, formats=formats)
+        result = build_report(params_path_for(clinic), out_dir=out, formats=formats, fresh=fresh)
     except ClinicAuditError as err:
         _fail(err, debug)
         return

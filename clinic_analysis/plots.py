@@ -1,21 +1,19 @@
 """Charts: each ``plot_x(data, ax=None, **labels) -> Axes``; style from one theme.
 
-Call :func:`set_report_theme` once per run; labels come from the string catalogue.
+Call :func:`set_report_theme` once per kernel; labels come from the string catalogue.
+No backend is forced: in a Jupyter kernel (papermill too) matplotlib uses the inline backend,
+so an analyst's ``plt.show()`` reaches the report; without a display it falls back to Agg.
 """
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.ticker import FuncFormatter
 
 FONT = "DejaVu Sans"  # renders Cyrillic and ₴
 WIDE = (10, 3.8)  # A4 content width at 150 dpi

@@ -66,15 +66,40 @@ def paragraph(text: str, muted: bool = False) -> HTML:
     return HTML(f"<p{cls}>{text}</p>")
 
 
-def figure(fig: plt.Figure, caption: str | None = None) -> HTML:
-    """Embed a matplotlib figure as a PNG data URI with an optional caption; closes it."""
+def figure_alt(fig: plt.Figure, reading: str | None = None) -> str:
+    """Alt text of a chart: its titles (figure, then each axes) and one-line reading."""
+    parts: list[str] = []
+    sup = getattr(fig, "_suptitle", None)
+    if sup is not None and sup.get_text().strip():
+        parts.append(sup.get_text().strip())
+    for ax in fig.get_axes():
+        for loc in ("left", "center", "right"):
+            text = ax.get_title(loc).strip()
+            if text and text not in parts:
+                parts.append(text)
+    if reading and reading.strip():
+        parts.append(reading.strip())
+    return ". ".join(p.rstrip(".") for p in parts)
+
+
+def png_bytes(fig: plt.Figure, dpi: int = FIG_DPI) -> bytes:
+    """The figure as the report's PNG: ``dpi``, cropped to its content."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=FIG_DPI, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def figure(fig: plt.Figure, caption: str | None = None) -> HTML:
+    """Embed a matplotlib figure as a PNG data URI with an optional caption; closes it.
+    Its alt text is its title(s) and the caption (the chart's one-line reading)."""
+    alt = figure_alt(fig, caption)
+    png = png_bytes(fig)
     plt.close(fig)
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    data = base64.b64encode(png).decode("ascii")
     cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
     return HTML(
-        f'<figure class="chart"><img src="data:image/png;base64,{data}" alt="">{cap}</figure>'
+        f'<figure class="chart"><img src="data:image/png;base64,{data}" '
+        f'alt="{html.escape(alt)}">{cap}</figure>'
     )
 
 

@@ -44,9 +44,19 @@ TEMPLATE = "clinic_audit"
 CSS_FILE = TEMPLATE_DIR / TEMPLATE / "report.css"
 UI_KEYS = ("toc", "page", "of", "prepared_by", "audit_date", "confidential")
 
-#: Cells with any of these tags are left out of the report (Jupyter Book / nbconvert spellings).
+#: Cells with any of these tags are left out of the report (Jupyter Book / nbconvert spellings;
+#: ``report-hide`` marks the notebook's explanations, which stay visible in Jupyter).
 REMOVE_CELL_TAGS = frozenset(
-    {"remove", "hide", "remove_cell", "remove-cell", "hide_cell", "hide-cell", "hide-all"}
+    {
+        "remove",
+        "hide",
+        "remove_cell",
+        "remove-cell",
+        "hide_cell",
+        "hide-cell",
+        "hide-all",
+        "report-hide",
+    }
 )
 REMOVE_OUTPUT_TAGS = frozenset({"remove_output", "remove-output", "hide_output", "hide-output"})
 
@@ -345,7 +355,9 @@ def postprocess(html: str) -> str:
         for b in blocks:
             main.append(b)
         _mark_blocks(main)
+        _lift_summary(soup, main)
         _headings_and_toc(soup, main)
+        _section_nav(soup, main)
         _keep_with_next(main)
     text = str(soup)
     # the last net: whatever survived above (e.g. a URL in an attribute we do not know)
@@ -475,6 +487,11 @@ def _mark_blocks(main: Tag) -> None:
             table["class"] = [*table.get("class", []), "wide"]
         if not table.find("thead"):
             _promote_header(table)
+        parent = table.parent
+        if parent is not None and "table-scroll" not in parent.get("class", []):
+            table.wrap(
+                BeautifulSoup("", "html.parser").new_tag("div", attrs={"class": "table-scroll"})
+            )
 
 
 def _promote_header(table: Tag) -> None:
@@ -530,6 +547,33 @@ def _headings_and_toc(soup: BeautifulSoup, main: Tag) -> None:
         li.append(a)
         ol.append(li)
     toc.append(ol)
+
+
+def _lift_summary(soup: BeautifulSoup, main: Tag) -> None:
+    """The executive summary (``<section class="summary">``) is the owner's first page:
+    moved from the flow to right after the cover, before the contents, unnumbered."""
+    summary = main.find("section", class_="summary", recursive=False)
+    cover = soup.find("header", class_="cover")
+    if summary is None:
+        return
+    summary.extract()
+    if cover is not None:
+        cover.insert_after(summary)
+    else:
+        main.insert_before(summary)
+
+
+def _section_nav(soup: BeautifulSoup, main: Tag) -> None:
+    """A sticky bar of links to the sections (``h2``), for the screen; print hides it."""
+    heads = main.find_all("h2")
+    if not heads:
+        return
+    nav = soup.new_tag("nav", attrs={"class": "sections", "id": "sections"})
+    for h in heads:
+        a = soup.new_tag("a", href=f"#{h['id']}")
+        a.string = h.get_text(" ", strip=True)
+        nav.append(a)
+    main.insert_before(nav)
 
 
 def _is_anchor(el: Tag) -> bool:

@@ -10,18 +10,21 @@ one run at a time per clinic; a stopped run's leftovers are cleaned at the next 
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import hmac
 import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import nbformat
 import pandas as pd
 
 from . import followup
@@ -30,6 +33,14 @@ from .errors import ParamsError, ReportError
 from .i18n import Catalog, Formatter
 from .outputs import DISK_PROBLEMS, disk_error, write_csv
 from .params import SLUG_PATTERN, Params, load_params
+
+if TYPE_CHECKING:  # nbformat loads jsonschema: seconds the notebook's first cell need not pay
+    import nbformat
+
+# jsonschema (which nbformat loads) imports rfc3987_syntax whenever it is installed (JupyterLab
+# brings it) only to check IRI formats, which notebooks never use; building its grammar costs
+# ~1.7 s of every render. Marked absent here, jsonschema skips that one check.
+sys.modules.setdefault("rfc3987_syntax", None)
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 NOTEBOOK = PROJECT_DIR / "notebooks" / "audit.ipynb"
@@ -151,12 +162,15 @@ def build_report(
     notebook: Path = NOTEBOOK,
     log: Callable[[str], None] = print,
     lock_wait: float = 60.0,
+    fresh: bool = False,
 ) -> ReportResult:
     """Render the whole audit of one clinic. Raises :class:`ClinicAuditError` subclasses.
 
     One run at a time per clinic (a lock in its cache folder; a second run waits up to
     ``lock_wait`` seconds, then stops). Leftovers of a stopped run are cleaned first; the
     new report replaces the old one as a whole (outputs this run did not make are removed).
+    The executed notebook of the last run is reused when nothing it depends on changed
+    (:func:`notebook_key`); ``fresh=True`` runs it again regardless.
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -197,9 +211,22 @@ def build_report(
                 timings["data files"] = time.perf_counter() - t
 
                 t = time.perf_counter()
-                executed = execute_notebook(notebook, tmp / "audit.ipynb", params_path, out, log)
-                timings["notebook"] = time.perf_counter() - t
-                log(f"  notebook executed ({timings['notebook']:.1f} s)")
+                key = notebook_key(notebook, params_path, audit)
+                executed = None if fresh else read_executed(cache_dir, key)
+                if executed is not None:
+                    nbformat_write(executed, tmp / "audit.ipynb")
+                    timings["notebook"] = time.perf_counter() - t
+                    log(
+                        "  notebook: unchanged since the last run, its outputs reused"
+                        f" ({timings['notebook']:.1f} s; --fresh runs it again)"
+                    )
+                else:
+                    executed = execute_notebook(
+                        notebook, tmp / "audit.ipynb", params_path, out, log
+                    )
+                    write_executed(cache_dir, key, executed)
+                    timings["notebook"] = time.perf_counter() - t
+                    log(f"  notebook executed ({timings['notebook']:.1f} s)")
 
                 from .render import export_html, write_pdf
 
@@ -442,6 +469,88 @@ def ensure_kernel() -> None:
         install(kernel_name=KERNEL_NAME, display_name="clinic-audit", prefix=sys.prefix)
 
 
+# ------------------------------------------------------------- the executed notebook, reused
+
+EXECUTED_ENTRY = "notebook.signed"
+
+
+def notebook_key(notebook: Path, params_path: Path, audit: Audit) -> str:
+    """What the executed notebook depends on: the notebook's bytes, the params path it is
+    given, the audit's cache key (params, every source file's bytes, the library's code,
+    the installed packages) and every other file of the package (locales, templates)."""
+    from .audit import PACKAGE_DIR
+
+    h = hashlib.sha256(audit.cache_key.encode())
+    h.update(str(params_path).encode() + b"\n" + Path(notebook).read_bytes())
+    for p in sorted(PACKAGE_DIR.rglob("*")):
+        if p.is_file() and p.suffix not in (".py", ".pyc"):
+            h.update(p.relative_to(PACKAGE_DIR).as_posix().encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+def read_executed(cache_dir: Path, key: str) -> nbformat.NotebookNode | None:
+    """The executed notebook stored for ``key``, if it is there, signed by this machine's
+    cache key and intact; else ``None`` (the notebook runs)."""
+    from .audit import CACHE_MAGIC, _signature, cache_secret
+
+    try:
+        blob = (cache_dir / EXECUTED_ENTRY).read_bytes()
+    except OSError:
+        return None
+    if not blob.startswith(CACHE_MAGIC):
+        return None
+    stored_key, _, rest = blob[len(CACHE_MAGIC) :].partition(b"\n")
+    mac, payload = rest[:32], rest[32:]
+    if stored_key != key.encode() or not hmac.compare_digest(
+        mac, _signature(cache_secret(), key, payload)
+    ):
+        return None
+    import nbformat
+
+    return nbformat.reads(payload.decode("utf-8"), as_version=4)
+
+
+def write_executed(cache_dir: Path, key: str, nb: nbformat.NotebookNode) -> None:
+    import nbformat
+
+    from .audit import CACHE_MAGIC, _signature, cache_secret
+
+    payload = nbformat.writes(nb).encode("utf-8")
+    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".notebook-", suffix=".tmp")  # 0600
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(CACHE_MAGIC + key.encode() + b"\n")
+            fh.write(_signature(cache_secret(), key, payload))
+            fh.write(payload)
+        os.replace(tmp, cache_dir / EXECUTED_ENTRY)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def nbformat_write(nb: nbformat.NotebookNode, path: Path) -> None:
+    import nbformat
+
+    nbformat.write(nb, str(path))
+
+
+def _write_once_engine() -> str:
+    """papermill's nbclient engine, but the executed notebook is written once at the end
+    (papermill does that itself, also on a failure) instead of twice per cell: each write
+    re-serialises every chart so far, which grows with the square of the notebook."""
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    class WriteOnceEngine(NBClientEngine):
+        @classmethod
+        def execute_notebook(cls, nb, kernel_name, output_path=None, **kwargs):
+            return super().execute_notebook(nb, kernel_name, output_path=None, **kwargs)
+
+    papermill_engines.register(ENGINE_NAME, WriteOnceEngine)
+    return ENGINE_NAME
+
+
+ENGINE_NAME = "clinic-audit-write-once"
+
+
 def execute_notebook(
     notebook: Path, output: Path, params_path: Path, out_dir: Path, log=print
 ) -> nbformat.NotebookNode:
@@ -459,12 +568,15 @@ def execute_notebook(
             cwd=str(notebook.parent),
             progress_bar=False,
             log_output=False,
+            engine_name=_write_once_engine(),
             # the kernel talks to us over loopback only; its TCP notice is noise in the log
             extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     except pm.PapermillExecutionError as err:
         partial = out_dir / "audit.failed.ipynb"
         shutil.copy(output, partial)
+        import nbformat
+
         section = _section_of_cell(nbformat.read(output, as_version=4), err.cell_index)
         raise ReportError(
             f"the report section '{section}' failed: {err.ename}: {err.evalue}",

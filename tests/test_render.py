@@ -24,6 +24,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 
 from clinic_analysis.errors import ReportError  # noqa: E402
 from clinic_analysis.render import (  # noqa: E402
+    CSS_FILE,
     AuditHTMLExporter,
     ReportMeta,
     brand_palette,
@@ -581,3 +582,79 @@ def test_split_tables_keep_three_rows_on_each_page(foot_doc, foot_loose_doc):
     fragments = _table_fragments(foot_doc)
     assert fragments and min(fragments) >= 3
     assert min(_table_fragments(foot_loose_doc)) < 3, "the test notebook no longer splits badly"
+
+
+# ---------------------------------------------------------------------------------------------
+# web report (issue 12): phones, section navigation, alt text, the summary page, flow
+
+
+def test_stylesheet_wraps_kpis_scrolls_tables_on_a_phone_and_hides_nav_in_print():
+    css = CSS_FILE.read_text(encoding="utf-8")
+    phone = re.search(r"@media \(max-width: (\d+)px\) \{(.*?)\n  \}", css, re.S)
+    assert phone and int(phone.group(1)) >= 390
+    assert re.search(r"\.kpis \{[^}]*flex-wrap: wrap", phone.group(2))
+    screen = re.search(r"@media screen \{(.*?)\n\}", css, re.S).group(1)
+    assert re.search(r"nav\.sections \{[^}]*position: sticky", screen)
+    assert re.search(r"\.table-scroll \{[^}]*overflow-x: auto", screen)
+    printed = css[css.index("@media print") :]
+    assert re.search(r"nav\.sections \{ display: none; \}", printed)
+
+
+def test_every_section_is_in_the_sticky_nav_and_every_table_in_a_scroll_box(html):
+    soup = BeautifulSoup(html, "html.parser")
+    nav = soup.find("nav", class_="sections")
+    assert nav is not None and nav.find_next_sibling("main") is not None
+    heads = soup.find("main").find_all("h2")
+    assert [a["href"] for a in nav.find_all("a")] == [f"#{h['id']}" for h in heads]
+    tables = soup.find("main").find_all("table")
+    assert tables and all("table-scroll" in t.parent.get("class", []) for t in tables)
+
+
+def test_a_plain_figure_carries_its_alt_text_from_the_output_metadata():
+    cell = new_code_cell("plt.show()")
+    cell.outputs = [
+        new_output(
+            "display_data",
+            data={"image/png": png_chart(), "text/plain": "<Figure>"},
+            metadata={"image/png": {"alt": "Виручка по місяцях, ₴"}},
+        )
+    ]
+    soup = BeautifulSoup(export_html(new_notebook(cells=[cell]), META), "html.parser")
+    assert soup.select_one("main figure.chart img")["alt"] == "Виручка по місяцях, ₴"
+
+
+def test_report_hide_cells_stay_out_of_the_report():
+    cells = [
+        new_markdown_cell("EXPLANATION_FOR_THE_ANALYST", metadata={"tags": ["report-hide"]}),
+        html_cell("<p>HIDDEN_EXAMPLE_OUTPUT</p>", tags=["report-hide"]),
+        html_cell("<p>VISIBLE_TEXT</p>"),
+    ]
+    html = export_html(new_notebook(cells=cells), META)
+    assert "VISIBLE_TEXT" in html
+    assert "EXPLANATION_FOR_THE_ANALYST" not in html and "HIDDEN_EXAMPLE_OUTPUT" not in html
+
+
+def test_summary_moves_after_the_cover_and_short_sections_share_a_page():
+    summary = '<section class="summary" id="summary"><h1>Головне</h1><p>Гроші в базі.</p></section>'
+    cells = [
+        html_cell('<h2 id="sec-a">Перший розділ</h2>', "<p>Короткий текст.</p>"),
+        html_cell(summary),
+        html_cell('<h2 id="sec-b">Другий розділ</h2>', "<p>Ще один короткий текст.</p>"),
+    ]
+    html = export_html(new_notebook(cells=cells), META)
+    soup = BeautifulSoup(html, "html.parser")
+    assert soup.find("header", class_="cover").find_next_sibling().get("id") == "summary"
+    assert [li.get_text() for li in soup.select("nav.toc li")] == ["Перший розділ", "Другий розділ"]
+    pages = weasy(html).pages
+    texts = [
+        " ".join(b.text for b in _boxes(p._page_box) if getattr(b, "text", None)) for p in pages
+    ]
+    assert "Головне" in texts[1]  # cover, summary, contents, then the sections
+    both = [t for t in texts if "Перший розділ" in t and "Другий розділ" in t]
+    assert len(both) >= 2  # the contents, and one page holding both short sections
+
+
+def _boxes(box):
+    yield box
+    for child in getattr(box, "children", []):
+        yield from _boxes(child)

@@ -214,7 +214,7 @@ def test_a_failing_section_is_named_and_leaves_the_report_untouched(rendered, sm
     nbformat.write(nb, broken)
     with pytest.raises(ReportError) as e:
         build_report(small_demo, out_dir=out, notebook=broken, log=lambda s: None)
-    assert "boom" in str(e.value) and "Від минулого аудиту" in str(e.value)  # the last section
+    assert "boom" in str(e.value) and "Методологія та глосарій" in str(e.value)  # the last section
     assert (out / "audit.html").read_bytes() == before
     assert (out / "audit.failed.ipynb").exists()
     build_report(small_demo, out_dir=out, log=lambda s: None)  # a good run clears it
