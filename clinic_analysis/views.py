@@ -1586,11 +1586,11 @@ def executive_summary(c: Context) -> HTML:
     r = m.get("refusers") or {}
     balance = r.get("plan_balance") or {}
     frozen = _sum(balance.get(s) for s in ("plan_refused", "plan_stopped"))
-    stake = _sum(v for k, v in (r.get("stake") or {}).items() if k != "lapsed")
+    stake = _get(r, "at_stake", "total")  # the refusers section's windowed headline
     potential = _get(r, "potential", "base")
     monthly = _get(m, "forecast", "monthly") or []
-    fc_base = _sum(row.get("base") for row in monthly)
-    fc_total = _get(m, "forecast", "total_12m")
+    fc_base = _sum(row.get("no_action") for row in monthly)  # "if nothing is done"
+    fc_total = _sum(row.get("with_calls") for row in monthly)  # "if the base is worked"
     money = [
         (frozen, t("web.sum.frozen")),
         (stake, t("web.sum.stake")),
