@@ -1584,9 +1584,11 @@ def executive_summary(c: Context) -> HTML:
     linked to its section). The report moves it to right after the cover."""
     m, t, f = c.audit.metrics, c.t, c.f
     r = m.get("refusers") or {}
-    balance = r.get("plan_balance") or {}
-    frozen = _sum(balance.get(s) for s in ("plan_refused", "plan_stopped"))
-    stake = _get(r, "at_stake", "total")  # the refusers section's windowed headline
+    at_stake = r.get("at_stake") or {}
+    # frozen: every unpaid stopped-plan balance and refused plan, however old; at stake:
+    # the refusers section's windowed part of it (refusals of the last months)
+    frozen = _sum(at_stake.get(k) for k in ("open_balances", "refused_recent", "refused_older"))
+    stake = at_stake.get("total")
     potential = _get(r, "potential", "base")
     monthly = _get(m, "forecast", "monthly") or []
     fc_base = _sum(row.get("no_action") for row in monthly)  # "if nothing is done"

@@ -177,17 +177,18 @@ def _context(metrics: dict):
     return SimpleNamespace(audit=audit, t=Catalog("en"), f=Formatter("en", "UAH"))
 
 
-def test_summary_money_counts_refused_and_stopped_plans_and_marks_what_is_missing():
+def test_summary_frozen_money_holds_every_refused_and_stopped_plan_and_missing_is_marked():
     from clinic_analysis.views import executive_summary
 
     metrics = {
         "refusers": {
-            "plan_balance": {
-                "plan_refused": 1000.0,
-                "plan_stopped": 500.0,
-                "active_treatment": 9e6,
+            # frozen = every stopped balance and refused plan; at stake = its windowed part
+            "at_stake": {
+                "total": 2000.0,
+                "open_balances": 500.0,
+                "refused_recent": 1500.0,
+                "refused_older": 1000.0,
             },
-            "stake": {"plan_refused": 2000.0, "lapsed": 7e6},
             "potential": {"base": 800.0},
             "potential_by_segment": {
                 "plan_refused": {"base": 300.0},
@@ -200,7 +201,7 @@ def test_summary_money_counts_refused_and_stopped_plans_and_marks_what_is_missin
     }
     soup = BeautifulSoup(executive_summary(_context(metrics)).data, "html.parser")
     money = [_spaces(v.get_text()) for v in soup.select(".money .v")]
-    assert money == ["UAH 1,500", "UAH 2,000", "UAH 800", "not exported", "not exported"]
+    assert money == ["UAH 3,000", "UAH 2,000", "UAH 800", "not exported", "not exported"]
     actions = [(a["href"], _spaces(a.parent.get_text())) for a in soup.select("ol.actions a")]
     assert [href for href, _ in actions] == ["#sec-plan", "#sec-plan", "#sec-repeat"]
     assert "call 9 patients" in actions[0][1] and "call 4 patients" in actions[1][1]
