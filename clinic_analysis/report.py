@@ -481,6 +481,9 @@ def notebook_key(notebook: Path, params_path: Path, audit: Audit) -> str:
     from .audit import PACKAGE_DIR
 
     h = hashlib.sha256(audit.cache_key.encode())
+    # the figures attached after the cached compute (the follow-up of the last audit's
+    # lists, read from the report's history/) change the notebook's outputs too
+    h.update(json.dumps(audit.metrics, sort_keys=True, default=str).encode())
     h.update(str(params_path).encode() + b"\n" + Path(notebook).read_bytes())
     for p in sorted(PACKAGE_DIR.rglob("*")):
         if p.is_file() and p.suffix not in (".py", ".pyc"):

@@ -119,6 +119,8 @@ def last_good(good_report, tmp_path, monkeypatch) -> tuple[Path, dict[str, bytes
     out = tmp_path / SLUG
     shutil.copytree(src, out)
     monkeypatch.setattr(report, "execute_notebook", stub_execute("second run"))
+    # the stored notebook of the good run would be reused: every case runs the notebook stage
+    monkeypatch.setattr(report, "read_executed", lambda *a, **k: None)
     return out, files
 
 
@@ -197,7 +199,9 @@ def killed(*args, **kwargs):
     return original(*args, **kwargs)
 
 setattr(report, name, killed)
-report.build_report(sys.argv[1], out_dir=sys.argv[2], formats=["html"], log=lambda s: None)
+report.build_report(
+    sys.argv[1], out_dir=sys.argv[2], formats=["html"], log=lambda s: None, fresh=True
+)
 """
 
 

@@ -208,3 +208,17 @@ def test_summary_frozen_money_holds_every_refused_and_stopped_plan_and_missing_i
     assert "40%" in actions[2][1]
     numbers = [_spaces(li.get_text()) for li in soup.select("ul li")]
     assert "Revenue of the last 12 months: not exported (not exported" in numbers[0]
+
+
+def test_a_new_follow_up_reading_runs_the_notebook_again(tmp_path):
+    """The follow-up is attached after the cached compute (history/ is read on each run):
+    figures that change there must not reuse the last run's notebook outputs."""
+    from types import SimpleNamespace
+
+    from clinic_analysis.report import NOTEBOOK, notebook_key
+
+    params = tmp_path / "p.yaml"
+    before = SimpleNamespace(cache_key="k", metrics={"followup": {"by_segment": {}}})
+    after = SimpleNamespace(cache_key="k", metrics={"followup": {"by_segment": {"no_show": 1}}})
+    assert notebook_key(NOTEBOOK, params, before) != notebook_key(NOTEBOOK, params, after)
+    assert notebook_key(NOTEBOOK, params, before) == notebook_key(NOTEBOOK, params, before)
