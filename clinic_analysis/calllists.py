@@ -140,27 +140,15 @@ def rank(table: pd.DataFrame, months: pd.Series) -> pd.DataFrame:
 
 
 def why_first(seg: pd.DataFrame, t: Catalog, audit: Audit) -> list[str]:
-    """A short reason per row: the chance a call brings the patient back, what a return is
-    worth (and where that comes from), and how long ago the event was."""
+    """A short reason per row: the chance a call brings the patient back × what a return is
+    worth (a plan's balance or the patient's typical visits); the dates stand beside."""
     from .i18n import Formatter
 
     f = Formatter(audit.params.clinic.language, audit.params.clinic.currency)
-    plan = seg["open_plan_balance"].fillna(0) + seg.get("refused_plan_total", 0.0)
-    out = []
-    for chance, value, months, p in zip(
-        seg["chance"], seg["value"], seg["months_since_event"], plan, strict=True
-    ):
-        src = t("ranking.plan") if p >= value - 0.5 and p > 0 else t("ranking.visits")
-        out.append(
-            t(
-                "ranking.text",
-                chance=f.percent(chance, 1),
-                value=f.money_short(value),
-                source=src,
-                months=f.number(months, 1),
-            )
-        )
-    return out
+    return [
+        t("ranking.text", chance=f.percent(chance, 1), value=f.money_short(value))
+        for chance, value in zip(seg["chance"], seg["value"], strict=True)
+    ]
 
 
 def call_metrics(table: pd.DataFrame) -> dict:
@@ -181,7 +169,7 @@ META_SHEET = "_meta"
 META_FORMAT = "clinic-audit call lists 1"
 HEADER_ROWS = 5  # title, who, script, how to fill in, blank; the table header follows
 # column widths (Excel character units); columns empty on a sheet are left out
-WIDTHS = {"rank": 4, "why_first": 16, "card": 12, "name": 22, "phone": 16, "email": 19,
+WIDTHS = {"rank": 4, "why_first": 13, "card": 12, "name": 22, "phone": 16, "email": 19,
           "last_visit": 10, "missed": 10, "doctor": 14, "balance": 8, "segment": 14,
           "outcome": 12, "reason": 11, "called_on": 9, "called_by": 8}  # fmt: skip
 OPTIONAL = ("why_first", "email", "last_visit", "missed", "doctor", "balance")
@@ -193,7 +181,9 @@ PX_PER_CHAR = 8.5
 
 
 MIN_PRINTED_PT = 10.0  # 9 pt with room for the padding a spreadsheet adds to each column
-FLEXIBLE = ("name", "email", "why_first", "doctor", "segment")  # narrowed when a sheet is too wide
+FLEXIBLE = ("name", "email", "doctor", "segment")  # narrowed when a sheet is too wide
+WRAPPED = ("why_first", *FLEXIBLE)  # their text wraps; the row grows to show it all
+LINE_PT = 15.0  # one line of the table's text
 
 
 def print_scale(widths: list[float]) -> float:
@@ -213,6 +203,25 @@ def column_widths(keys: list[str]) -> list[float]:
         f = max(0.4, 1 - excess / flex)
         widths = [w * f if k in FLEXIBLE else w for k, w in zip(keys, widths, strict=True)]
     return [round(w, 1) for w in widths]
+
+
+def row_lines(row: dict, widths: dict[str, float]) -> int:
+    """Lines the row needs when its wrapped columns break their text at their widths
+    (words kept whole; a width unit holds about one character of the table's font)."""
+    need = 1
+    for c in WRAPPED:
+        text = row.get(c)
+        if c not in widths or not _filled(text):
+            continue
+        width, lines, used = max(int(widths[c]), 1), 1, 0
+        for word in str(text).split():
+            if used and used + 1 + len(word) > width:
+                lines, used = lines + 1, len(word)
+            else:
+                used += (1 if used else 0) + len(word)
+            lines += (len(word) - 1) // width if len(word) > width else 0
+        need = max(need, lines)
+    return need
 
 
 def card_text(source_ids) -> str:
@@ -296,8 +305,11 @@ def write_call_lists(audit: Audit, path: Path) -> dict[str, int]:
         )
         entry_date = wb.add_format({**base, "bg_color": "#fff8e1", "border": 1,
                                     "border_color": "#cccccc", "num_format": "dd.mm.yyyy"})  # fmt: skip
+        wrap = wb.add_format({**base, "text_wrap": True, "valign": "top"})
         fmts = {"last_visit": date, "missed": date, "balance": money, "outcome": entry,
                 "reason": entry, "called_on": entry_date, "called_by": entry}  # fmt: skip
+        # narrowed columns wrap instead of cutting a name or a reason on paper
+        fmts.update(dict.fromkeys(WRAPPED, wrap))
         ok = ~table["refused_contact"] & ~table["uncontactable"]
         groups = [(s, table[(table["sheet"] == s) & ok]) for s in SHEETS]
         groups.append(("do_not_contact", table[table["refused_contact"]]))
@@ -330,11 +342,16 @@ def write_call_lists(audit: Audit, path: Path) -> dict[str, int]:
             ws.merge_range(3, 0, 3, last, t("calls.how_to_fill"), block)
             ws.set_row(3, 34)
             hr = HEADER_ROWS
-            for j, (c, w) in enumerate(zip(cols, column_widths(cols), strict=True)):
+            widths = column_widths(cols)
+            for j, (c, w) in enumerate(zip(cols, widths, strict=True)):
                 ws.write_string(hr, j, t(f"calls.col.{c}").format(currency=cur), head)
                 ws.set_column(j, j, w)
             ws.set_row(hr, 30)
+            width_of = dict(zip(cols, widths, strict=True))
             for i, rec in enumerate(rows[cols].itertuples(index=False), start=hr + 1):
+                lines = row_lines(dict(zip(cols, rec, strict=True)), width_of)
+                if lines > 1:  # a spreadsheet keeps stored heights: give wrapped text room
+                    ws.set_row(i, LINE_PT * lines)
                 for j, (c, value) in enumerate(zip(cols, rec, strict=True)):
                     fmt = fmts.get(c, plain)
                     if not _filled(value):
