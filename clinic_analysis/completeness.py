@@ -9,6 +9,8 @@ is the share of the fields the clinic exports that are filled.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import pandas as pd
 from email_validator import EmailNotValidError, validate_email
 
@@ -20,16 +22,17 @@ FIELDS = ("phone", "email", "messenger", "consent", "channel", "birth_date", "se
 def valid_email(values: pd.Series) -> pd.Series:
     """True where the value is an e-mail address of valid syntax (no DNS look-up)."""
     text = values.astype("str").where(values.notna())
-
-    def ok(v: str) -> bool:
-        try:
-            validate_email(v, check_deliverability=False)
-        except EmailNotValidError:
-            return False
-        return True
-
-    uniq = {v: ok(v) for v in text.dropna().unique()}
+    uniq = {v: _email_ok(v) for v in text.dropna().unique()}
     return text.map(uniq).fillna(False).astype(bool)
+
+
+@lru_cache(maxsize=1 << 20)  # checked for the completeness figures and again for the reach
+def _email_ok(v: str) -> bool:
+    try:
+        validate_email(v, check_deliverability=False)
+    except EmailNotValidError:
+        return False
+    return True
 
 
 def field_flags(patients: pd.DataFrame, present: list[str], region: str = "UA") -> pd.DataFrame:

@@ -172,6 +172,18 @@ def _people_on_phone(
     return groups, ambiguous, max(people, 1)
 
 
+def grouped(keys: np.ndarray, items: np.ndarray) -> list[list]:
+    """``items`` grouped by ``keys`` as lists: groups in sorted key order, members in their
+    order, as ``pd.Series(items).groupby(keys).agg(list)`` gives them, without a Python
+    call per group (keys are not missing)."""
+    if not len(keys):
+        return []
+    order = np.argsort(keys, kind="stable")
+    k = keys[order]
+    cut = np.flatnonzero(k[1:] != k[:-1]) + 1
+    return [part.tolist() for part in np.split(np.asarray(items, dtype=object)[order], cut)]
+
+
 def resolve(cards: pd.DataFrame, region: str = "UA", rules: Identity | None = None) -> pd.DataFrame:
     """Map each card (one row per source key ``patient_id``) to a person.
 
@@ -207,7 +219,6 @@ def resolve(cards: pd.DataFrame, region: str = "UA", rules: Identity | None = No
     people_n = np.zeros(n, dtype=int)
     shared = np.zeros(n, dtype=bool)
     ambiguous = np.zeros(n, dtype=bool)
-    pos = pd.Series(np.arange(n), index=cards.index)
 
     def join(a: int, b: int, rule: str) -> None:
         folded = uf.union(a, b)
@@ -217,7 +228,7 @@ def resolve(cards: pd.DataFrame, region: str = "UA", rules: Identity | None = No
             match[b] = match[b] or rule
 
     has_phone = phone.notna().to_numpy()
-    for members in pos[has_phone].groupby(phone[has_phone].to_numpy()).agg(list):
+    for members in grouped(phone[has_phone].to_numpy(), np.arange(n)[has_phone]):
         limit = rules.shared_phone_min_people
         groups, amb, people = _people_on_phone(members, info, keys, limit)
         people_n[members] = people
@@ -237,7 +248,7 @@ def resolve(cards: pd.DataFrame, region: str = "UA", rules: Identity | None = No
     full = pd.Series([" ".join(sorted(c.tokens)) if c.tokens else None for c in info])
     both = (full.notna() & birth_text.notna().to_numpy()).to_numpy()
     label = full[both] + "|" + birth_text.to_numpy()[both]
-    for members in pd.Series(np.arange(n)[both]).groupby(label.to_numpy()).agg(list):
+    for members in grouped(label.to_numpy(), np.arange(n)[both]):
         for m in members[1:]:
             join(members[0], m, RULE_NAME)
 

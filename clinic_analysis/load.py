@@ -863,7 +863,8 @@ def _persons(card_rows: pd.DataFrame, cards: pd.DataFrame, ident: pd.DataFrame) 
     c = c.sort_values(["person_id", "patient_id"])
     fields = [x for x in c.columns if x not in ("patient_id", "person_id")]
     persons = c.groupby("person_id", sort=True)[fields].first()
-    persons["source_ids"] = c.groupby("person_id", sort=True)["patient_id"].agg(list)
+    ids = identity.grouped(c["person_id"].to_numpy(object), c["patient_id"].to_numpy(object))
+    persons["source_ids"] = pd.Series(ids, index=persons.index, dtype=object)
     persons["n_sources"] = persons["source_ids"].str.len()
     persons["has_card"] = c.groupby("person_id", sort=True)["has_card"].any()
     persons.index.name = "patient_id"

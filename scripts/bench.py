@@ -1,202 +1,260 @@
-"""`make bench`: time the pipeline stages on synthetic clinics of growing size.
+"""`make bench`: whole audits of synthetic clinics of growing size, time and memory per stage.
 
-Two tables: loading a visits CSV and computing the audit (10k to 1M visit rows); building
-the (frequency, recency, T) summary and fitting BG/NBD + Gamma-Gamma (10k to 1M patients).
+For each size it generates a clinic with the demo's own generator (`clinic_analysis.demo`:
+visits, patient cards and plans shaped like a real MIS export), then renders its whole audit
+(HTML + PDF) with a fresh cache, exactly as `python -m clinic_analysis report --clinic
+<params> --fresh` does (the bench calls `build_report`, the function behind that command,
+so that it can read the memory of each stage). Per stage it prints the wall time and the
+peak resident memory of the process that ran it:
 
-For each size it writes a visits CSV shaped like a real export (`;`, decimal commas,
-day-first dates, Ukrainian status words), then measures loading (CSV -> canonical tables,
-identity resolution, ledger) and computing the audit, each in a fresh process so that peak
-memory (ru_maxrss) belongs to that stage alone.
+- load + compute, data files, HTML, PDF run in the report process; its high-water mark
+  (VmHWM) is reset between stages (`/proc/self/clear_refs`), so each stage's peak is its own
+  (a stage never reads below what the process already held when it began);
+- the notebook runs in its own kernel process: its peak is `ru_maxrss` of the children.
 
-    python scripts/bench.py [--sizes 10000,100000,1000000]
+It writes `docs/bench.md` (a table and `docs/bench.png`, time against patients, log-log,
+with the slope of each stage). It is a benchmark, not a test: `make test` times nothing.
+
+    python scripts/bench.py                       # 10k and 100k patients (about 1.5 min)
+    python scripts/bench.py --sizes 10000,100000,1000000   # adds 1M (several minutes)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+import yaml
 
-STATUS = np.array(["Виконано", "Не з'явився", "Скасовано", "Повернення"])
+ROOT = Path(__file__).resolve().parent.parent
+STAGES = ("compute", "data files", "notebook", "kernel", "html", "pdf", "total")
 
+# Runs in a fresh process: one whole audit, its stages timed and their peak memory read.
+AUDIT = r"""
+import json, resource, sys, time
 
-def write_clinic(folder: Path, n_rows: int, seed: int = 1) -> Path:
-    rng = np.random.default_rng(seed)
-    n_patients = max(n_rows // 5, 1)
-    pid = rng.integers(0, n_patients, n_rows)
-    days = rng.integers(0, 5 * 365, n_rows)
-    date = pd.Timestamp("2021-11-01") + pd.to_timedelta(days, unit="D")
-    minutes = rng.integers(9 * 4, 19 * 4, n_rows) * 15
-    date = date + pd.to_timedelta(minutes, unit="m")
-    amount = rng.gamma(3.0, 800.0, n_rows).round(-1)
-    status = STATUS[rng.choice(4, n_rows, p=[0.9, 0.05, 0.04, 0.01])]
-    amount_txt = pd.Series(amount).map(lambda x: f"{x:,.2f}".replace(",", " ").replace(".", ","))
-    visits = pd.DataFrame(
-        {
-            "Код пацієнта": pd.Series(pid).map(lambda i: f"P{i:07d}"),
-            "Дата прийому": pd.Series(date).dt.strftime("%d.%m.%Y %H:%M"),
-            "Сума, грн": amount_txt,
-            "Статус": status,
-            "Лікар": np.array(["Коваленко О. В.", "Мельник І. П.", "Шевчук Т. А."])[pid % 3],
-        }
-    )
-    path = folder / "visits.csv"
-    visits.to_csv(path, sep=";", index=False, encoding="utf-8-sig")
-    params = folder / "bench.yaml"
-    params.write_text(
-        f"""clinic: {{name: bench, as_of: 2026-10-31}}
-sources:
-  - system: mis
-    table: visits
-    path: {path}
-    encoding: utf-8-sig
-    delimiter: ";"
-    decimal: ","
-    date_format: "%d.%m.%Y %H:%M"
-    columns: {{patient_id: "Код пацієнта", date: "Дата прийому", amount: "Сума, грн",
-              status: "Статус", doctor: "Лікар"}}
-    values:
-      status: {{"Виконано": completed, "Не з'явився": no_show, "Скасовано": cancelled,
-               "Повернення": refund}}
-""",
-        encoding="utf-8",
-    )
-    return params
-
-
-# Peak memory of the stage's own process: VmHWM restarts at exec, unlike ru_maxrss, which
-# Linux carries over from the (large) parent process.
-PEAK = r"""
-def peak_mb():
+def hwm_mb():
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
+
+def reset_hwm():
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass
+
+peaks = {}
+marks = [("compute", "compute:"), ("notebook", "notebook"), ("html", "html rendered"),
+         ("pdf", "pdf rendered")]
+
+def log(line):
+    print(line, file=sys.stderr, flush=True)
+    for stage, start in marks:
+        if line.strip().startswith(start) and stage not in peaks:
+            peaks[stage] = hwm_mb()
+            reset_hwm()
+
+from clinic_analysis.report import build_report
+reset_hwm()
+result = build_report(sys.argv[1], formats=["html", "pdf"], log=log, fresh=True)
+kernel = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(json.dumps({"timings": result.timings, "peaks": peaks, "kernel_mb": kernel,
+                  "max_mb": hwm_mb()}))
 """
 
-STAGE = (
-    PEAK
-    + r"""
-import json, sys, time
-from clinic_analysis.params import load_params
-from clinic_analysis.load import load_clinic
-from clinic_analysis.audit import compute_audit
-params = load_params(sys.argv[1])
-t = time.perf_counter()
-data = load_clinic(params)
-t_load = time.perf_counter() - t
-t = time.perf_counter()
-audit = compute_audit(params, data)
-t_compute = time.perf_counter() - t
-print(json.dumps({"load_s": t_load, "compute_s": t_compute, "peak_mb": peak_mb(),
-                  "patients": audit.metrics["base"]["patients"]}))
-"""
-)
+
+def write_params(folder: Path, n_patients: int) -> Path:
+    """params/demo.yaml for a clinic of ``n_patients`` cards whose sources live in ``folder``."""
+    params = yaml.safe_load((ROOT / "params" / "demo.yaml").read_text(encoding="utf-8"))
+    params["clinic"]["name"] = f"Bench clinic ({n_patients:,} cards)"
+    params["demo"]["patients"] = n_patients
+    params["report"].pop("branding", None)
+    for source in params["sources"]:
+        source["path"] = str(folder / "data" / Path(source["path"]).name)
+    path = folder / f"bench-{n_patients}.yaml"
+    path.write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
 
 
-MODEL_STAGE = (
-    PEAK
-    + r"""
-import json, sys, time
-import pandas as pd
-from clinic_analysis.clv import BGNBD, GammaGamma, rfm
-days = pd.read_parquet(sys.argv[1])
-as_of = pd.Timestamp(sys.argv[2])
-t = time.perf_counter()
-s = rfm(days, as_of)
-t_rfm = time.perf_counter() - t
-t = time.perf_counter()
-bg = BGNBD().fit(s)
-t_bg = time.perf_counter() - t
-t = time.perf_counter()
-gg = GammaGamma().fit(s)
-t_gg = time.perf_counter() - t
-print(json.dumps({"rfm_s": t_rfm, "bgnbd_s": t_bg, "gg_s": t_gg, "rows": bg.rows_,
-                  "params": bg.params_, "peak_mb": peak_mb()}))
-"""
-)
+def run(cmd: list[str], env: dict) -> str:
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    if out.returncode:
+        sys.stderr.write(out.stderr)
+        sys.exit(out.returncode)
+    return out.stdout
 
 
-def write_visit_days(folder: Path, n_patients: int, seed: int = 2) -> tuple[Path, int]:
-    """Visit days of a synthetic clinic whose visits follow BG/NBD (about 5 per patient)."""
-    from clinic_analysis.demo import simulate_bgnbd
-
-    rng = np.random.default_rng(seed)
-    span = 5 * 365
-    start = rng.integers(0, span - 30, n_patients)
-    T = (span - start).astype(float)
-    sim = simulate_bgnbd(n_patients, 1.4, 120.0, 0.8, 3.0, T, rng, keep_times=True)
-    lens = sim["frequency"].to_numpy() + 1
-    offsets = np.concatenate([np.concatenate(([0.0], np.asarray(t, float))) for t in sim["times"]])
-    pid = np.repeat(np.arange(n_patients), lens)
-    day0 = pd.Timestamp("2021-11-01")
-    days = pd.DataFrame(
-        {
-            "patient_id": pid,
-            "day": day0 + pd.to_timedelta(np.repeat(start, lens) + np.floor(offsets), unit="D"),
-            "amount": rng.gamma(3.0, 1.0 / np.repeat(rng.gamma(4.0, 1 / 2400.0, n_patients), lens)),
-        }
-    ).drop_duplicates(["patient_id", "day"])
-    path = folder / "days.parquet"
-    days.to_parquet(path, index=False)
-    return path, len(days)
-
-
-def bench_models(sizes: list[int]) -> None:
-    print(
-        f"\n{'patients':>12} {'visit days':>11} {'rfm s':>7} {'BG/NBD s':>9} {'GG s':>6}"
-        f" {'fit rows':>9} {'peak MB':>8}"
+def bench_one(n: int, tmp: Path) -> dict:
+    folder = tmp / str(n)
+    folder.mkdir()
+    params = write_params(folder, n)
+    env = {
+        **os.environ,
+        "CLINIC_AUDIT_CACHE": str(folder / "cache"),
+        "CLINIC_AUDIT_REPORTS": str(folder / "reports"),
+    }
+    t = time.perf_counter()
+    gen = (
+        "import sys; from clinic_analysis.params import load_params;"
+        "from clinic_analysis.report import ensure_demo_data;"
+        "ensure_demo_data(load_params(sys.argv[1]))"
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        for n in sizes:
-            folder = Path(tmp) / f"m{n}"
-            folder.mkdir()
-            path, n_days = write_visit_days(folder, n)
-            out = subprocess.run(
-                [sys.executable, "-c", MODEL_STAGE, str(path), "2026-10-31"],
-                capture_output=True,
-                text=True,
-            )
-            if out.returncode:
-                print(out.stderr, file=sys.stderr)
-                sys.exit(out.returncode)
-            r = json.loads(out.stdout.strip().splitlines()[-1])
-            print(
-                f"{n:>12,} {n_days:>11,} {r['rfm_s']:>7.2f} {r['bgnbd_s']:>9.2f}"
-                f" {r['gg_s']:>6.2f} {r['rows']:>9,} {r['peak_mb']:>8.0f}"
-            )
+    run([sys.executable, "-c", gen, str(params)], env)
+    t_gen = time.perf_counter() - t
+    with open(folder / "data" / "visits.csv", encoding="utf-8-sig") as fh:
+        visits = sum(1 for _ in fh) - 1
+    r = json.loads(run([sys.executable, "-c", AUDIT, str(params)], env).strip().splitlines()[-1])
+    tm, pk = r["timings"], r["peaks"]
+    times = {s: tm.get(s) for s in STAGES if s != "kernel"}
+    times["compute"] = tm["compute"] + tm.get("load params", 0.0)
+    peaks = {
+        "compute": pk.get("compute"),
+        "notebook": pk.get("notebook"),  # report process while the kernel runs (data files)
+        "kernel": r["kernel_mb"],
+        "html": pk.get("html"),
+        "pdf": pk.get("pdf"),
+    }
+    return {"patients": n, "visits": visits, "generate_s": t_gen, "times": times, "peaks": peaks}
+
+
+def fmt(x, spec):
+    return "–" if x is None else format(x, spec)
+
+
+def table(rows: list[dict]) -> list[str]:
+    head = "| patients | visit rows | " + " | ".join(f"{s} s" for s in STAGES if s != "kernel")
+    head += " | " + " | ".join(f"{s} MB" for s in ("compute", "kernel", "html", "pdf")) + " |"
+    lines = [head, "|" + "---:|" * (head.count("|") - 1)]
+    for r in rows:
+        t, p = r["times"], r["peaks"]
+        lines.append(
+            f"| {r['patients']:,} | {r['visits']:,} | "
+            + " | ".join(fmt(t[s], ".1f") for s in STAGES if s != "kernel")
+            + " | "
+            + " | ".join(fmt(p[s], ".0f") for s in ("compute", "kernel", "html", "pdf"))
+            + " |"
+        )
+    return lines
+
+
+def slopes(rows: list[dict]) -> dict[str, float]:
+    """Log-log slope of each stage's time against patients (1 = linear)."""
+    if len(rows) < 2:
+        return {}
+    x = np.log([r["patients"] for r in rows])
+    out = {}
+    for s in STAGES:
+        if s == "kernel":
+            continue
+        y = [r["times"][s] for r in rows]
+        if all(v for v in y):
+            out[s] = float(np.polyfit(x, np.log(y), 1)[0])
+    return out
+
+
+def chart(rows: list[dict], path: Path, before: list[dict] | None = None) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    n = [r["patients"] for r in rows]
+    sl = slopes(rows)
+    for s in STAGES:
+        if s == "kernel":
+            continue
+        y = [r["times"][s] for r in rows]
+        label = f"{s} (slope {sl[s]:.2f})" if s in sl else s
+        ax.plot(n, y, marker="o", lw=2.5 if s == "total" else 1.2, label=label)
+    if before:
+        y = [r["times"]["total"] for r in before]
+        ax.plot([r["patients"] for r in before], y, "k--", marker="x", label="total, before")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("patient cards")
+    ax.set_ylabel("seconds (2 cores)")
+    ax.set_title("Whole audit (HTML + PDF), fresh cache")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write_doc(rows: list[dict], doc: Path, command: str, before: list[dict] | None) -> None:
+    png = doc.with_suffix(".png")
+    chart(rows, png, before)
+    sl = slopes(rows)
+    lines = [
+        "# Benchmark: whole audits of synthetic clinics",
+        "",
+        f"Written by `{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"{os.cpu_count()} cores. Each clinic is generated by `clinic_analysis.demo` "
+        "(visits, cards, plans) and its whole audit (HTML + PDF) rendered with a fresh cache. "
+        "Times in seconds; `compute` = load + identity + every figure and model; "
+        "`data files` = metrics.json, patients.parquet, call_lists.xlsx; `notebook` = the "
+        "notebook executed by its own kernel (charts included); MB = peak resident memory of the "
+        "process running that stage (the kernel is its own process). The 1M size is opt-in: "
+        "`python scripts/bench.py --sizes 10000,100000,1000000`.",
+        "",
+        *table(rows),
+        "",
+        "Slope of time against patients (log-log; 1 = linear): "
+        + ", ".join(f"{s} {v:.2f}" for s, v in sl.items()),
+        "",
+        f"![time against patients]({png.name})",
+        "",
+    ]
+    if before:
+        lines += [
+            "Before (the same bench on the code before this round of changes):",
+            "",
+            *table(before),
+            "",
+        ]
+    doc.write_text("\n".join(lines), encoding="utf-8")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="10000,100000,1000000")
-    ap.add_argument("--model-sizes", default="10000,100000,1000000")
+    ap.add_argument("--sizes", default="10000,100000", help="patient cards, comma-separated")
+    ap.add_argument("--doc", default=str(ROOT / "docs" / "bench.md"))
+    ap.add_argument("--json", help="also write the raw results here")
+    ap.add_argument("--before", help="raw results (--json) of an earlier run to compare")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    print(f"{'visit rows':>12} {'csv MB':>8} {'load s':>8} {'compute s':>10} {'peak MB':>9}")
+    if 1_000_000 not in sizes:
+        print("sizes:", args.sizes, "(1M is opt-in: --sizes 10000,100000,1000000)")
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
-            folder = Path(tmp) / str(n)
-            folder.mkdir()
-            params = write_clinic(folder, n)
-            mb = (folder / "visits.csv").stat().st_size / 1e6
-            out = subprocess.run(
-                [sys.executable, "-c", STAGE, str(params)], capture_output=True, text=True
-            )
-            if out.returncode:
-                print(out.stderr, file=sys.stderr)
-                sys.exit(out.returncode)
-            r = json.loads(out.stdout.strip().splitlines()[-1])
+            r = bench_one(n, Path(tmp))
+            rows.append(r)
+            t, p = r["times"], r["peaks"]
             print(
-                f"{n:>12,} {mb:>8.1f} {r['load_s']:>8.2f} {r['compute_s']:>10.2f}"
-                f" {r['peak_mb']:>9.0f}"
+                f"{n:>9,} patients, {r['visits']:,} visit rows (generated in "
+                f"{r['generate_s']:.0f} s): "
+                + ", ".join(
+                    f"{s} {t[s]:.1f} s" + (f" / {p[s]:.0f} MB" if p.get(s) else "") for s in t
+                )
+                + f"; kernel peak {p['kernel']:.0f} MB",
+                flush=True,
             )
-    bench_models([int(s) for s in args.model_sizes.split(",")])
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1), encoding="utf-8")
+    before = json.loads(Path(args.before).read_text()) if args.before else None
+    write_doc(rows, Path(args.doc), "python scripts/bench.py --sizes " + args.sizes, before)
+    print(f"written {args.doc} and {Path(args.doc).with_suffix('.png')}")
 
 
 if __name__ == "__main__":
