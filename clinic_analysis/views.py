@@ -731,7 +731,7 @@ def completeness_kpis(c: Context) -> HTML:
     fields = m["fields"]
 
     def pct(x):
-        return t("honest.not_exported") if x is None else f.percent(x)
+        return _or_missing(c, f.percent, x)
 
     return P.kpis(
         [
@@ -1575,8 +1575,9 @@ def _sum(values) -> float | None:
     return float(sum(vals)) if vals else None
 
 
-def _money_or_missing(c: Context, x) -> str:
-    return c.f.money_short(x) if x is not None else c.t("web.not_exported")
+def _or_missing(c: Context, fmt, x) -> str:
+    """``fmt(x)``, or "not exported" when the figure is missing (``None``)."""
+    return c.t("honest.not_exported") if x is None else fmt(x)
 
 
 def executive_summary(c: Context) -> HTML:
@@ -1601,7 +1602,7 @@ def executive_summary(c: Context) -> HTML:
         (fc_total, t("web.sum.forecast_total")),
     ]
     money_html = "".join(
-        f'<div><div class="v">{html.escape(_money_or_missing(c, v))}</div>'
+        f'<div><div class="v">{html.escape(_or_missing(c, c.f.money_short, v))}</div>'
         f'<div class="l">{html.escape(label)}</div></div>'
         for v, label in money
     )
@@ -1626,15 +1627,14 @@ def executive_summary(c: Context) -> HTML:
 
 def _summary_numbers(c: Context) -> list[str]:
     m, t, f = c.audit.metrics, c.t, c.f
-    missing = t("web.not_exported")
     out = []
     rev = _get(m, "revenue", "last_12m")
     growth = _get(m, "revenue", "growth_12m")
     out.append(
         t(
             "web.num.revenue",
-            revenue=f.money_short(rev) if rev is not None else missing,
-            growth=_pct_signed(f, growth) if growth is not None else missing,
+            revenue=_or_missing(c, f.money_short, rev),
+            growth=_or_missing(c, lambda g: _pct_signed(f, g), growth),
         )
     )
     ret = _get(m, "repeat", "new_patient_retention")
@@ -1642,8 +1642,8 @@ def _summary_numbers(c: Context) -> list[str]:
     out.append(
         t(
             "web.num.retention",
-            retention=f.percent(ret) if ret is not None else missing,
-            mark=f.percent(mark) if mark is not None else missing,
+            retention=_or_missing(c, f.percent, ret),
+            mark=_or_missing(c, f.percent, mark),
         )
     )
     n = _get(m, "refusers", "refusers_total")
@@ -1651,8 +1651,8 @@ def _summary_numbers(c: Context) -> list[str]:
     out.append(
         t(
             "web.num.refusers",
-            n=f.number(n) if n is not None else missing,
-            contactable=f.percent(contactable) if contactable is not None else missing,
+            n=_or_missing(c, f.number, n),
+            contactable=_or_missing(c, f.percent, contactable),
         )
     )
     return out
