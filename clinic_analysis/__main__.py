@@ -1,3 +1,3 @@
-from .cli import main
+from clinic_analysis.cli import main
 
 main()

@@ -30,12 +30,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__, checks, gaps, refusers, summary
-from .load import load_clinic
-from .measures import compute_measures
-from .outputs import disk_error
-from .params import Params
-from .tables import ClinicData
+from clinic_analysis import __version__
+from clinic_analysis.ingest import checks
+from clinic_analysis.ingest.load import load_clinic
+from clinic_analysis.ingest.tables import ClinicData
+from clinic_analysis.measures import gaps, refusers, summary
+from clinic_analysis.measures.compute import compute_measures
+from clinic_analysis.outputs import disk_error
+from clinic_analysis.params import Params
 
 PACKAGE_DIR = Path(__file__).parent
 PROJECT_DIR = PACKAGE_DIR.parent
@@ -61,6 +63,7 @@ class Audit:
 
 def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
     """Load (unless given) and compute every figure of the audit."""
+    refusers.check_params(params)
     data = data if data is not None else load_clinic(params)
     days = summary.visit_days(data.visits)  # visits (not refunds), one per patient and day
     patients = summary.patients_summary(data, days)
@@ -102,7 +105,7 @@ def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
     measures = compute_measures(params, data, days, money, base)
     for section, values in measures.metrics.items():
         metrics.setdefault(section, {}).update(values)
-    from .models import compute_models, fit_models
+    from clinic_analysis.models.selection import compute_models, fit_models
 
     fits = fit_models(params, days, base["patient_id"], data.as_of)  # the one fitted set
     alive_spend = {"alive": fits.p_alive(), "spend": fits.spend} if fits.ok else {}
@@ -136,7 +139,7 @@ def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
         reasons=summary.ledger_reasons(data),
         fits=fits,
     )
-    from .calllists import call_metrics, call_table
+    from clinic_analysis.report.calllists import call_metrics, call_table
 
     metrics["calls"] = call_metrics(call_table(audit))
     gaps.apply(audit)  # money "not exported" without amounts (never 0); who can be reached

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from .errors import ClinicAuditError, ReportError
+from clinic_analysis.errors import ClinicAuditError, ReportError
 
 app = typer.Typer(
     add_completion=False,
@@ -51,7 +51,7 @@ def report(
     debug: Debug = False,
 ) -> None:
     """Render the audit: HTML, PDF, metrics.json, patients.parquet, the executed notebook."""
-    from .report import build_report, params_path_for
+    from clinic_analysis.report.pipeline import build_report, params_path_for
 
     try:
         formats = [f.strip() for f in fmt.split(",")] if fmt else None
@@ -82,7 +82,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 20261122,
 ) -> None:
     """Generate the demo clinic's MIS exports (normally done on first `make report`)."""
-    from .demo import DemoSpec, generate_demo
+    from clinic_analysis.examples.demo import DemoSpec, generate_demo
 
     t = time.perf_counter()
     truth = generate_demo(out, DemoSpec(n_patients=patients, seed=seed))
@@ -100,7 +100,7 @@ def init(
     debug: Debug = False,
 ) -> None:
     """Sniff export files and draft params/<clinic>.yaml with every guess commented."""
-    from .init import check_draft, write_draft
+    from clinic_analysis.ingest.init import check_draft, write_draft
 
     try:
         out = write_draft(clinic, files, params_dir, force=force)

@@ -1,9 +1,7 @@
 """Files the project hands to people: contacts masked outside the call lists, CSV cells that a
 spreadsheet cannot run.
 
-* :func:`contact_headers` tells which headers of a source file hold names, phones, e-mails
-  or messengers (the ``columns`` mapping in params, plus unmapped headers that look like
-  one); :func:`mask_contacts` blanks them. Only ``call_lists.xlsx`` carries contacts.
+* (Contacts are masked outside the call lists by :mod:`clinic_analysis.ingest.contacts`.)
 * :func:`write_csv` is the one way a CSV is written for a reader: a cell starting with
   ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'`` so that Excel
   or LibreOffice shows it as text instead of running it as a formula; missing values are
@@ -13,38 +11,13 @@ spreadsheet cannot run.
 from __future__ import annotations
 
 import errno
-import re
 from pathlib import Path
 
 import pandas as pd
 
-from .errors import ReportError
-from .params import Source
+from clinic_analysis.errors import ReportError
 
-CONTACT_COLUMNS = ("full_name", "first_name", "last_name", "phone", "email", "messenger")
-MASK = "***"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def contact_headers(source: Source, headers) -> set[str]:
-    """The headers of ``source`` that hold contacts: mapped to a contact column in params, or
-    unmapped but named like one (the header patterns ``make init`` guesses with)."""
-    from .init import HEADER_GUESSES
-
-    mapped = {h for canon, h in source.columns.items() if canon in CONTACT_COLUMNS}
-    patterns = [p for canon in CONTACT_COLUMNS for p in HEADER_GUESSES.get(canon, [])]
-    unmapped = set(headers) - set(source.columns.values())
-    named = {h for h in unmapped if any(re.search(p, str(h).strip().lower()) for p in patterns)}
-    return mapped | named
-
-
-def mask_contacts(rows: pd.DataFrame, source: Source) -> pd.DataFrame:
-    """A copy of raw ``rows`` whose contact cells that hold something read ``***``."""
-    out = rows.copy()
-    for h in contact_headers(source, rows.columns):
-        col = out[h].astype(object)
-        out[h] = col.where(col.isna() | (col.astype(str).str.strip() == ""), MASK)
-    return out
 
 
 def escape_cell(value):

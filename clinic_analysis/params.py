@@ -17,8 +17,8 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import ParamsError, SourceFileError
-from .tables import CATEGORIES, COLUMNS
+from clinic_analysis.errors import ParamsError, SourceFileError
+from clinic_analysis.ingest.tables import CATEGORIES, COLUMNS
 
 # a clinic's slug names reports/<slug>/ and .cache/<slug>/: nothing that could leave them
 SLUG_PATTERN = r"[a-z0-9_-]+"
@@ -260,15 +260,6 @@ class Refusers(_Strict):
     gone_elsewhere_months: float = Field(default=4.0, gt=0)
     # the "at stake" headline counts plans refused in this many months before the audit date
     at_stake_months: int = Field(default=12, ge=1, le=120)
-
-    @model_validator(mode="after")
-    def _known_segments(self) -> Refusers:
-        from .refusers import SEGMENTS
-
-        for key in list(self.rates) + list(self.scripts):
-            if key not in SEGMENTS:
-                raise ValueError(f"unknown segment '{key}' (known: {', '.join(SEGMENTS)})")
-        return self
 
 
 class Models(_Strict):

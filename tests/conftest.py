@@ -41,7 +41,7 @@ def small_demo(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("small_demo")
     path = write_params_copy(DEMO_PARAMS, folder, patients=300)
     from clinic_analysis.params import load_params
-    from clinic_analysis.report import ensure_demo_data
+    from clinic_analysis.report.pipeline import ensure_demo_data
 
     ensure_demo_data(load_params(path))
     return path

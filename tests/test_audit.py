@@ -3,8 +3,7 @@
 import pandas as pd
 
 from clinic_analysis.audit import cache_key, compute_audit, get_audit
-
-from .test_load import STATUS, VISIT_COLS, VISITS, _visits_params, make_params
+from tests.ingest.test_load import STATUS, VISIT_COLS, VISITS, _visits_params, make_params
 
 
 def test_base_figures_on_a_tiny_clinic(tmp_path):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import DEMO_PARAMS, ROOT
+from tests.conftest import DEMO_PARAMS, ROOT
 
 
 def run(*args, cwd=ROOT):
@@ -66,7 +66,7 @@ def test_init_writes_a_draft(tmp_path):
 
 def _tiny_clinic(tmp_path, **clinic) -> Path:
     """Params of a three-patient clinic (one visits file) in ``tmp_path``."""
-    from .test_load import STATUS, VISIT_COLS, VISITS
+    from tests.ingest.test_load import STATUS, VISIT_COLS, VISITS
 
     (tmp_path / "v.csv").write_text(VISITS, encoding="utf-8")
     raw = {

@@ -33,13 +33,13 @@ import pytest
 import yaml
 
 from clinic_analysis import audit as audit_mod
-from clinic_analysis import render, report
 from clinic_analysis.audit import CACHE_MAGIC, cache_dir_for, cache_key, get_audit
 from clinic_analysis.errors import ParamsError, ReportError
 from clinic_analysis.params import load_params
-
-from .conftest import ROOT
-from .test_load import _visits_params
+from clinic_analysis.report import pipeline as report
+from clinic_analysis.report import render
+from tests.conftest import ROOT
+from tests.ingest.test_load import _visits_params
 
 pytestmark = pytest.mark.slow
 
@@ -184,7 +184,7 @@ def test_a_run_stopped_while_moving_into_place_puts_the_last_report_back(
 
 KILL = """
 import os, signal, sys
-from clinic_analysis import report
+from clinic_analysis.report import pipeline as report
 from tests.test_faults import stub_execute
 
 report.execute_notebook = stub_execute("killed run")

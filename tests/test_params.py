@@ -5,8 +5,7 @@ import yaml
 
 from clinic_analysis.errors import ParamsError
 from clinic_analysis.params import load_params
-
-from .conftest import DEMO_PARAMS
+from tests.conftest import DEMO_PARAMS
 
 
 def _write(tmp_path: Path, raw: dict) -> Path:

@@ -6,7 +6,7 @@ import tomllib
 
 import yaml
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 
 def _norm(name: str) -> str:

@@ -1,0 +1,87 @@
+"""Header patterns of real exports: which source header names hold which canonical column.
+
+Used by `make init` to guess the columns of a new clinic and by the rejected-rows file to
+know which unmapped headers hold contacts."""
+
+from __future__ import annotations
+
+# canonical column -> header patterns (lower-case regexes), uk / ru / en
+HEADER_GUESSES: dict[str, list[str]] = {
+    "patient_id": [
+        r"код пац",
+        r"id пац",
+        r"(id|код) (клиент|клієнт)",
+        r"пацієнт.*(код|id|№)",
+        r"пациент.*(код|id|№)",
+        r"^patient(_?id)?$",
+        r"patient.?(id|no|number|№)",
+        r"^код$",
+        r"карт(к|оч)",
+        r"client.?id",
+        r"^id$",
+    ],
+    "visit_id": [
+        r"№ ?(прийому|приема|візиту|визита|запису|записи)",
+        r"(id|код) (прийому|приема|візиту|визита|запису|записи)",
+        r"visit.?id",
+        r"encounter.?id",
+        r"(appointment|booking).?(id|no|number|№)",
+    ],
+    "plan_id": [r"№ ?плану", r"№ ?плана", r"plan.?id"],
+    "date": [
+        r"дата (прийому|приема|візиту|визита|плану|плана)",
+        r"^дата$",
+        r"^date$",
+        r"visit.?date",
+        r"(appointment|visit).?(day|date|time|start)",
+        r"^start$",
+        r"appointment",
+    ],
+    "amount": [
+        r"сума",
+        r"сумма",
+        r"вартість",
+        r"стоимость",
+        r"оплат",
+        r"amount",
+        r"price",
+        r"cost",
+        r"paid",
+    ],
+    "amount_total": [r"сума плану", r"сумма плана", r"plan.?(total|amount)", r"total"],
+    "amount_paid": [r"оплачено", r"сплачено", r"paid"],
+    "status": [r"статус", r"status", r"стан"],
+    "doctor": [r"лікар", r"врач", r"доктор", r"doctor", r"provider", r"dentist"],
+    "service": [r"послуга", r"услуга", r"service", r"description", r"процедур"],
+    "service_line": [
+        r"напрям",
+        r"направлен",
+        r"відділ",
+        r"отдел",
+        r"department",
+        r"class",
+        r"speciality",
+    ],
+    "branch": [r"філія", r"филиал", r"branch", r"clinic", r"organization", r"location"],
+    "full_name": [r"піб", r"фио", r"п\.і\.б", r"full.?name", r"^пацієнт$", r"^пациент$", r"name"],
+    "first_name": [r"^ім'?я$", r"^имя$", r"first"],
+    "last_name": [r"прізвище", r"фамилия", r"last", r"surname"],
+    "phone": [r"телефон", r"моб", r"phone", r"tel"],
+    "email": [r"e-?mail", r"пошта", r"почта"],
+    "messenger": [r"месенджер", r"мессенджер", r"viber", r"telegram", r"messenger"],
+    "birth_date": [r"народж", r"рожден", r"birth", r"dob"],
+    "sex": [r"стать", r"пол", r"sex", r"gender"],
+    "consent": [r"згод", r"соглас", r"consent", r"розсил", r"рассыл"],
+    "channel": [
+        r"джерело",
+        r"источник",
+        r"канал",
+        r"source",
+        r"channel",
+        r"як дізнав",
+        r"как узнал",
+    ],
+    "referred_by": [r"рекоменд", r"referr"],
+    "created_at": [r"створ", r"создан", r"created", r"реєстрац", r"регистрац"],
+    "refusal_reason": [r"причина", r"reason"],
+}

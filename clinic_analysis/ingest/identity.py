@@ -1,0 +1,318 @@
+"""Identity resolution: the same person across systems and duplicate cards.
+
+Phones are normalised to E.164 with ``phonenumbers`` (default region UA, so
+``067 123 45 67``, ``+38 (067) 123-45-67``, ``80671234567`` and ``0671234567`` are one number).
+
+Two rules join cards into one person (both settable under ``identity:`` in params):
+
+``phone_and_name``
+    Cards sharing a phone join only when nothing about them disagrees: same surname and
+    first name (in either order; an initial matches a name with that letter), patronymics
+    and birth dates equal or missing on one side. A mother and a daughter on one mobile
+    stay two people. A card that fits several people on its phone joins none of them
+    (``ambiguous``). A phone carried by ``shared_phone_min_people`` or more different
+    people (a clinic's landline, a call centre) joins nothing and is counted as a shared
+    line.
+``name_birth_date``
+    The same full name and the same birth date join cards whatever their phones.
+
+A chain of phones never merges people whose names disagree: the phone rule only joins cards
+inside one person-like group on one phone. Visits and plans follow their card. Each person's
+``patient_id`` is the smallest of the source keys (``system:id``) it merges, so it is stable
+for the same inputs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import phonenumbers
+
+from clinic_analysis.params import Identity
+
+APOSTROPHES = re.compile(r"[\u2019\u02bc\u2018`´]")
+RULE_PHONE = "phone_and_name"
+RULE_PHONE_ONLY = "phone_only"
+RULE_NAME = "name_birth_date"
+
+
+def normalize_phone(values: pd.Series, region: str = "UA") -> pd.Series:
+    """E.164 (``+380671234567``) for valid numbers, missing otherwise.
+
+    Parsing runs once per distinct value. Ukrainian habits are handled first: a leading
+    ``8`` before ``0XX`` (``80671234567``) and bare 9-digit national numbers.
+    """
+    text = values.astype("str").where(values.notna())
+    uniq = text.dropna().unique()
+    out = {}
+    for raw in uniq:
+        out[raw] = _one_phone(raw, region)
+    return text.map(out).astype("object").where(text.notna())
+
+
+def _one_phone(raw: str, region: str) -> str | None:
+    digits = re.sub(r"\D", "", raw)
+    if not digits:
+        return None
+    candidate = raw
+    if region == "UA":
+        if len(digits) == 11 and digits.startswith("80"):
+            candidate = "+3" + digits
+        elif len(digits) == 9:
+            candidate = "+380" + digits
+        elif len(digits) == 12 and digits.startswith("380"):
+            candidate = "+" + digits
+    try:
+        num = phonenumbers.parse(candidate, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(num):
+        return None
+    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_name(values: pd.Series) -> pd.Series:
+    """Case, spaces, ё/е and apostrophe variants (' ’ ʼ) folded: 'Ковальчук  Мар’яна' ==
+    'КОВАЛЬЧУК мар'яна'."""
+    t = values.astype("str").where(values.notna())
+    t = t.str.lower().str.replace(APOSTROPHES, "'", regex=True)
+    t = t.str.replace("ё", "е", regex=False).str.replace(r"\s+", " ", regex=True).str.strip()
+    return t.where(t != "")
+
+
+class _UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = np.arange(n)
+
+    def find(self, i: int) -> int:
+        root = i
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[i] != root:
+            self.parent[i], i = root, self.parent[i]
+        return root
+
+    def union(self, a: int, b: int) -> int | None:
+        """Join the sets of ``a`` and ``b``; the root folded into the other, or None when
+        they were one set already."""
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return None
+        self.parent[rb] = ra
+        return int(rb)
+
+
+@dataclass(frozen=True)
+class _Card:
+    """What identifies a card: name tokens (surname, first, patronymic; one letter for an
+    initial), birth date (ISO text) and its specificity (for the order of grouping)."""
+
+    tokens: tuple[str, ...]
+    birth: str | None
+
+    @property
+    def weight(self) -> int:
+        known = sum(2 if len(t) > 1 else 1 for t in self.tokens[:3])
+        return known + (2 if self.birth else 0)
+
+
+def _same_part(a: str | None, b: str | None) -> bool:
+    """Name parts agree: equal, one missing, or an initial and a name with that letter."""
+    if a is None or b is None:
+        return True
+    if len(a) == 1 or len(b) == 1:
+        return a[0] == b[0]
+    return a == b
+
+
+def _compatible(a: _Card, b: _Card) -> bool:
+    """Nothing about two cards disagrees (missing values never do)."""
+    if a.birth and b.birth and a.birth != b.birth:
+        return False
+    if not a.tokens or not b.tokens:
+        return True
+    ta, tb = (a.tokens + (None, None, None))[:3], (b.tokens + (None, None, None))[:3]
+    if ta[0] == tb[0] and _same_part(ta[1], tb[1]) and _same_part(ta[2], tb[2]):
+        return True
+    # "Firstname Surname" against "Surname Firstname" (full words only)
+    swapped = (
+        ta[1] is not None
+        and tb[1] is not None
+        and min(len(ta[0]), len(ta[1]), len(tb[0]), len(tb[1])) > 1
+        and (ta[0], ta[1]) == (tb[1], tb[0])
+    )
+    return swapped and (ta[2] is None or tb[2] is None)
+
+
+def _people_on_phone(
+    members: list[int], cards: list[_Card], keys, limit: int
+) -> tuple[list[list[int]], list[int], int]:
+    """Group the cards of one phone into people: the most specific cards first; a card joins
+    the one group it agrees with, starts a group if none, stays alone if several (ambiguous).
+    Returns ``(groups, ambiguous card positions, people)``, where people counts the groups
+    with a name or a birth date; grouping stops once they reach ``limit`` (a shared line)."""
+    order = sorted(members, key=lambda i: (-cards[i].weight, keys[i]))
+    groups: list[list[int]] = []
+    ambiguous = []
+    people = 0
+    for i in order:
+        fits = [g for g in groups if all(_compatible(cards[i], cards[m]) for m in g)]
+        if len(fits) == 1:
+            fits[0].append(i)
+        elif not fits:
+            groups.append([i])
+            people += bool(cards[i].tokens or cards[i].birth)
+            if people >= limit:
+                break
+        else:
+            ambiguous.append(i)
+    return groups, ambiguous, max(people, 1)
+
+
+def grouped(keys: np.ndarray, items: np.ndarray) -> list[list]:
+    """``items`` grouped by ``keys`` as lists: groups in sorted key order, members in their
+    order, as ``pd.Series(items).groupby(keys).agg(list)`` gives them, without a Python
+    call per group (keys are not missing)."""
+    if not len(keys):
+        return []
+    order = np.argsort(keys, kind="stable")
+    k = keys[order]
+    cut = np.flatnonzero(k[1:] != k[:-1]) + 1
+    return [part.tolist() for part in np.split(np.asarray(items, dtype=object)[order], cut)]
+
+
+def resolve(cards: pd.DataFrame, region: str = "UA", rules: Identity | None = None) -> pd.DataFrame:
+    """Map each card (one row per source key ``patient_id``) to a person.
+
+    Returns a frame indexed like ``cards`` with ``person_id``, ``phone_e164``, ``match``
+    (the rule that joined the card: ``phone_and_name``, ``phone_only``, ``name_birth_date``
+    or ``""``), ``phone_people`` (different people on the card's phone, 0 without a phone,
+    counted up to ``shared_phone_min_people``),
+    ``folded_by`` (the rule of the join that folded this card's group into another: one per
+    join), ``shared_line`` and ``ambiguous`` (the card fits several people on its phone).
+    """
+    rules = rules or Identity()
+    n = len(cards)
+    keys = cards["patient_id"].astype(str).to_numpy()
+    phone = (
+        normalize_phone(cards["phone"], region)
+        if "phone" in cards
+        else pd.Series(None, index=cards.index, dtype="object")
+    )
+    name = _full_name(cards)
+    birth = (
+        pd.to_datetime(cards["birth_date"])
+        if "birth_date" in cards
+        else pd.Series(pd.NaT, index=cards.index)
+    )
+    birth_text = birth.dt.strftime("%Y-%m-%d").where(birth.notna())
+    info = [
+        _Card(_tokens(nm), b if isinstance(b, str) else None)
+        for nm, b in zip(name.to_numpy(), birth_text.to_numpy(), strict=True)
+    ]
+    uf = _UnionFind(n)
+    match = np.full(n, "", dtype=object)
+    folded_by = np.full(n, "", dtype=object)
+    people_n = np.zeros(n, dtype=int)
+    shared = np.zeros(n, dtype=bool)
+    ambiguous = np.zeros(n, dtype=bool)
+
+    def join(a: int, b: int, rule: str) -> None:
+        folded = uf.union(a, b)
+        if folded is not None:
+            folded_by[folded] = rule
+            match[a] = match[a] or rule
+            match[b] = match[b] or rule
+
+    has_phone = phone.notna().to_numpy()
+    for members in grouped(phone[has_phone].to_numpy(), np.arange(n)[has_phone]):
+        limit = rules.shared_phone_min_people
+        groups, amb, people = _people_on_phone(members, info, keys, limit)
+        people_n[members] = people
+        shared[members] = people >= limit
+        if len(members) < 2 or people >= limit or not rules.match_on_phone:
+            continue
+        if not rules.require_name_match:
+            for m in members[1:]:
+                join(members[0], m, RULE_PHONE_ONLY)
+            continue
+        ambiguous[amb] = True
+        for g in groups:
+            for m in g[1:]:
+                join(g[0], m, RULE_PHONE)
+
+    # the same full name (any word order) and the same birth date, whatever the phones
+    full = pd.Series([" ".join(sorted(c.tokens)) if c.tokens else None for c in info])
+    both = (full.notna() & birth_text.notna().to_numpy()).to_numpy()
+    label = full[both] + "|" + birth_text.to_numpy()[both]
+    for members in grouped(label.to_numpy(), np.arange(n)[both]):
+        for m in members[1:]:
+            join(members[0], m, RULE_NAME)
+
+    roots = np.array([uf.find(i) for i in range(n)])
+    group_min = pd.Series(keys).groupby(roots).transform("min").to_numpy()
+    return pd.DataFrame(
+        {
+            "person_id": group_min,
+            "phone_e164": phone.to_numpy(),
+            "match": match,
+            "folded_by": folded_by,
+            "phone_people": people_n,
+            "shared_line": shared,
+            "ambiguous": ambiguous,
+        },
+        index=cards.index,
+    )
+
+
+def summary(ident: pd.DataFrame, phones_exported: bool = True) -> dict:
+    """Counts for the data audit (no phones, no names): cards and people, merges by rule,
+    phones shared by a few people (a family) and shared lines. Phone figures are ``None``
+    when no phone column was exported."""
+    on_phone = ident[ident["phone_e164"].notna()]
+    by_phone = on_phone.groupby("phone_e164").agg(
+        people=("phone_people", "first"), shared=("shared_line", "first"), cards=("match", "size")
+    )
+    persons = int(ident["person_id"].nunique())
+    # each join folds one group into another: cards - people joins, each by one rule
+    joins = {r: 0 for r in (RULE_PHONE, RULE_NAME)}
+    joins.update(ident.loc[ident["folded_by"] != "", "folded_by"].value_counts().to_dict())
+    joins = {k: int(v) for k, v in joins.items()}
+    family = by_phone[(by_phone["people"] >= 2) & ~by_phone["shared"]]
+    shared = by_phone[by_phone["shared"]]
+    phone_figure = (lambda v: int(v)) if phones_exported else (lambda v: None)
+    return {
+        "cards": int(len(ident)),
+        "people": persons,
+        "merged_cards": int(len(ident) - persons),
+        "merges_by_rule": dict(sorted(joins.items())),
+        "phones_shared_by_family": phone_figure(len(family)),
+        "people_on_family_phones": phone_figure(family["people"].sum()),
+        "shared_lines": phone_figure(len(shared)),
+        "cards_on_shared_lines": phone_figure(shared["cards"].sum()),
+        "ambiguous_cards": phone_figure(ident["ambiguous"].sum()),
+    }
+
+
+def _tokens(name) -> tuple[str, ...]:
+    """Name words; initials ("М.В.") become single letters."""
+    if not isinstance(name, str):
+        return ()
+    words = name.replace(".", ". ").replace(",", " ").split()
+    return tuple(w.strip(".-") for w in words if w.strip(".-"))
+
+
+def _full_name(cards: pd.DataFrame) -> pd.Series:
+    """``full_name``, else ``last_name first_name``, card by card; normalised."""
+    full = cards.get("full_name", pd.Series(None, index=cards.index, dtype="object"))
+    parts = [cards[c] for c in ("last_name", "first_name") if c in cards]
+    if parts:
+        built = parts[0].astype("str").where(parts[0].notna()).fillna("")
+        for p in parts[1:]:
+            built = built + " " + p.astype("str").where(p.notna()).fillna("")
+        built = built.str.strip().replace("", None)
+        full = full.astype("object").where(full.notna(), built)
+    return normalize_name(full)

@@ -1,0 +1,121 @@
+"""What the data cannot tell: figures of columns that were not exported.
+
+A clinic's export may lack the visit amounts (an appointments log). Every figure that needs
+them is then "not exported": ``None`` in metrics.json (never 0), NaN per patient, and the
+charts and tables built on money are dropped, so the report says so instead of printing
+zero money. :func:`blank_money` is the one place that lists those figures; it runs once,
+at the end of :func:`clinic_analysis.audit.compute_audit`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from clinic_analysis.measures.history import TOO_LITTLE_HISTORY
+
+if TYPE_CHECKING:
+    from clinic_analysis.audit import Audit
+    from clinic_analysis.ingest.tables import ClinicData
+
+NOT_EXPORTED = "not_exported"
+# per-patient columns that are money (NaN without amounts)
+MONEY_COLUMNS = ("revenue", "revenue_12m", "historic_value", "expected_spend", "clv_12m")
+# frames drawn from money only
+MONEY_FRAMES = ("forecast", "backtest", "delay", "potential")
+# model notes about money models, meaningless without amounts
+MONEY_NOTES = ("gg_assumption_failed", "gg_q_below_one", "gg_not_converged", "forecast_failed")
+
+
+def has_amounts(data: ClinicData) -> bool:
+    """True when the visits carry their amounts."""
+    return data.has("visits", "amount")
+
+
+def has_plan_amounts(data: ClinicData) -> bool:
+    return data.has("plans", "amount_total")
+
+
+# leaves that count rows or name a window: they stay when amounts are missing
+NOT_MONEY = frozenset({"visit_days", "refund_rows", "start", "end"})
+
+
+def _nulls(d):
+    """The same shape with every money leaf set to None (counts and dates stay)."""
+    if isinstance(d, dict):
+        return {k: v if k in NOT_MONEY else _nulls(v) for k, v in d.items()}
+    return None
+
+
+def blank_money(audit: Audit) -> None:
+    """Without visit amounts: every money figure becomes None / NaN and money charts go.
+    Without plan amounts: the plan balances become None. Changes ``audit`` in place."""
+    m, data = audit.metrics, audit.data
+    if not has_plan_amounts(data) and "plan_balance" in m.get("refusers", {}):
+        m["refusers"]["plan_balance"] = _nulls(m["refusers"]["plan_balance"])
+    if has_amounts(data):
+        return
+    m["revenue"] = _nulls(m.get("revenue", {}))
+    if "paid" in m.get("base", {}).get("by_rule", {}):  # "paid" is read from the amounts
+        m["base"]["by_rule"]["paid"] = None
+    base = m.get("base", {})
+    if "required_growth_for_revenue" in base:
+        base["required_growth_for_revenue"] = _nulls(base["required_growth_for_revenue"])
+    inputs = base.get("required_growth_inputs", {})
+    for k in ("revenue_per_retained", "revenue_per_new", "revenue_12m"):
+        if k in inputs:
+            inputs[k] = None
+    if "revenue_12m" in m.get("activity", {}):
+        m["activity"]["revenue_12m"] = _nulls(m["activity"]["revenue_12m"])
+    ref = m.get("refusers", {})
+    for k in ("stake", "potential", "potential_by_segment", "delay_cost", "model_value_12m"):
+        if k in ref:
+            ref[k] = _nulls(ref[k])
+    if "return_history" in ref:
+        ref["return_history"]["average_check"] = None
+    anomalies = m.get("data_quality", {}).get("anomalies", {})
+    for k in list(anomalies):
+        if k.endswith("_amount") or "amount_" in k:
+            anomalies[k] = None
+    models = m.get("models", {})
+    if models.get("status") not in (TOO_LITTLE_HISTORY, None):  # ran: their money parts cannot
+        models["gamma_gamma"] = {"status": NOT_EXPORTED}
+        models["clv"] = {"status": NOT_EXPORTED}
+        models["notes"] = [n for n in models.get("notes", []) if n not in MONEY_NOTES]
+        m["forecast"] = {"status": NOT_EXPORTED}
+    for k in MONEY_FRAMES:
+        audit.frames.pop(k, None)
+    for col in MONEY_COLUMNS:
+        if col in audit.patients:
+            audit.patients[col] = np.nan
+    if "revenue" in audit.monthly:
+        audit.monthly["revenue"] = np.nan
+
+
+def contact_reach(audit: Audit) -> dict[str, int | None]:
+    """Patients per segment the clinic can reach (a valid phone or e-mail, no refusal of
+    contact); None for every segment when neither phone nor e-mail is exported."""
+    from clinic_analysis.measures.completeness import contactable, field_flags
+    from clinic_analysis.measures.refusers import SEGMENTS
+
+    present = audit.data.present.get("patients", [])
+    if not {"phone", "email"} & set(present):
+        return {s: None for s in SEGMENTS}
+    seg = audit.frames["segments"]["segment"]
+    cards = audit.data.patients.set_index("patient_id").reindex(seg.index)
+    ok = contactable(cards, field_flags(cards, present, audit.params.clinic.phone_region))
+    return {s: int(ok[seg == s].sum()) for s in SEGMENTS}
+
+
+def apply(audit: Audit) -> None:
+    """Mark what the export cannot tell: money without amounts (:func:`blank_money`), the
+    segments nobody can be contacted in (``refusers.contactable``), and reachability
+    without any phone or e-mail exported."""
+    blank_money(audit)
+    audit.metrics["refusers"]["contactable"] = contact_reach(audit)
+    comp = audit.metrics.get("completeness", {})
+    if not {"phone", "email"} & set(audit.data.present.get("patients", [])) and comp:
+        comp["contactable"] = None  # reachability is unknown, not 0%
+        for year in comp.get("by_year", {}).values():
+            year.pop("contactable", None)

@@ -1,0 +1,232 @@
+"""What a view hands back: a table, a chart, KPI tiles, a reading, or a group of them.
+
+Each element keeps its material (``Table.frame`` with its column formats, ``Chart.figure``,
+``Callout.text``) and turns itself into the report's HTML only when shown: in Jupyter it
+displays itself (``_repr_html_``), and the report is the notebook's HTML outputs. An analyst
+can take ``.frame`` or ``.figure``, restyle it and display it again::
+
+    chart = V.glance_monthly_chart(c)
+    chart.figure.axes[0].set_title("Revenue, last five years")
+    chart                                   # shown again, restyled
+    V.segments_table(c).frame               # the numbers behind a table
+
+The CSS classes (``kpis``, ``chart``, ``report-table``, ``callout``) are the contract with
+``templates/clinic_audit``. No patient names, phones or e-mails ever pass through here.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
+
+FIG_DPI = 150
+
+
+class Element:
+    """Base: an element renders to the report's HTML; an empty one renders to nothing."""
+
+    def html(self) -> str:  # pragma: no cover - every element overrides it
+        raise NotImplementedError
+
+    @property
+    def data(self) -> str:
+        """The HTML (the name IPython's ``HTML`` objects use)."""
+        return self.html()
+
+    def _repr_html_(self) -> str:
+        return self.html()
+
+    def __bool__(self) -> bool:
+        return bool(self.html().strip())
+
+
+@dataclass(eq=False)
+class Html(Element):
+    """Markup the report's own code built (headings, lists, paragraphs)."""
+
+    markup: str = ""
+
+    def html(self) -> str:
+        return self.markup
+
+
+@dataclass(eq=False)
+class Heading(Element):
+    """A numbered section (``level=2``) or a subsection (``level=3``) with its anchor."""
+
+    title: str
+    anchor: str
+    level: int = 2
+
+    def html(self) -> str:
+        a, t = html.escape(self.anchor), html.escape(self.title)
+        return f'<h{self.level} id="{a}">{t}</h{self.level}>'
+
+
+@dataclass(eq=False)
+class Kpis(Element):
+    """A row of KPI tiles: ``[(value, label), ...]`` (texts already formatted)."""
+
+    items: list[tuple[str, str]]
+
+    def html(self) -> str:
+        tiles = "".join(
+            f'<div class="kpi"><div class="kpi-value">{html.escape(v)}</div>'
+            f'<div class="kpi-label">{html.escape(lbl)}</div></div>'
+            for v, lbl in self.items
+        )
+        return f'<div class="kpis">{tiles}</div>'
+
+
+@dataclass(eq=False)
+class Callout(Element):
+    """A plain-language reading (``info``) or a warning (``warn``). ``text`` is trusted HTML
+    (the views escape what comes from data)."""
+
+    text: str
+    kind: str = "info"
+
+    def html(self) -> str:
+        cls = "callout" if self.kind == "info" else f"callout {self.kind}"
+        return f'<div class="{cls}">{self.text}</div>'
+
+
+@dataclass(eq=False)
+class Paragraph(Element):
+    """A paragraph of trusted HTML; ``muted`` for method notes."""
+
+    text: str
+    muted: bool = False
+
+    def html(self) -> str:
+        cls = ' class="muted"' if self.muted else ""
+        return f"<p{cls}>{self.text}</p>"
+
+
+@dataclass(eq=False)
+class Table(Element):
+    """A table: ``frame`` holds the values, ``formats`` turns them into text per column (in
+    the report's language), ``numeric`` columns are right-aligned, ``headers`` renames
+    columns for the reader."""
+
+    frame: pd.DataFrame
+    formats: dict[str, Callable[[object], str]] = field(default_factory=dict)
+    numeric: Sequence[str] = ()
+    headers: dict[str, str] = field(default_factory=dict)
+    caption: str | None = None
+
+    def html(self) -> str:
+        df, formats, headers = self.frame, self.formats, self.headers
+        numeric = set(self.numeric) | set(formats)
+        head = "".join(
+            f'<th class="num">{html.escape(headers.get(c, str(c)))}</th>'
+            if c in numeric
+            else f"<th>{html.escape(headers.get(c, str(c)))}</th>"
+            for c in df.columns
+        )
+        rows = []
+        for rec in df.itertuples(index=False):
+            cells = []
+            for c, v in zip(df.columns, rec, strict=True):
+                text = formats[c](v) if c in formats else ("" if pd.isna(v) else str(v))
+                cls = ' class="num"' if c in numeric else ""
+                cells.append(f"<td{cls}>{html.escape(text)}</td>")
+            rows.append("<tr>" + "".join(cells) + "</tr>")
+        cap = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
+        return (
+            f'<table class="report-table">{cap}<thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>"
+        )
+
+
+@dataclass(eq=False)
+class Chart(Element):
+    """A matplotlib figure with its one-line reading (the caption). Shown as a PNG whose alt
+    text is the chart's title(s) and reading. The figure is closed in pyplot (so that it is
+    never shown twice) but kept here, to be restyled and shown again."""
+
+    figure: Figure
+    caption: str | None = None
+
+    def __post_init__(self) -> None:
+        plt.close(self.figure)
+
+    def png(self, dpi: int = FIG_DPI) -> bytes:
+        """The figure as the report's PNG: ``dpi``, cropped to its content."""
+        buf = io.BytesIO()
+        self.figure.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+        return buf.getvalue()
+
+    def alt(self) -> str:
+        return figure_alt(self.figure, self.caption)
+
+    def html(self) -> str:
+        data = base64.b64encode(self.png()).decode("ascii")
+        cap = f"<figcaption>{html.escape(self.caption)}</figcaption>" if self.caption else ""
+        return (
+            f'<figure class="chart"><img src="data:image/png;base64,{data}" '
+            f'alt="{html.escape(self.alt())}">{cap}</figure>'
+        )
+
+    def __bool__(self) -> bool:
+        return True
+
+
+@dataclass(eq=False)
+class Group(Element):
+    """Several elements shown one after the other (a subsection's content)."""
+
+    parts: list[Element] = field(default_factory=list)
+
+    def html(self) -> str:
+        return "".join(markup(p) for p in self.parts)
+
+
+@dataclass(eq=False)
+class Block(Element):
+    """A subsection: its heading and content, or nothing at all (no heading) when every part
+    is empty: a heading never stands alone."""
+
+    heading: Heading
+    parts: list[Element] = field(default_factory=list)
+
+    def html(self) -> str:
+        body = "".join(markup(p) for p in self.parts)
+        return self.heading.html() + body if body.strip() else ""
+
+
+def markup(part) -> str:
+    """The HTML of an element, or of anything IPython shows as HTML (``IPython.display.HTML``
+    from an analyst's cell); ``None`` is nothing."""
+    if part is None:
+        return ""
+    if isinstance(part, Element):
+        return part.html()
+    return getattr(part, "data", None) or part._repr_html_()
+
+
+def group(parts: Iterable[Element | None]) -> Group:
+    return Group([p for p in parts if p is not None])
+
+
+def figure_alt(fig: Figure, reading: str | None = None) -> str:
+    """Alt text of a chart: its titles (figure, then each axes) and one-line reading."""
+    parts: list[str] = []
+    sup = getattr(fig, "_suptitle", None)
+    if sup is not None and sup.get_text().strip():
+        parts.append(sup.get_text().strip())
+    for ax in fig.get_axes():
+        for loc in ("left", "center", "right"):
+            text = ax.get_title(loc).strip()
+            if text and text not in parts:
+                parts.append(text)
+    if reading and reading.strip():
+        parts.append(reading.strip())
+    return ". ".join(p.rstrip(".") for p in parts)

@@ -1,0 +1,294 @@
+"""Section 8, churn and lifetime value models, and the clusters."""
+
+from __future__ import annotations
+
+import html
+
+import matplotlib.pyplot as plt
+from IPython.display import HTML
+
+from clinic_analysis.measures.history import TOO_LITTLE_HISTORY
+from clinic_analysis.report import plots
+from clinic_analysis.report import present as P
+from clinic_analysis.report.views.context import (
+    Context,
+    _amounts,
+    _money,
+    _no_amounts,
+    _note,
+    _pct_signed,
+    _too_little,
+)
+
+
+def _models(c: Context) -> dict:
+    return c.audit.metrics.get("models", {})
+
+
+def _models_off(c: Context) -> bool:
+    """True when the models did not run for too little history (the intro says why)."""
+    return _models(c).get("status") == TOO_LITTLE_HISTORY
+
+
+def models_intro(c: Context) -> HTML:
+    t = c.t
+    if _models_off(c):
+        return _too_little(c)
+    parts = [P.callout(html.escape(t("mod.intro"))).data]
+    if not _amounts(c):
+        parts.append(P.callout(html.escape(t("honest.models_no_amounts")), kind="warn").data)
+    for note in _models(c).get("notes", []):
+        parts.append(P.callout(html.escape(_note(c, note)), kind="warn").data)
+    return HTML("".join(parts))
+
+
+def model_choice_table(c: Context) -> HTML:
+    """Which model describes this clinic: the three models scored on the holdout."""
+    import pandas as pd
+
+    t, f = c.t, c.f
+    m = _models(c)
+    sel = m.get("selection") or {}
+    if not sel:
+        return P.callout(html.escape(t("mod.no_holdout")), kind="warn")
+    df = pd.DataFrame(
+        {
+            "model": [t(f"choice.name.{k}") for k in sel],
+            "holdout_mae": [v["holdout_mae"] for v in sel.values()],
+            "holdout_total_error": [v["holdout_total_error"] for v in sel.values()],
+            "log_likelihood": [v["log_likelihood"] for v in sel.values()],
+            "chosen": [t("choice.chosen_mark") if v["chosen"] else "" for v in sel.values()],
+        }
+    )
+    tbl = P.table(
+        df,
+        formats={
+            "holdout_mae": lambda x: f.number(x, 3),
+            "holdout_total_error": lambda x: _pct_signed(f, None if x != x else x),
+            "log_likelihood": f.number,
+        },
+        headers={k: t(f"choice.col.{k}") for k in df.columns},
+    )
+    chosen = m.get("chosen")
+    h = m.get("holdout", {})
+    text = t("choice.reading", model=t(f"choice.name.{chosen}"), days=f.number(h.get("days")))
+    if chosen == "bgnbd":
+        text += " " + t("choice.bgnbd_why")
+    return HTML(tbl.data + P.callout(html.escape(text)).data)
+
+
+def models_kpis(c: Context) -> HTML:
+    t, f = c.t, c.f
+    m = _models(c)
+    p = c.audit.patients
+    if "p_alive" not in p:
+        return HTML("")
+    base = p[p["in_base"]]
+    return P.kpis(
+        [
+            (f.percent(base["p_alive"].mean()), t("mod.kpi.p_alive")),
+            (f.number(base["expected_visits_12m"].sum()), t("mod.kpi.visits")),
+            (_money(c, m.get("clv", {}).get("total_12m")), t("mod.kpi.clv")),
+            (
+                _money(c, c.audit.metrics.get("forecast", {}).get("total_12m")),
+                t("mod.kpi.forecast"),
+            ),
+        ]
+    )
+
+
+def p_alive_by_phase(c: Context) -> HTML:
+    import pandas as pd
+
+    from clinic_analysis.measures.activity import PHASES
+
+    t, f = c.t, c.f
+    p = c.audit.patients
+    if "p_alive" not in p:
+        return HTML("")
+    g = p[p["in_base"]].groupby("phase", observed=False)["p_alive"].agg(["size", "mean"])
+    g = g.reindex(list(PHASES))
+    df = pd.DataFrame(
+        {
+            "phase": [t(f"act.phase.{x}") for x in g.index],
+            "patients": g["size"].to_numpy(),
+            "p_alive": g["mean"].to_numpy(),
+        }
+    )
+    text = t("mod.phase_agree" if phases_agree(g["mean"]) else "mod.phase_disagree")
+    return HTML(
+        P.table(
+            df,
+            formats={"patients": f.number, "p_alive": f.percent},
+            headers={k: t(f"mod.col.{k}") for k in df.columns},
+        ).data
+        + P.callout(html.escape(text)).data
+    )
+
+
+def phases_agree(p_alive) -> bool:
+    """True when P(alive), as the table shows it (whole percent), never rises from one
+    phase to a later one; phases without patients are skipped."""
+    shown = (p_alive.dropna() * 100).round()
+    return bool((shown.diff().dropna() <= 0).all())
+
+
+def holdout_chart(c: Context) -> HTML:
+    t, f = c.t, c.f
+    hb = c.audit.frames.get("holdout_by_frequency")
+    h = _models(c).get("holdout")
+    if _models_off(c):
+        return HTML("")
+    if hb is None or h is None:
+        return P.callout(html.escape(t("mod.no_holdout")), kind="warn")
+    fig, ax = plt.subplots(figsize=(10, 3.4))
+    plots.plot_paired_bars(
+        hb,
+        ax=ax,
+        x="frequency",
+        first="actual",
+        second="predicted",
+        title=t("mod.chart.holdout", days=f.number(h["days"])),
+        first_label=t("mod.actual"),
+        second_label=t("mod.predicted"),
+        xlabel=t("mod.axis.calibration_visits"),
+        ylabel=t("mod.axis.holdout_visits"),
+    )
+    text = t(
+        "mod.holdout_reading",
+        days=f.number(h["days"]),
+        pred=f.number(h["predicted_total"]),
+        actual=f.number(h["actual_total"]),
+        mae=f.number(h["mae"], 2),
+        err=f.percent(abs(h["predicted_total"] / max(h["actual_total"], 1) - 1)),
+    )
+    return HTML(P.figure(fig, t("mod.caption.holdout")).data + P.callout(html.escape(text)).data)
+
+
+def frequency_fit_chart(c: Context) -> HTML:
+    t = c.t
+    ff = c.audit.frames.get("frequency_fit")
+    if ff is None:
+        return HTML("")
+    fig, ax = plt.subplots(figsize=(10, 3.0))
+    plots.plot_paired_bars(
+        ff,
+        ax=ax,
+        x="frequency",
+        first="observed",
+        second="expected",
+        title=t("mod.chart.frequency"),
+        first_label=t("mod.actual"),
+        second_label=t("mod.model"),
+        xlabel=t("mod.axis.repeat_visits"),
+        ylabel=t("mod.axis.patients"),
+    )
+    return P.figure(fig, t("mod.caption.frequency"))
+
+
+def gamma_gamma_note(c: Context) -> HTML:
+    t, f = c.t, c.f
+    g = _models(c).get("gamma_gamma", {})
+    if "freq_monetary_corr" not in g:
+        return HTML("")
+    key = "mod.gg_ok" if g.get("status") == "ok" else "mod.gg_failed"
+    return P.paragraph(html.escape(t(key, corr=f.number(g["freq_monetary_corr"], 2))), muted=True)
+
+
+def clv_chart(c: Context) -> HTML:
+    t, f = c.t, c.f
+    p = c.audit.patients
+    if not _amounts(c):
+        return _no_amounts(c)
+    if "clv_12m" not in p:
+        return HTML("")
+    values = p.loc[p["in_base"], "clv_12m"].dropna().to_numpy()
+    fig, ax = plt.subplots(figsize=(10, 3.2))
+    plots.plot_deciles(
+        values,
+        ax=ax,
+        title=t("mod.chart.clv"),
+        xlabel=t("mod.axis.decile"),
+        money_fmt=f.money_short,
+    )
+    share = _models(c).get("clv", {}).get("top_decile_share")
+    text = t("mod.clv_reading", share=f.percent(share), total=f.money_short(values.sum()))
+    return HTML(P.figure(fig, t("mod.caption.clv")).data + P.callout(html.escape(text)).data)
+
+
+def clusters_block(c: Context) -> HTML:
+    import pandas as pd
+
+    t, f = c.t, c.f
+    prof = c.audit.frames.get("cluster_profile")
+    cl = _models(c).get("clusters", {})
+    if _models_off(c):
+        return HTML("")
+    if prof is None or not cl:
+        return P.callout(html.escape(t("mod.no_clusters")), kind="warn")
+    df = pd.DataFrame(
+        {
+            "cluster": [_cluster_label(c, n) for n in prof.index],
+            "patients": prof["patients"].to_numpy(),
+            "recency": prof["recency_days"].to_numpy(),
+            "frequency": prof["frequency"].to_numpy(),
+            "monetary": prof["monetary"].to_numpy() if "monetary" in prof else None,
+            "tenure": prof["tenure_days"].to_numpy(),
+        }
+    )
+    tbl = P.table(
+        df,
+        formats={
+            "patients": f.number,
+            "recency": f.number,
+            "frequency": f.number,
+            "monetary": lambda x: _money(c, x, short=False),
+            "tenure": f.number,
+        },
+        headers={k: t(f"mod.col.{k}") for k in df.columns},
+    )
+    note = P.paragraph(
+        html.escape(
+            t(
+                "mod.clusters_note" if "monetary" in prof else "honest.clusters_note_no_spend",
+                k=cl["k"],
+                s=f.number(cl["silhouette"], 2),
+            )
+        ),
+        muted=True,
+    )
+    return HTML(tbl.data + note.data)
+
+
+def _cluster_label(c: Context, name: str) -> str:
+    head, _, tail = name.rpartition("_")
+    if head and tail.isdigit():
+        return f"{_cluster_name(c, head)} ({tail})"
+    return _cluster_name(c, name)
+
+
+def _cluster_name(c: Context, name: str) -> str:
+    return c.t.get(f"cluster.{name}") or c.t(f"honest.cluster.{name}")
+
+
+def cluster_crosstab(c: Context, by: str) -> HTML:
+    import pandas as pd
+
+    t, f = c.t, c.f
+    p = c.audit.patients
+    if _models_off(c):
+        return HTML("")
+    if "cluster" not in p:
+        return P.callout(html.escape(t("mod.no_clusters")), kind="warn")
+    base = p[p["in_base"] & p["cluster"].notna()]
+    ct = pd.crosstab(base["cluster"], base[by].astype(str))
+    label = (lambda x: t(f"act.phase.{x}")) if by == "phase" else (lambda x: t(f"seg.{x}"))
+    cols = [x for x in ct.columns if x not in ("nan", "<NA>")]
+    df = pd.DataFrame({"cluster": [_cluster_label(c, n) for n in ct.index]})
+    for col in cols:
+        df[label(col)] = ct[col].to_numpy()
+    return P.table(
+        df,
+        formats={label(col): f.number for col in cols},
+        headers={"cluster": t("mod.col.cluster")},
+    )
