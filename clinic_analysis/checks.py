@@ -31,8 +31,8 @@ def anomalies(data: ClinicData) -> dict[str, int | float]:
         card_date = done["patient_id"].map(created)
         out["visits_before_card"] = int((done["date"].dt.normalize() < card_date).sum())
     if data.has("patients"):
-        seen = set(v["patient_id"])
-        no_card = data.patients[~data.patients["has_card"] & data.patients["patient_id"].isin(seen)]
+        seen = data.patients["patient_id"].isin(v["patient_id"].unique())
+        no_card = data.patients[~data.patients["has_card"] & seen]
         out["patients_without_card"] = int(len(no_card))
     return out
 

@@ -201,8 +201,9 @@ def grouped(keys: np.ndarray, items: np.ndarray) -> list[list]:
         return []
     order = np.argsort(keys, kind="stable")
     k = keys[order]
-    cut = np.flatnonzero(k[1:] != k[:-1]) + 1
-    return [part.tolist() for part in np.split(np.asarray(items, dtype=object)[order], cut)]
+    ends = [0, *(np.flatnonzero(k[1:] != k[:-1]) + 1).tolist(), len(k)]
+    flat = np.asarray(items, dtype=object)[order].tolist()
+    return [flat[a:b] for a, b in zip(ends[:-1], ends[1:], strict=True)]
 
 
 def resolve(cards: pd.DataFrame, region: str = "UA", rules: Identity | None = None) -> pd.DataFrame:
@@ -249,8 +250,13 @@ def resolve(cards: pd.DataFrame, region: str = "UA", rules: Identity | None = No
             match[b] = match[b] or rule
 
     has_phone = phone.notna().to_numpy()
-    for members in grouped(phone[has_phone].to_numpy(), np.arange(n)[has_phone]):
-        limit = rules.shared_phone_min_people
+    on_phone, card = phone[has_phone].to_numpy(), np.arange(n)[has_phone]
+    limit = rules.shared_phone_min_people
+    codes = pd.factorize(on_phone)[0]
+    alone = np.bincount(codes)[codes] == 1  # the only card on its phone: one person
+    people_n[card[alone]] = 1
+    shared[card[alone]] = limit <= 1
+    for members in grouped(on_phone[~alone], card[~alone]):
         groups, amb, people = _people_on_phone(members, info, keys, limit)
         people_n[members] = people
         shared[members] = people >= limit
@@ -268,8 +274,10 @@ def resolve(cards: pd.DataFrame, region: str = "UA", rules: Identity | None = No
     # the same full name (any word order) and the same birth date, whatever the phones
     full = pd.Series([" ".join(sorted(c.tokens)) if c.tokens else None for c in info])
     both = (full.notna() & birth_text.notna().to_numpy()).to_numpy()
-    label = full[both] + "|" + birth_text.to_numpy()[both]
-    for members in grouped(label.to_numpy(), np.arange(n)[both]):
+    label = (full[both] + "|" + birth_text.to_numpy()[both]).to_numpy()
+    codes = pd.factorize(label)[0]
+    twice = np.bincount(codes)[codes] > 1  # a name and birth date on two cards or more
+    for members in grouped(label[twice], np.arange(n)[both][twice]):
         for m in members[1:]:
             join(members[0], m, RULE_NAME)
 
