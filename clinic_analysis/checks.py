@@ -15,7 +15,7 @@ from .tables import ClinicData
 
 def anomalies(data: ClinicData) -> dict[str, int | float]:
     v = data.visits
-    done = v[v["status"] == "completed"]
+    done = v.loc[v["status"] == "completed", ["patient_id", "date", "amount"]]
     out: dict[str, int | float] = {
         "future_bookings": int(((v["status"] == "booked") & (v["date"] > data.as_of)).sum()),
         "zero_amount_visits": int((done["amount"] == 0).sum()),
