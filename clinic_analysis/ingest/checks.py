@@ -15,7 +15,7 @@ from clinic_analysis.ingest.tables import ClinicData
 
 def anomalies(data: ClinicData) -> dict[str, int | float]:
     v = data.visits
-    done = v[v["status"] == "completed"]
+    done = v.loc[v["status"] == "completed", ["patient_id", "date", "amount"]]
     out: dict[str, int | float] = {
         "future_bookings": int(((v["status"] == "booked") & (v["date"] > data.as_of)).sum()),
         "zero_amount_visits": int((done["amount"] == 0).sum()),
@@ -31,8 +31,8 @@ def anomalies(data: ClinicData) -> dict[str, int | float]:
         card_date = done["patient_id"].map(created)
         out["visits_before_card"] = int((done["date"].dt.normalize() < card_date).sum())
     if data.has("patients"):
-        seen = set(v["patient_id"])
-        no_card = data.patients[~data.patients["has_card"] & data.patients["patient_id"].isin(seen)]
+        seen = data.patients["patient_id"].isin(v["patient_id"].unique())
+        no_card = data.patients[~data.patients["has_card"] & seen]
         out["patients_without_card"] = int(len(no_card))
     return out
 
@@ -40,7 +40,10 @@ def anomalies(data: ClinicData) -> dict[str, int | float]:
 def merges(data: ClinicData) -> dict[str, int]:
     """How many people were assembled from several source records."""
     p = data.patients
-    systems = p["source_ids"].map(lambda ks: len({k.split(":", 1)[0] for k in ks}))
+    if _one_system(data):  # one system: each person's keys come from it
+        systems = (p["n_sources"] > 0).astype("int64")
+    else:
+        systems = p["source_ids"].map(lambda ks: len({k.split(":", 1)[0] for k in ks}))
     return {
         "persons": int(len(p)),
         "source_records": int(p["n_sources"].sum()),
@@ -82,6 +85,8 @@ def warnings(data: ClinicData) -> dict[str, int]:
 
 def id_collisions(data: ClinicData) -> int:
     """Raw ids used by two or more systems for people who did not resolve to one person."""
+    if _one_system(data):  # an id shared by two systems needs two systems
+        return 0
     p = data.patients[["patient_id", "source_ids"]].explode("source_ids").dropna()
     if p.empty:
         return 0
@@ -89,3 +94,8 @@ def id_collisions(data: ClinicData) -> int:
     frame = pd.DataFrame({"system": parts.str[0], "raw": parts.str[1], "person": p["patient_id"]})
     g = frame.groupby("raw").agg(systems=("system", "nunique"), persons=("person", "nunique"))
     return int(((g["systems"] > 1) & (g["persons"] > 1)).sum())
+
+
+def _one_system(data: ClinicData) -> bool:
+    """All the files loaded come from one system (by the ledger, one entry per file)."""
+    return len({e.system for e in data.ledger}) == 1

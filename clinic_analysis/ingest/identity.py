@@ -42,15 +42,27 @@ RULE_NAME = "name_birth_date"
 def normalize_phone(values: pd.Series, region: str = "UA") -> pd.Series:
     """E.164 (``+380671234567``) for valid numbers, missing otherwise.
 
-    Parsing runs once per distinct value. Ukrainian habits are handled first: a leading
-    ``8`` before ``0XX`` (``80671234567``) and bare 9-digit national numbers.
+    Parsing runs once per distinct number as written without its spacing: ``067 123 45 67``
+    and ``067-123-45-67`` are parsed once (spaces, dashes, brackets and dots between digits
+    are what ``phonenumbers`` ignores). Ukrainian habits are handled first: a leading ``8``
+    before ``0XX`` (``80671234567``) and bare 9-digit national numbers.
     """
     text = values.astype("str").where(values.notna())
-    uniq = text.dropna().unique()
-    out = {}
-    for raw in uniq:
-        out[raw] = _one_phone(raw, region)
+    uniq = pd.Series(text.dropna().unique(), dtype=object)
+    keys = _phone_keys(uniq)
+    parsed = {k: _one_phone(k, region) for k in pd.unique(keys)}
+    out = dict(zip(uniq, keys.map(parsed), strict=True))
     return text.map(out).astype("object").where(text.notna())
+
+
+PHONE_SPACING = re.compile("[ \u00a0\\-().]")  # punctuation phonenumbers skips
+
+
+def _phone_keys(raw: pd.Series) -> pd.Series:
+    """Each written phone without its spacing when what is left is ``+`` and digits (the
+    same number for ``phonenumbers``), else as written."""
+    bare = raw.str.replace(PHONE_SPACING, "", regex=True)
+    return bare.where(bare.str.fullmatch(r"\+?[0-9]+"), raw)
 
 
 def _one_phone(raw: str, region: str) -> str | None:
@@ -65,13 +77,22 @@ def _one_phone(raw: str, region: str) -> str | None:
             candidate = "+380" + digits
         elif len(digits) == 12 and digits.startswith("380"):
             candidate = "+" + digits
-    try:
-        num = phonenumbers.parse(candidate, region)
-    except phonenumbers.NumberParseException:
-        return None
+        elif len(digits) == 10 and raw == digits and digits[0] == "0" and digits[1] != "0":
+            candidate = "+38" + digits  # 0XX XXX XX XX: the national prefix, then 9 digits
+    if UA_E164.fullmatch(candidate):
+        # what phonenumbers.parse reads from +380 and 9 digits, without its text scanning
+        num = phonenumbers.PhoneNumber(country_code=380, national_number=int(candidate[4:]))
+    else:
+        try:
+            num = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException:
+            return None
     if not phonenumbers.is_valid_number(num):
         return None
     return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+
+
+UA_E164 = re.compile(r"\+380[1-9][0-9]{8}")
 
 
 def normalize_name(values: pd.Series) -> pd.Series:
@@ -180,8 +201,9 @@ def grouped(keys: np.ndarray, items: np.ndarray) -> list[list]:
         return []
     order = np.argsort(keys, kind="stable")
     k = keys[order]
-    cut = np.flatnonzero(k[1:] != k[:-1]) + 1
-    return [part.tolist() for part in np.split(np.asarray(items, dtype=object)[order], cut)]
+    ends = [0, *(np.flatnonzero(k[1:] != k[:-1]) + 1).tolist(), len(k)]
+    flat = np.asarray(items, dtype=object)[order].tolist()
+    return [flat[a:b] for a, b in zip(ends[:-1], ends[1:], strict=True)]
 
 
 def resolve(cards: pd.DataFrame, region: str = "UA", rules: Identity | None = None) -> pd.DataFrame:
@@ -228,8 +250,13 @@ def resolve(cards: pd.DataFrame, region: str = "UA", rules: Identity | None = No
             match[b] = match[b] or rule
 
     has_phone = phone.notna().to_numpy()
-    for members in grouped(phone[has_phone].to_numpy(), np.arange(n)[has_phone]):
-        limit = rules.shared_phone_min_people
+    on_phone, card = phone[has_phone].to_numpy(), np.arange(n)[has_phone]
+    limit = rules.shared_phone_min_people
+    codes = pd.factorize(on_phone)[0]
+    alone = np.bincount(codes)[codes] == 1  # the only card on its phone: one person
+    people_n[card[alone]] = 1
+    shared[card[alone]] = limit <= 1
+    for members in grouped(on_phone[~alone], card[~alone]):
         groups, amb, people = _people_on_phone(members, info, keys, limit)
         people_n[members] = people
         shared[members] = people >= limit
@@ -247,8 +274,10 @@ def resolve(cards: pd.DataFrame, region: str = "UA", rules: Identity | None = No
     # the same full name (any word order) and the same birth date, whatever the phones
     full = pd.Series([" ".join(sorted(c.tokens)) if c.tokens else None for c in info])
     both = (full.notna() & birth_text.notna().to_numpy()).to_numpy()
-    label = full[both] + "|" + birth_text.to_numpy()[both]
-    for members in grouped(label.to_numpy(), np.arange(n)[both]):
+    label = (full[both] + "|" + birth_text.to_numpy()[both]).to_numpy()
+    codes = pd.factorize(label)[0]
+    twice = np.bincount(codes)[codes] > 1  # a name and birth date on two cards or more
+    for members in grouped(label[twice], np.arange(n)[both][twice]):
         for m in members[1:]:
             join(members[0], m, RULE_NAME)
 

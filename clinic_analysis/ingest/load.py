@@ -393,21 +393,24 @@ def parse_datetime(s: pd.Series, date_format: str | None = None) -> pd.Series:
     if pd.api.types.is_numeric_dtype(s):
         return _serial_dates(s.astype("float64"))
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[us]")
-    cells = s.astype(object)
-    stamps = cells.map(lambda v: isinstance(v, (dt.date, np.datetime64))).astype(bool)
-    if stamps.any():  # Excel date cells
-        out[stamps] = cells[stamps].map(_stamp).astype("datetime64[us]")
-    numbers = cells.map(
-        lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and v == v
-    ).astype(bool)
-    if numbers.any():  # Excel numbers in a date column
-        out[numbers] = _serial_dates(cells[numbers].astype("float64"))
-    t = _as_text(s.where(~(stamps | numbers)))
-    # ISO with a zone suffix (e.g. 2019-02-17T10:06:38Z): drop the zone, keep the wall time
-    t = t.str.replace(r"(?<=\d)(Z|[+-]\d\d:?\d\d)$", "", regex=True)
-    uniq = pd.Series(t.dropna().unique(), dtype=object)
-    if uniq.empty:
+    if pd.api.types.is_string_dtype(s) and s.dtype != object:  # text only (a CSV column)
+        t = _as_text(s)
+    else:  # Excel cells: dates, numbers and text mixed
+        cells = s.astype(object)
+        stamps = cells.map(lambda v: isinstance(v, (dt.date, np.datetime64))).astype(bool)
+        if stamps.any():  # Excel date cells
+            out[stamps] = cells[stamps].map(_stamp).astype("datetime64[us]")
+        numbers = cells.map(
+            lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and v == v
+        ).astype(bool)
+        if numbers.any():  # Excel numbers in a date column
+            out[numbers] = _serial_dates(cells[numbers].astype("float64"))
+        t = _as_text(s.where(~(stamps | numbers)))
+    written = pd.Series(t.dropna().unique(), dtype=object)  # each distinct text parsed once
+    if written.empty:
         return out
+    # ISO with a zone suffix (e.g. 2019-02-17T10:06:38Z): drop the zone, keep the wall time
+    uniq = written.str.replace(r"(?<=\d)(Z|[+-]\d\d:?\d\d)$", "", regex=True)
     parsed = pd.Series(pd.NaT, index=uniq.index, dtype="datetime64[us]")
     todo = pd.Series(True, index=uniq.index)
     month_first = bool(date_format) and _month_first_format(date_format)
@@ -422,7 +425,7 @@ def parse_datetime(s: pd.Series, date_format: str | None = None) -> pd.Series:
             todo[idx] = False
     if todo.any():  # Excel serials written as text
         parsed[todo] = _serial_dates(pd.to_numeric(uniq[todo], errors="coerce"))
-    lookup = dict(zip(uniq, parsed, strict=True))
+    lookup = dict(zip(written, parsed, strict=True))
     has = t.notna()
     out[has] = t[has].map(lookup).astype("datetime64[us]")
     return out
@@ -517,7 +520,10 @@ def load_source(
         if kind == "id" or kind == "text":
             out[canon] = _as_text(col)
             if kind == "id":  # a whole number written as "123.0" is the id "123"
-                out[canon] = out[canon].str.replace(WHOLE_ID, r"\1", regex=True)
+                floats = out[canon].str.contains(".0", regex=False, na=False)
+                out.loc[floats, canon] = out.loc[floats, canon].str.replace(
+                    WHOLE_ID, r"\1", regex=True
+                )
             if canon in source.lookups:
                 out[canon] = apply_lookup(out[canon], source.lookups[canon])
             if kind == "id":
@@ -846,6 +852,7 @@ def _cards(patients: pd.DataFrame, visits: pd.DataFrame, plans: pd.DataFrame) ->
     """One row per source key (``system:id``): its card (later rows of the same key fill the
     gaps of the first), or an empty card for keys seen only in visits or plans."""
     cards = patients.drop(columns="_source").groupby("patient_id", sort=True).first()
+    with_card = len(cards)  # the keys of the card rows come first
     others = pd.Index(visits["patient_id"]).union(pd.Index(plans["patient_id"]))
     missing = others.difference(cards.index)
     if len(missing):
@@ -853,7 +860,7 @@ def _cards(patients: pd.DataFrame, visits: pd.DataFrame, plans: pd.DataFrame) ->
         extra["source_system"] = [m.split(":", 1)[0] for m in missing]
         extra["source_id"] = [m.split(":", 1)[1] for m in missing]
         cards = pd.concat([cards, extra])
-    cards["has_card"] = cards.index.isin(patients["patient_id"])
+    cards["has_card"] = np.arange(len(cards)) < with_card
     cards.index.name = "patient_id"
     return cards.reset_index()
 

@@ -98,10 +98,12 @@ def phase_mix_by_month(days: pd.DataFrame, th: Thresholds, as_of: pd.Timestamp, 
     ends = pd.date_range(end=as_of, periods=months, freq="ME")
     if len(ends) == 0 or ends[-1] < as_of.normalize():
         ends = ends.append(pd.DatetimeIndex([as_of.normalize()]))[-months:]
-    d = days.sort_values("day")
+    who = pd.factorize(days["patient_id"])[0]  # patients as integers: one grouping key
+    day = days["day"].to_numpy()
     rows = []
     for end in ends:
-        last = d[d["day"] <= end].groupby("patient_id")["day"].max()
+        seen = day <= end.to_datetime64()
+        last = pd.Series(day[seen]).groupby(who[seen]).max()
         since = (end - last).dt.days
         counts = phase_of(since, th).value_counts().reindex(list(PHASES), fill_value=0)
         rows.append({"month": end.to_period("M").to_timestamp(), **counts.to_dict()})

@@ -33,7 +33,8 @@ def first_visit_attribute(visits: pd.DataFrame, days: pd.DataFrame, column: str)
     """The value of ``column`` at each patient's first completed visit."""
     if column not in visits or visits[column].isna().all():
         return pd.Series(dtype="object")
-    done = visits[summary.is_visit(visits)].sort_values(["patient_id", "date"])
+    done = visits.loc[summary.is_visit(visits), ["patient_id", "date", column]]
+    done = done.sort_values(["patient_id", "date"])
     first = done.drop_duplicates("patient_id").set_index("patient_id")[column]
     return first
 

@@ -27,8 +27,15 @@ def active_base_by_month(days: pd.DataFrame, as_of: pd.Timestamp, months: int = 
     ends = pd.date_range(end=as_of, periods=months, freq="ME")
     first = days["day"].min()
     ends = ends[ends >= first]
+    who = pd.factorize(days["patient_id"])[0]  # patients as integers, counted per window
+    day = days["day"].to_numpy()
+    year = pd.Timedelta(days=YEAR).to_timedelta64()
+    counts = []
+    for e in ends:
+        seen = who[(day > e.to_datetime64() - year) & (day <= e.to_datetime64())]
+        counts.append(int(np.count_nonzero(np.bincount(seen))))
     return pd.Series(
-        [active_base(days, e) for e in ends],
+        counts,
         index=ends.to_period("M").to_timestamp(),
         name="active_base",
     )

@@ -60,13 +60,14 @@ def patient_features(
 ) -> pd.DataFrame:
     """Per person: visits, last visit, no-show history, bookings and plan state."""
     f = pd.DataFrame(index=persons)
-    done = visits[summary.is_visit(visits)]
+    done = visits.loc[summary.is_visit(visits), ["patient_id", "date"]]
     day = done["date"].dt.normalize()
     f["visits"] = day.groupby(done["patient_id"]).nunique().reindex(persons).fillna(0).astype(int)
     f["last_visit"] = day.groupby(done["patient_id"]).max().reindex(persons)
-    missed = visits[
+    missed = visits.loc[
         visits["status"].isin(["no_show", "cancelled"])
-        | ((visits["status"] == "booked") & (visits["date"] <= as_of))
+        | ((visits["status"] == "booked") & (visits["date"] <= as_of)),
+        ["patient_id", "date"],
     ]
     f["last_missed"] = missed.groupby("patient_id")["date"].max().reindex(persons)
     booked = visits[(visits["status"] == "booked") & (visits["date"] > as_of)]

@@ -110,10 +110,10 @@ def breakdown(groups: pd.Series, repeated: pd.Series, min_size: int = 30) -> pd.
 def cohort_matrix(days: pd.DataFrame, as_of: pd.Timestamp, quarters: int = 8) -> pd.DataFrame:
     """Share of each first-visit quarter's patients who visited in each later quarter
     (rows: cohort; columns: quarters since the first visit, 1..quarters)."""
-    d = days.copy()
+    d = days[["patient_id", "day"]].copy()
     first = d.groupby("patient_id")["day"].transform("min")
     d["cohort"] = first.dt.to_period("Q")
-    d["age_q"] = (d["day"].dt.to_period("Q") - d["cohort"]).apply(lambda x: x.n)
+    d["age_q"] = _quarter_number(d["day"]) - _quarter_number(first)
     size = d.drop_duplicates("patient_id").groupby("cohort").size()
     seen = d[d["age_q"].between(1, quarters)].drop_duplicates(["patient_id", "age_q"])
     m = seen.groupby(["cohort", "age_q"]).size().unstack(fill_value=0)
@@ -127,6 +127,11 @@ def cohort_matrix(days: pd.DataFrame, as_of: pd.Timestamp, quarters: int = 8) ->
                 share.loc[cohort, q] = np.nan
     share.index = share.index.astype(str)
     return share.tail(12)
+
+
+def _quarter_number(day: pd.Series) -> pd.Series:
+    """Quarters since year 0: two days' difference is the quarters between them."""
+    return day.dt.year * 4 + (day.dt.month - 1) // 3
 
 
 def revenue_split(money: pd.DataFrame, days: pd.DataFrame, has_amount: bool = True) -> dict:

@@ -37,7 +37,7 @@ def is_visit(visits: pd.DataFrame) -> pd.Series:
 
 def visit_days(visits: pd.DataFrame) -> pd.DataFrame:
     """Visits collapsed to one row per patient and day, with the day's amount (gross)."""
-    done = visits[is_visit(visits)]
+    done = visits.loc[is_visit(visits), ["patient_id", "date", "amount"]]
     day = done["date"].dt.normalize()
     out = (
         done.assign(day=day)
@@ -151,7 +151,7 @@ def base_by_rule(visits: pd.DataFrame) -> dict[str, int]:
     booked: any visit record of any status; came: >= 1 visit (completed, not a refund);
     paid: >= 1 visit with an amount above zero.
     """
-    done = visits[is_visit(visits)]
+    done = visits.loc[is_visit(visits), ["patient_id", "amount"]]
     return {
         "booked": int(visits["patient_id"].nunique()),
         "came": int(done["patient_id"].nunique()),
@@ -169,7 +169,8 @@ def patients_summary(data: ClinicData, days: pd.DataFrame | None = None) -> pd.D
     money = money_rows(data.visits).groupby("patient_id")["revenue"].sum()
     records = data.visits.groupby("patient_id").size().rename("records")
     v = data.visits
-    paid_any = v[is_visit(v) & (v["amount"] > 0)].groupby("patient_id").size().rename("paid_visits")
+    paid = is_visit(v) & (v["amount"] > 0)
+    paid_any = v.loc[paid, "patient_id"].value_counts(sort=False).rename("paid_visits")
     out = pd.DataFrame(index=records.index.union(data.patients["patient_id"]))
     out.index.name = "patient_id"
     out = out.join(per).join(money.rename("revenue")).join(records).join(paid_any)

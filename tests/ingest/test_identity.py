@@ -45,6 +45,36 @@ def test_every_format_of_a_mobile_number_agrees(n, op):
     assert out.nunique() == 1 and out.iloc[0] == "+380" + local[1:]
 
 
+def test_a_number_spaced_differently_is_parsed_once(monkeypatch):
+    from clinic_analysis.ingest import identity
+
+    parsed = []
+    real = identity._one_phone
+    monkeypatch.setattr(
+        identity, "_one_phone", lambda raw, region: parsed.append(raw) or real(raw, region)
+    )
+    out = normalize_phone(
+        pd.Series(["067 123 45 67", "067-123-45-67", "(067) 123.45.67", "0671234567"])
+    )
+    assert out.tolist() == ["+380671234567"] * 4
+    assert parsed == ["0671234567"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "e164"),
+    [
+        ("+380 10 123 45 67", None),  # +380 and 9 digits, but no Ukrainian number starts 10
+        ("0101234567", None),
+        ("067\t123 45 67", None),  # a tab is not spacing phonenumbers skips
+        ("067 123 45 67 доб. 12", "+380671234567"),  # text: parsed as written
+        ("0 (800) 50 10 10", "+380800501010"),  # toll-free
+    ],
+)
+def test_phones_outside_the_plain_shapes_follow_phonenumbers(raw, e164):
+    out = normalize_phone(pd.Series([raw])).iloc[0]
+    assert (pd.isna(out) and e164 is None) or out == e164
+
+
 def test_names_fold_case_spaces_and_apostrophes():
     out = normalize_name(
         pd.Series(["Ковальчук  Мар’яна", "КОВАЛЬЧУК мар'яна", "ковальчук марʼяна "])

@@ -380,3 +380,57 @@ def test_repeat_headline_needs_twelve_months_of_history(tmp_path):
     assert r["rate_12m"] is None and r["rate_12m_ci"] is None
     assert r["rate"] == 1.0  # the lifetime share stays, labelled
     assert "repeat_by_cohort_year" not in a.frames
+
+
+# ----------------------------------------------------------------------------- month series
+
+
+def test_active_base_by_month_counts_patients_seen_in_the_year_to_each_month_end():
+    d = days_of(
+        [
+            ("a", "2025-10-15", "completed", 1),
+            ("a", "2025-11-20", "completed", 1),  # a twice: still one patient
+            ("b", "2025-11-05", "completed", 1),
+            ("c", "2024-11-10", "completed", 1),  # more than 365 days before 2025-11-30
+        ]
+    )
+    base = dynamics.active_base_by_month(d, pd.Timestamp("2025-12-31"), months=3)
+    # month ends 2025-10-31, 11-30, 12-31: c's visit still counts at the end of October
+    assert base.tolist() == [2, 2, 2]
+    assert list(base.index.strftime("%Y-%m")) == ["2025-10", "2025-11", "2025-12"]
+
+
+def test_phase_mix_counts_each_patient_by_the_last_visit_before_each_month_end():
+    d = days_of(
+        [
+            ("a", "2025-01-10", "completed", 1),
+            ("a", "2025-11-30", "completed", 1),
+            ("b", "2025-01-10", "completed", 1),
+        ]
+    )
+    th = activity.Thresholds(active=60, at_risk=120, source="params", intervals=0)
+    mix = activity.phase_mix_by_month(d, th, pd.Timestamp("2025-11-30"), months=2)
+    oct_, nov = mix.to_dict("records")
+    # at 2025-10-31 both were last seen 294 days before: lapsing
+    assert (oct_["active"], oct_["lapsing"]) == (0, 2)
+    # at 2025-11-30 a came that very day; b is 324 days away
+    assert (nov["active"], nov["lapsing"]) == (1, 1)
+
+
+def test_cohort_matrix_shares_patients_by_quarters_since_their_first_visit():
+    d = days_of(
+        [
+            ("a", "2025-01-15", "completed", 1),
+            ("a", "2025-04-10", "completed", 1),  # 1 quarter later
+            ("a", "2025-10-01", "completed", 1),  # 3 quarters later
+            ("b", "2025-03-31", "completed", 1),  # same cohort (2025Q1), never back
+            ("c", "2024-12-01", "completed", 1),  # 2024Q4
+            ("c", "2025-01-02", "completed", 1),  # 1 quarter later
+        ]
+    )
+    m = repeat.cohort_matrix(d, pd.Timestamp("2025-12-31"), quarters=3)
+    assert m.loc["2025Q1"].tolist() == [0.5, 0.0, 0.5]
+    assert m.loc["2024Q4"].tolist() == [1.0, 0.0, 0.0]
+    # 2025Q1 + 3 quarters is 2025Q4, the audit's quarter; 2024Q4's are all lived through
+    m2 = repeat.cohort_matrix(d, pd.Timestamp("2025-09-30"), quarters=3)
+    assert math.isnan(m2.loc["2025Q1", 3])  # not lived through yet: unknown, not 0
