@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .calllists import OUTCOMES, REASONS, card_keys
+from .calllists import card_keys
+from .calls import OUTCOMES, REASONS
 from .demo import DemoSpec, generate_demo
 from .i18n import Catalog
 

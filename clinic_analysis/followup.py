@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .calllists import META_FORMAT, META_SHEET, OUTCOMES, REASONS, SHEETS, card_keys
+from .calllists import META_FORMAT, META_SHEET, card_keys
+from .calls import OUTCOMES, REASONS, SHEETS
 from .errors import ParamsError, SourceFileError
 from .i18n import LANGUAGES, load_catalog
 from .summary import money_rows, visit_days
@@ -347,7 +348,7 @@ def attach(audit: Audit, history: Path | None) -> None:
     per-row table to ``frames['followup']``, and carry "do not call" marks forward (the
     call lists and ``calls`` in metrics are then recounted). No previous audit: the
     metrics say so (``followup.previous: null``)."""
-    from .calllists import call_metrics, call_table
+    from .calls import call_metrics, calls_of, mark_do_not_call
 
     prev = find_previous(audit.params, audit.data.as_of, history)
     fu: dict = {"previous": None, "by_segment": {}}
@@ -380,4 +381,5 @@ def attach(audit: Audit, history: Path | None) -> None:
     dnc = sorted({person_of[k] for keys in marked["keys"] for k in keys if k in person_of})
     audit.frames["do_not_call"] = dnc
     fu["do_not_call_carried"] = len(dnc)
-    audit.metrics["calls"] = call_metrics(call_table(audit))
+    audit.frames["calls"] = mark_do_not_call(calls_of(audit), dnc)  # ranks stay as they were
+    audit.metrics["calls"] = call_metrics(audit.frames["calls"])

@@ -1046,7 +1046,7 @@ def plans_missing_note(c: Context) -> HTML:
 def action_plan_table(c: Context) -> HTML:
     import pandas as pd
 
-    from .calllists import AT_RISK_SHEET
+    from .calls import AT_RISK_SHEET
     from .refusers import CALL_SEGMENTS
 
     t, f = c.t, c.f

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from clinic_analysis.calllists import rank
+from clinic_analysis.calls import rank
 from clinic_analysis.refusers import ReturnHistory, call_value, potential
 
 SETTINGS = SimpleNamespace(rates={}, gone_elsewhere_share=0.9, gone_elsewhere_months=4.0)
