@@ -17,6 +17,8 @@ This is the only output that carries names, phones and e-mails.
 
 from __future__ import annotations
 
+import re
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,11 +40,47 @@ def international(e164) -> str:
     cannot read stays as it is."""
     if not isinstance(e164, str):
         return ""
-    try:
-        num = phonenumbers.parse(e164)
-    except phonenumbers.NumberParseException:
-        return e164
+    num = _plain_e164(e164)
+    if num is None:
+        try:
+            num = phonenumbers.parse(e164)
+        except phonenumbers.NumberParseException:
+            return e164
     return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def _plain_e164(e164: str) -> phonenumbers.PhoneNumber | None:
+    """The number ``phonenumbers.parse`` reads from a plain E.164 string, without its
+    general parsing (two thirds of the time of formatting a phone): the country code, then
+    the national number as written. ``None`` (parse it) for anything parse could read
+    otherwise: a national number that starts with 0 or with the region's national prefix,
+    an unknown country code, a length parse refuses."""
+    digits = e164[1:]
+    if e164[:1] != "+" or not (digits.isascii() and digits.isdigit()) or digits[0] == "0":
+        return None
+    for n in (1, 2, 3):
+        if int(digits[:n]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            break
+    else:
+        return None
+    national = digits[n:]
+    prefix = _national_prefix(int(digits[:n]))
+    if not 2 <= len(national) <= 17 or national[0] == "0" or prefix is None:
+        return None
+    if prefix.match(national):
+        return None
+    return phonenumbers.PhoneNumber(country_code=int(digits[:n]), national_number=int(national))
+
+
+@cache
+def _national_prefix(country_code: int) -> re.Pattern | None:
+    """The national prefix parse strips from a number of this country (a pattern that
+    matches nothing where there is none); ``None`` without phonenumbers' metadata."""
+    region = phonenumbers.region_code_for_country_code(country_code)
+    meta = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+    if meta is None:
+        return None
+    return re.compile(meta.national_prefix_for_parsing or "(?!)")
 
 
 def format_each(values, show: Callable[[float], str]) -> np.ndarray:

@@ -296,3 +296,26 @@ def test_phones_are_shown_in_the_international_format():
     assert international("+380671234567") == "+380 67 123 4567"
     assert international(None) == ""
     assert international("+999123") == "+999123"  # not a number phonenumbers reads: as it is
+
+
+def test_a_phone_reads_as_phonenumbers_reads_it_in_any_country():
+    import random
+
+    import phonenumbers
+
+    from clinic_analysis.calllists import international
+
+    def parsed(e164):
+        try:
+            num = phonenumbers.parse(e164)
+        except phonenumbers.NumberParseException:
+            return e164
+        return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+    rng = random.Random(3)
+    codes = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+    numbers = ["+390612345678", "+78001234567", "+5491123456789", "+442071234567", "+0123"]
+    numbers += [
+        f"+{rng.choice(codes)}{rng.randrange(10 ** rng.randint(1, 13)):d}" for _ in range(3000)
+    ]
+    assert [international(n) for n in numbers] == [parsed(n) for n in numbers]
