@@ -13,6 +13,11 @@ table header repeated. Patients who refused communication (or were marked "do no
 on the last lists) are listed apart on their own sheet, never mixed in. Patients with no
 phone and no e-mail are left off (counted in metrics). The same audit gives the same bytes.
 This is the only output that carries names, phones and e-mails.
+
+Who is on which list, in what order, is computed once per audit by
+:mod:`clinic_analysis.calls`; this module only words, formats and writes it (a million
+patients' lists in seconds: every text formatted once per distinct value, the rows written
+one after another, never held in memory as cells).
 """
 
 from __future__ import annotations
@@ -124,12 +129,12 @@ def format_each(values, show: Callable[[float], str]) -> np.ndarray:
 def why_first(table: pd.DataFrame, t: Catalog, fmt: Formatter) -> np.ndarray:
     """A short reason per row: the chance a call brings the patient back × what a return is
     worth (a plan's balance or the patient's typical visits); the dates stand beside."""
-    chance = pd.factorize(format_each(table["chance"], lambda x: fmt.percent(x, 1)))
-    value = pd.factorize(format_each(table["value"], fmt.money_short))
-    pair, pairs = pd.factorize(chance[0] * len(value[1]) + value[0])
-    n = len(value[1])
-    texts = [t("ranking.text", chance=chance[1][p // n], value=value[1][p % n]) for p in pairs]
-    return np.asarray(texts, dtype=object)[pair] if len(pair) else np.array([], dtype=object)
+    chance, chances = pd.factorize(format_each(table["chance"], lambda x: fmt.percent(x, 1)))
+    value, values = pd.factorize(format_each(table["value"], fmt.money_short))
+    pair, pairs = pd.factorize(chance * len(values) + value)  # one text per distinct pair
+    n = len(values)
+    texts = [t("ranking.text", chance=chances[p // n], value=values[p % n]) for p in pairs]
+    return np.asarray(texts, dtype=object)[pair]
 
 
 META_SHEET = "_meta"
