@@ -139,9 +139,10 @@ def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
         reasons=summary.ledger_reasons(data),
         fits=fits,
     )
-    from clinic_analysis.report.calllists import call_metrics, call_table
+    from clinic_analysis.measures.calls import call_metrics, call_table
 
-    metrics["calls"] = call_metrics(call_table(audit))
+    audit.frames["calls"] = call_table(audit)  # the one call table: metrics, follow-up, file
+    metrics["calls"] = call_metrics(audit.frames["calls"])
     gaps.apply(audit)  # money "not exported" without amounts (never 0); who can be reached
     return audit
 

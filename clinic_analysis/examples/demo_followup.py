@@ -31,7 +31,8 @@ import pandas as pd
 import yaml
 
 from clinic_analysis.examples.demo import DemoSpec, generate_demo
-from clinic_analysis.report.calllists import OUTCOMES, REASONS, card_keys
+from clinic_analysis.measures.calls import OUTCOMES, REASONS
+from clinic_analysis.report.calllists import card_keys
 from clinic_analysis.report.i18n import Catalog
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]

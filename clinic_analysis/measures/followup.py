@@ -29,15 +29,9 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from clinic_analysis.errors import ParamsError, SourceFileError
+from clinic_analysis.measures.calls import OUTCOMES, REASONS, SHEETS
 from clinic_analysis.measures.summary import money_rows, visit_days
-from clinic_analysis.report.calllists import (
-    META_FORMAT,
-    META_SHEET,
-    OUTCOMES,
-    REASONS,
-    SHEETS,
-    card_keys,
-)
+from clinic_analysis.report.calllists import META_FORMAT, META_SHEET, card_keys
 from clinic_analysis.report.i18n import LANGUAGES, load_catalog
 
 if TYPE_CHECKING:
@@ -354,7 +348,7 @@ def attach(audit: Audit, history: Path | None) -> None:
     per-row table to ``frames['followup']``, and carry "do not call" marks forward (the
     call lists and ``calls`` in metrics are then recounted). No previous audit: the
     metrics say so (``followup.previous: null``)."""
-    from clinic_analysis.report.calllists import call_metrics, call_table
+    from clinic_analysis.measures.calls import call_metrics, calls_of, mark_do_not_call
 
     prev = find_previous(audit.params, audit.data.as_of, history)
     fu: dict = {"previous": None, "by_segment": {}}
@@ -387,4 +381,5 @@ def attach(audit: Audit, history: Path | None) -> None:
     dnc = sorted({person_of[k] for keys in marked["keys"] for k in keys if k in person_of})
     audit.frames["do_not_call"] = dnc
     fu["do_not_call_carried"] = len(dnc)
-    audit.metrics["calls"] = call_metrics(call_table(audit))
+    audit.frames["calls"] = mark_do_not_call(calls_of(audit), dnc)  # ranks stay as they were
+    audit.metrics["calls"] = call_metrics(audit.frames["calls"])

@@ -435,6 +435,7 @@ def compute_refusers(
         "future_booking",
         "last_visit",
         "plan_doctor",
+        "last_missed",  # the call lists show a no-show's missed appointment
     ]
     return RefuserResult(
         metrics=metrics,

@@ -13,176 +13,130 @@ table header repeated. Patients who refused communication (or were marked "do no
 on the last lists) are listed apart on their own sheet, never mixed in. Patients with no
 phone and no e-mail are left off (counted in metrics). The same audit gives the same bytes.
 This is the only output that carries names, phones and e-mails.
+
+Who is on which list, in what order, is computed once per audit by
+:mod:`clinic_analysis.measures.calls`; this module only words, formats and writes it (a million
+patients' lists in seconds: every text formatted once per distinct value, the rows written
+one after another, never held in memory as cells).
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+import re
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 import phonenumbers
 
-from clinic_analysis.measures.refusers import CALL_SEGMENTS, patient_features
-from clinic_analysis.report.i18n import Catalog
+from clinic_analysis.measures.calls import OUTCOMES, REASONS, SHEETS, calls_of, on_lists
+from clinic_analysis.report.i18n import Catalog, Formatter
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from clinic_analysis.audit import Audit
 
-AT_RISK_SHEET = "returning_at_risk"
-SHEETS = (*CALL_SEGMENTS, AT_RISK_SHEET)
 
-
-def sheet_counts(table: pd.DataFrame) -> dict[str, int]:
-    """Rows per sheet: consenting patients per segment, and those who refused contact."""
-    ok = table[~table["refused_contact"] & ~table["uncontactable"]]
-    out = {s: int((ok["sheet"] == s).sum()) for s in SHEETS}
-    out["do_not_contact"] = int(table["refused_contact"].sum())
-    return out
-
-
-def _pretty_phone(e164) -> str:
+def international(e164) -> str:
+    """``+380671234567`` -> ``+380 67 123 4567``; "" for no phone; a number phonenumbers
+    cannot read stays as it is."""
     if not isinstance(e164, str):
         return ""
-    return _international(e164)
-
-
-@lru_cache(maxsize=1 << 20)  # the lists are built three times a run (metrics, follow-up, file)
-def _international(e164: str) -> str:
-    try:
-        num = phonenumbers.parse(e164)
-    except phonenumbers.NumberParseException:
-        return e164
+    num = _plain_e164(e164)
+    if num is None:
+        try:
+            num = phonenumbers.parse(e164)
+        except phonenumbers.NumberParseException:
+            return e164
     return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
-def _names(cards: pd.DataFrame) -> pd.Series:
-    if "full_name" in cards and cards["full_name"].notna().any():
-        return cards["full_name"].fillna("")
-    parts = [cards[c].fillna("") for c in ("last_name", "first_name") if c in cards]
-    if not parts:
-        return pd.Series("", index=cards.index)
-    out = parts[0]
-    for p in parts[1:]:
-        out = out + " " + p
-    return out.str.strip()
+def _plain_e164(e164: str) -> phonenumbers.PhoneNumber | None:
+    """The number ``phonenumbers.parse`` reads from a plain E.164 string, without its
+    general parsing (two thirds of the time of formatting a phone): the country code, then
+    the national number as written. ``None`` (parse it) for anything parse could read
+    otherwise: a national number that starts with 0 or with the region's national prefix,
+    an unknown country code, a length parse refuses."""
+    digits = e164[1:]
+    if e164[:1] != "+" or not (digits.isascii() and digits.isdigit()) or digits[0] == "0":
+        return None
+    for n in (1, 2, 3):
+        if int(digits[:n]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            break
+    else:
+        return None
+    national = digits[n:]
+    prefix = _national_prefix(int(digits[:n]))
+    if not 2 <= len(national) <= 17 or national[0] == "0" or prefix is None:
+        return None
+    if prefix.match(national):
+        return None
+    return phonenumbers.PhoneNumber(country_code=int(digits[:n]), national_number=int(national))
 
 
-def last_doctor(visits: pd.DataFrame) -> pd.Series:
-    if "doctor" not in visits:
-        return pd.Series(dtype=object)
-    done = visits[(visits["status"] == "completed") & visits["doctor"].notna()]
-    return (
-        done.sort_values("date")
-        .drop_duplicates("patient_id", keep="last")
-        .set_index("patient_id")["doctor"]
-    )
+@cache
+def _national_prefix(country_code: int) -> re.Pattern | None:
+    """The national prefix parse strips from a number of this country (a pattern that
+    matches nothing where there is none); ``None`` without phonenumbers' metadata."""
+    region = phonenumbers.region_code_for_country_code(country_code)
+    meta = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+    if meta is None:
+        return None
+    return re.compile(meta.national_prefix_for_parsing or "(?!)")
 
 
-def _last_missed(audit: Audit, persons: pd.Index) -> pd.Series:
-    """The last missed appointment (no-show, cancelled, or a booking left in the past), by
-    the segmentation's own rule."""
-    data = audit.data
-    return patient_features(data.visits, data.plans.iloc[0:0], data.as_of, persons)["last_missed"]
+def format_each(values, show: Callable[[float], str]) -> np.ndarray:
+    """``[show(x) for x in values]``, with ``show`` called about once per distinct text
+    rather than once per value (babel takes ~0.05 ms a number; a model gives each patient
+    its own chance). ``show`` must round: the values that share a text form one interval
+    (so a text at both ends of a run of sorted values is the text of every value between;
+    the run is halved until it is). Zeros (0.0 and -0.0 apart) and NaN are shown alone."""
+    x = np.asarray(values, dtype=float)
+    out = np.empty(len(x), dtype=object)
+    odd = (x == 0) | np.isnan(x)
+    for v in (0.0, -0.0, np.nan):
+        hit = np.isnan(x) if np.isnan(v) else (x == 0) & (np.signbit(x) == np.signbit(v))
+        if hit.any():
+            out[hit] = show(v)
+    u = np.unique(x[~odd])
+    if not len(u):
+        return out
+    texts = np.empty(len(u), dtype=object)
+    shown: dict[int, str] = {}
+
+    def at(i: int) -> str:
+        if i not in shown:
+            shown[i] = show(float(u[i]))
+        return shown[i]
+
+    runs = [(0, len(u) - 1)]
+    while runs:
+        lo, hi = runs.pop()
+        if at(lo) == at(hi):
+            texts[lo : hi + 1] = shown[lo]
+        elif hi - lo == 1:
+            texts[lo], texts[hi] = shown[lo], shown[hi]
+        else:
+            mid = (lo + hi) // 2
+            runs += [(lo, mid), (mid, hi)]
+    out[~odd] = texts[np.searchsorted(u, x[~odd])]
+    return out
 
 
-def call_table(audit: Audit) -> pd.DataFrame:
-    """Everyone worth a call, with contacts, ranked within each sheet by priority."""
-    t = Catalog(audit.params.clinic.language)
-    seg = audit.frames["segments"].copy()
-    cards = audit.data.patients.set_index("patient_id").reindex(seg.index)
-    people = audit.patients.set_index("patient_id").reindex(seg.index)
-    seg["sheet"] = seg["segment"].astype("object").where(seg["segment"].isin(CALL_SEGMENTS))
-    at_risk = (seg["segment"] == "returning") & (people["phase"] == "at_risk")
-    seg.loc[at_risk, "sheet"] = AT_RISK_SHEET
-    seg = seg[seg["sheet"].notna()]
-    cards = cards.reindex(seg.index)
-    scripts = audit.params.refusers.scripts
-    consent = cards["consent"] if "consent" in cards else pd.Series(pd.NA, index=cards.index)
-    phone = cards["phone_e164"] if "phone_e164" in cards else pd.Series(None, index=cards.index)
-    doctor = (
-        last_doctor(audit.data.visits)
-        .reindex(seg.index)
-        .fillna(seg.get("plan_doctor", pd.Series(index=seg.index, dtype=object)))
-    )
-    out = pd.DataFrame(
-        {
-            "sheet": seg["sheet"],
-            "priority": seg["priority"],
-            "why_first": why_first(seg, t, audit),
-            "name": _names(cards),
-            "phone": phone.map(_pretty_phone),
-            "email": cards["email"].fillna("") if "email" in cards else "",
-            "last_visit": pd.to_datetime(seg["last_visit"]).dt.date,
-            "months": seg["months_since_event"].round(1),
-            "doctor": doctor.fillna(""),
-            "balance": seg["open_plan_balance"].where(seg["open_plan_balance"] > 0),
-            "segment": [t(f"seg.{s}") for s in seg["segment"].astype(str)],
-            "scenario": [scripts.get(s) or t(f"calls.script.{s}") for s in seg["sheet"]],
-            "outcome": "",
-            "refused_contact": consent.astype("boolean").eq(False).fillna(False).to_numpy(),
-            "source_ids": cards.get("source_ids", None),
-            "missed": pd.to_datetime(_last_missed(audit, seg.index)).dt.date,
-        },
-        index=seg.index,
-    )
-    # "do not call" marked on the last audit's filled-in lists carries forward
-    out["refused_contact"] |= out.index.isin(audit.frames.get("do_not_call", []))
-    out["uncontactable"] = (out["phone"] == "") & (out["email"] == "")
-    out.index.name = "patient_id"
-    return rank(out, seg["months_since_event"])
-
-
-def rank(table: pd.DataFrame, months: pd.Series) -> pd.DataFrame:
-    """Within each sheet: highest expected value first; at equal value the fresher patient,
-    then the larger balance; the patient id last, so the order is reproducible."""
-    t = table.assign(_m=months.reindex(table.index), _b=table["balance"].fillna(0.0))
-    t = t.rename_axis("patient_id").reset_index()
-    t = t.sort_values(
-        ["sheet", "priority", "_m", "_b", "patient_id"], ascending=[True, False, True, False, True]
-    )
-    return t.set_index("patient_id").drop(columns=["_m", "_b"])
-
-
-def why_first(seg: pd.DataFrame, t: Catalog, audit: Audit) -> list[str]:
+def why_first(table: pd.DataFrame, t: Catalog, fmt: Formatter) -> np.ndarray:
     """A short reason per row: the chance a call brings the patient back × what a return is
     worth (a plan's balance or the patient's typical visits); the dates stand beside."""
-    lang, cur = audit.params.clinic.language, audit.params.clinic.currency
-    return [
-        t(
-            "ranking.text",
-            chance=_formatted(lang, cur, "percent", chance, repr(chance), 1),
-            value=_formatted(lang, cur, "money_short", value, repr(value)),
-        )
-        for chance, value in zip(seg["chance"], seg["value"], strict=True)
-    ]
+    chance, chances = pd.factorize(format_each(table["chance"], lambda x: fmt.percent(x, 1)))
+    value, values = pd.factorize(format_each(table["value"], fmt.money_short))
+    pair, pairs = pd.factorize(chance * len(values) + value)  # one text per distinct pair
+    n = len(values)
+    texts = [t("ranking.text", chance=chances[p // n], value=values[p % n]) for p in pairs]
+    return np.asarray(texts, dtype=object)[pair]
 
 
-@lru_cache(maxsize=1 << 20)
-def _formatted(language: str, currency: str, how: str, x, key: str, *args) -> str:
-    """``Formatter(language, currency).<how>(x, *args)``, once per distinct value: babel
-    takes ~0.1 ms a number, and the models give many patients the same figures. ``key`` is
-    ``repr(x)``, so that 0.0 and -0.0 (equal as keys) are told apart."""
-    from clinic_analysis.report.i18n import Formatter
-
-    return getattr(Formatter(language, currency), how)(x, *args)
-
-
-def call_metrics(table: pd.DataFrame) -> dict:
-    """``calls`` in metrics.json: rows per sheet, and per segment the patients nobody can
-    contact (no phone, no e-mail), who are said here and left off the lists."""
-    return {
-        "sheets": sheet_counts(table),
-        "uncontactable": {
-            s: int((table["uncontactable"] & (table["sheet"] == s)).sum()) for s in SHEETS
-        },
-    }
-
-
-# the outcome drop-down and the refusal reasons (keys; their texts are in the catalogue)
-OUTCOMES = ("not_reached", "call_back", "booked", "refused", "wrong_number", "do_not_call")
-REASONS = ("price", "treated_elsewhere", "no_time", "fear", "doubts", "other")
 META_SHEET = "_meta"
 META_FORMAT = "clinic-audit call lists 1"
 HEADER_ROWS = 5  # title, who, script, how to fill in, blank; the table header follows
@@ -224,22 +178,41 @@ def column_widths(keys: list[str]) -> list[float]:
 
 
 def row_lines(row: dict, widths: dict[str, float]) -> int:
-    """Lines the row needs when its wrapped columns break their text at their widths
-    (words kept whole; a width unit holds about one character of the table's font)."""
+    """Lines the row needs when its wrapped columns break their text at their widths."""
     need = 1
     for c in WRAPPED:
         text = row.get(c)
-        if c not in widths or not _filled(text):
-            continue
-        width, lines, used = max(int(widths[c]), 1), 1, 0
-        for word in str(text).split():
-            if used and used + 1 + len(word) > width:
-                lines, used = lines + 1, len(word)
-            else:
-                used += (1 if used else 0) + len(word)
-            lines += (len(word) - 1) // width if len(word) > width else 0
-        need = max(need, lines)
+        if c in widths and _filled(text):
+            need = max(need, text_lines(str(text), max(int(widths[c]), 1)))
     return need
+
+
+def text_lines(text: str, width: int) -> int:
+    """Lines ``text`` takes in a column ``width`` characters wide (words kept whole, a word
+    longer than the column broken; a width unit holds about one character of the table's
+    font)."""
+    if len(text) <= width:
+        return 1
+    lines, used = 1, 0
+    for word in text.split():
+        if used and used + 1 + len(word) > width:
+            lines, used = lines + 1, len(word)
+        else:
+            used += (1 if used else 0) + len(word)
+        lines += (len(word) - 1) // width if len(word) > width else 0
+    return lines
+
+
+def _lines(texts: pd.Series, width: float) -> np.ndarray:
+    """:func:`text_lines` of each text of a column ("" and None take one line)."""
+    w = max(int(width), 1)
+    out = np.ones(len(texts), dtype=np.int64)
+    s = texts.fillna("").astype(str)
+    long = (s.str.len() > w).to_numpy()
+    if long.any():  # once per distinct text (doctors, reasons repeat; names seldom)
+        codes, uniq = pd.factorize(s[long])
+        out[long] = np.array([text_lines(x, w) for x in uniq], dtype=np.int64)[codes]
+    return out
 
 
 def card_text(source_ids) -> str:
@@ -267,46 +240,77 @@ def card_keys(text) -> list[str]:
     return [p.strip() for p in str(text).split(",") if p.strip()]
 
 
-def _columns(key: str, rows: pd.DataFrame) -> list[str]:
+def _columns(key: str, cells: pd.DataFrame) -> list[str]:
+    """The sheet's columns: an optional one only when a row of the sheet fills it."""
     cols = ["rank", "why_first", "card", "name", "phone", "email", "last_visit", "missed",
             "doctor", "balance"]  # fmt: skip
     cols += ["segment"] if key == "do_not_contact" else []
     cols += ["outcome", "reason", "called_on", "called_by"]
-    keep = []
-    for c in cols:
-        if c in OPTIONAL and (c not in rows or not rows[c].map(_filled).any()):
-            continue
-        keep.append(c)
-    return keep
+    return [c for c in cols if c not in OPTIONAL or (c in cells and cells[c].notna().any())]
 
 
 def _filled(v) -> bool:
     return not (v is None or v is pd.NaT or v == "" or (isinstance(v, float) and pd.isna(v)))
 
 
+def excel_days(dates: pd.Series) -> pd.Series:
+    """Dates as the day numbers a spreadsheet stores (1900 system, as xlsxwriter writes a
+    date: the days since 1899-12-31, plus one after Excel's phantom 29 February 1900)."""
+    days = (pd.to_datetime(dates).dt.normalize() - pd.Timestamp("1899-12-31")).dt.days
+    return (days + (days > 59)).astype(float)
+
+
+def _texts(values: pd.Series, how: Callable | None = None) -> pd.Series:
+    """A text column to write: ``how`` applied once per distinct value; "" is blank."""
+    if how is not None:
+        codes, uniq = pd.factorize(values, use_na_sentinel=False)
+        values = pd.Series(np.asarray([how(v) for v in uniq], dtype=object)[codes], values.index)
+    return values.astype(object).where(values.notna() & (values != ""))
+
+
+def _cells(table: pd.DataFrame, t: Catalog, fmt: Formatter) -> pd.DataFrame:
+    """The cells of every listed row, as written: a text, a number (dates as day numbers)
+    or None for a blank cell."""
+    return pd.DataFrame(
+        {
+            "sheet": table["sheet"],
+            "why_first": why_first(table, t, fmt),
+            "card": _texts(table["source_ids"].map(card_text)),
+            "name": _texts(table["name"]),
+            "phone": _texts(table["phone"], international),
+            "email": _texts(table["email"]),
+            "last_visit": excel_days(table["last_visit"]),
+            "missed": excel_days(table["missed"]).where(table["sheet"] == "no_show"),
+            "doctor": _texts(table["doctor"], short_name),
+            "balance": table["balance"],
+            "segment": _texts(table["sheet"], lambda s: t(f"calls.sheet.{s}")),
+        },
+        index=table.index,
+    )
+
+
+NUMBERS = ("rank", "last_visit", "missed", "balance")
+
+
 def write_call_lists(audit: Audit, path: Path) -> dict[str, int]:
-    """Write the workbook; returns rows per sheet. Same audit, same bytes."""
+    """Write the workbook; returns rows per sheet. Same audit, same bytes. Rows are written
+    one after another (xlsxwriter's ``constant_memory``): a million patients' lists never
+    sit in memory as cells."""
     import xlsxwriter
 
     lang = audit.params.clinic.language
     t = Catalog(lang)
-    table = call_table(audit)
     cur = audit.params.clinic.currency
+    table = calls_of(audit)
+    table = table[on_lists(table) | table["refused_contact"]]
+    cells = _cells(table, t, Formatter(lang, cur))
+    ok = on_lists(table).to_numpy()
     as_of = pd.Timestamp(audit.data.as_of).normalize().to_pydatetime()
-    table = table.assign(
-        rank=0,
-        card=table["source_ids"].map(card_text),
-        doctor=table["doctor"].map(short_name),
-        missed=table["missed"].where(table["sheet"] == "no_show"),
-        outcome="",
-        reason="",
-        called_on=None,
-        called_by="",
-    )
     outcomes = [t(f"calls.outcome.{o}") for o in OUTCOMES]
     reasons = [t(f"calls.reason.{r}") for r in REASONS]
     sheets: dict[str, int] = {}
-    with xlsxwriter.Workbook(path, {"remove_timezone": True}) as wb:
+    options = {"remove_timezone": True, "constant_memory": True}
+    with xlsxwriter.Workbook(path, options) as wb:
         wb.set_properties(
             {"title": t("calls.title"), "comments": t("calls.note"), "created": as_of}
         )
@@ -328,58 +332,48 @@ def write_call_lists(audit: Audit, path: Path) -> dict[str, int]:
                 "reason": entry, "called_on": entry_date, "called_by": entry}  # fmt: skip
         # narrowed columns wrap instead of cutting a name or a reason on paper
         fmts.update(dict.fromkeys(WRAPPED, wrap))
-        ok = ~table["refused_contact"] & ~table["uncontactable"]
-        groups = [(s, table[(table["sheet"] == s) & ok]) for s in SHEETS]
-        groups.append(("do_not_contact", table[table["refused_contact"]]))
+        sheet = cells["sheet"].to_numpy()
+        groups = [(s, (sheet == s) & ok) for s in SHEETS]
+        groups.append(("do_not_contact", table["refused_contact"].to_numpy()))
         meta_rows = [["format", META_FORMAT], ["as_of", as_of.date().isoformat()],
                      ["language", lang], ["clinic", audit.params.slug]]  # fmt: skip
-        for key, rows in groups:
+        for key, mask in groups:
+            rows = cells[mask]
             if rows.empty:  # never an empty sheet: metrics say how many were left off
                 continue
-            rows = rows.copy()
-            rows["rank"] = range(1, len(rows) + 1)  # 1 = call first
+            rows = rows.assign(rank=np.arange(1, len(rows) + 1, dtype=float))  # 1 = call first
             if key == "do_not_contact":
-                rows["outcome"] = t("calls.outcome.do_not_call")
-                rows["segment"] = [t(f"calls.sheet.{s}") for s in rows["sheet"]]
+                rows = rows.assign(outcome=t("calls.outcome.do_not_call"))
             cols = _columns(key, rows)
             name = t(f"calls.sheet.{key}")[:31]
             ws = wb.add_worksheet(name)
             last = len(cols) - 1
-            about = "returning_at_risk" if key == "returning_at_risk" else key
-            ws.set_row(0, 20)
-            ws.write_string(0, 0, f"{t(f'calls.sheet.{key}')}: {len(rows)}", title)
-            ws.merge_range(1, 0, 1, last, t(f"calls.about.{about}"), block)
             script = (
                 audit.params.refusers.scripts.get(key) or t(f"calls.script.{key}")
                 if key != "do_not_contact"
                 else t("calls.dnc_note")
             )
-            ws.merge_range(2, 0, 2, last, f"{t('calls.col.scenario')}: {script}", block)
+            # rows are written in order (constant_memory): each row's height first
+            ws.set_row(0, 20)
+            ws.write_string(0, 0, f"{t(f'calls.sheet.{key}')}: {len(rows)}", title)
             ws.set_row(1, 18)
+            ws.merge_range(1, 0, 1, last, t(f"calls.about.{key}"), block)
             ws.set_row(2, 34)
-            ws.merge_range(3, 0, 3, last, t("calls.how_to_fill"), block)
+            ws.merge_range(2, 0, 2, last, f"{t('calls.col.scenario')}: {script}", block)
             ws.set_row(3, 34)
+            ws.merge_range(3, 0, 3, last, t("calls.how_to_fill"), block)
             hr = HEADER_ROWS
             widths = column_widths(cols)
+            ws.set_row(hr, 30)
             for j, (c, w) in enumerate(zip(cols, widths, strict=True)):
                 ws.write_string(hr, j, t(f"calls.col.{c}").format(currency=cur), head)
                 ws.set_column(j, j, w)
-            ws.set_row(hr, 30)
             width_of = dict(zip(cols, widths, strict=True))
-            for i, rec in enumerate(rows[cols].itertuples(index=False), start=hr + 1):
-                lines = row_lines(dict(zip(cols, rec, strict=True)), width_of)
-                if lines > 1:  # a spreadsheet keeps stored heights: give wrapped text room
-                    ws.set_row(i, LINE_PT * lines)
-                for j, (c, value) in enumerate(zip(cols, rec, strict=True)):
-                    fmt = fmts.get(c, plain)
-                    if not _filled(value):
-                        ws.write_blank(i, j, None, fmt)
-                    elif c in ("last_visit", "missed"):
-                        ws.write_datetime(i, j, pd.Timestamp(value).to_pydatetime(), fmt)
-                    elif isinstance(value, int | float):
-                        ws.write_number(i, j, float(value), fmt)
-                    else:
-                        ws.write_string(i, j, str(value), fmt)
+            lines = np.ones(len(rows), dtype=np.int64)
+            for c in WRAPPED:
+                if c in width_of:
+                    lines = np.maximum(lines, _lines(rows[c], width_of[c]))
+            _write_rows(ws, hr + 1, rows, cols, lines, fmts, plain)
             first, end = hr + 1, hr + len(rows)
             if key != "do_not_contact":
                 oc, rc = cols.index("outcome"), cols.index("reason")
@@ -410,3 +404,31 @@ def write_call_lists(audit: Audit, path: Path) -> dict[str, int]:
                 meta.write(i, j, v)
         meta.very_hidden()
     return sheets
+
+
+def _write_rows(ws, first: int, rows: pd.DataFrame, cols, lines, fmts, plain) -> None:
+    """The table's rows from ``first`` on: per cell a text, a number or a blank (the entry
+    columns are blank, formatted for the front desk); a row whose wrapped text needs more
+    than one line is made that tall (a spreadsheet keeps stored heights)."""
+    n = len(rows)
+    writers, columns = [], []
+    for c in cols:
+        writers.append((ws.write_number if c in NUMBERS else ws.write_string, fmts.get(c, plain)))
+        if c not in rows:  # the front desk's columns: blank
+            columns.append([None] * n)
+            continue
+        v = rows[c]
+        columns.append(v.astype(object).where(v.notna(), None).tolist())
+    blank = ws.write_blank
+    tall = {int(k): LINE_PT * int(k) for k in np.unique(lines) if k > 1}
+    for r, k, row in zip(
+        range(first, first + n), lines.tolist(), zip(*columns, strict=True), strict=True
+    ):
+        if k > 1:
+            ws.set_row(r, tall[k])
+        for j, v in enumerate(row):
+            write, fmt = writers[j]
+            if v is None:
+                blank(r, j, None, fmt)
+            else:
+                write(r, j, v, fmt)

@@ -202,15 +202,13 @@ def test_since_last_compares_with_the_archived_metrics(loop):
 
 
 def test_do_not_call_marks_carry_forward_to_the_next_lists(loop):
-    from clinic_analysis.report.calllists import call_table
-
     audit, _, folder = loop
     lists = followup.read_outcomes(folder / "data" / "call_lists.filled.xlsx")
     marked = lists[lists["outcome"] == "do_not_call"]
     assert len(marked)
     people = followup.persons_by_card(audit.data.patients)
     ids = {people[k[0]] for k in marked["keys"]}
-    table = call_table(audit)
+    table = audit.frames["calls"]
     now = table[table.index.isin(ids)]
     assert now["refused_contact"].all()
 

@@ -5,8 +5,8 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
+from clinic_analysis.measures.calls import rank
 from clinic_analysis.measures.refusers import ReturnHistory, call_value, potential
-from clinic_analysis.report.calllists import rank
 
 SETTINGS = SimpleNamespace(rates={}, gone_elsewhere_share=0.9, gone_elsewhere_months=4.0)
 HIST = ReturnHistory(events=50, transactions=2.0, average_check=1000.0, source="history")

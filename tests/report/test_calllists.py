@@ -15,7 +15,6 @@ from clinic_analysis.report.calllists import (
     META_SHEET,
     OUTCOMES,
     REASONS,
-    call_table,
     column_widths,
     print_scale,
     write_call_lists,
@@ -142,12 +141,12 @@ def test_at_risk_rows_are_not_labelled_returning(demo_audit, book):
     wb = load_workbook(book, read_only=True)
     cells = {c for ws in wb.worksheets for r in ws.iter_rows(values_only=True) for c in r}
     assert t("seg.returning") not in cells
-    table = call_table(demo_audit)
+    table = demo_audit.frames["calls"]
     assert (table["sheet"] == "returning_at_risk").any()
 
 
 def test_patients_with_neither_phone_nor_email_are_counted_and_left_off(demo_audit, book):
-    table = call_table(demo_audit)
+    table = demo_audit.frames["calls"]
     gone = table[table["uncontactable"] & ~table["refused_contact"]]
     m = demo_audit.metrics["calls"]
     assert sum(m["uncontactable"].values()) == int(table["uncontactable"].sum())
@@ -211,3 +210,112 @@ def test_a_row_grows_to_the_lines_its_wrapped_text_needs():
     assert row_lines({"name": "Ян", "why_first": "2,5% × 1 200 ₴", "phone": ""}, widths) == 2
     assert row_lines({"name": "Ян", "why_first": "", "phone": "a b c d e f g h i j"}, widths) == 1
     assert row_lines({"name": "Коваленко-Сидоренко", "why_first": None}, widths) == 2
+
+
+def test_the_ranking_module_imports_neither_the_report_language_nor_the_spreadsheet():
+    import sys
+
+    code = (
+        "import sys, clinic_analysis.measures.calls; print(sorted(m for m in ('clinic_analysis.report.i18n', "
+        "'clinic_analysis.report.calllists', 'clinic_analysis.audit', 'babel', 'xlsxwriter') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_workbook_is_written_from_the_call_table_the_audit_already_holds(
+    demo_audit, tmp_path, monkeypatch
+):
+    from clinic_analysis.measures import calls
+
+    assert "calls" in demo_audit.frames  # built by compute_audit, counted in the metrics
+    monkeypatch.setattr(calls, "call_table", lambda audit: pytest.fail("call table rebuilt"))
+    write_call_lists(demo_audit, tmp_path / "again.xlsx")
+
+
+def test_a_do_not_call_mark_moves_the_patient_to_the_do_not_contact_count():
+    import pandas as pd
+
+    from clinic_analysis.measures.calls import call_metrics, mark_do_not_call
+
+    table = pd.DataFrame(
+        {
+            "sheet": ["lapsed", "lapsed", "no_show"],
+            "refused_contact": [False, False, True],
+            "uncontactable": [False, False, True],
+        },
+        index=pd.Index(["a", "b", "c"], name="patient_id"),
+    )
+    marked = mark_do_not_call(table, ["b"])
+    assert list(marked["refused_contact"]) == [False, True, True]
+    assert not table.loc["b", "refused_contact"]  # the table given is left as it was
+    m = call_metrics(marked)
+    assert (m["sheets"]["lapsed"], m["sheets"]["do_not_contact"]) == (1, 2)
+    assert m["uncontactable"]["no_show"] == 1
+
+
+def test_figures_formatted_once_per_text_read_as_if_each_was_formatted_alone():
+    import math
+    import random
+
+    from clinic_analysis.report.calllists import format_each
+    from clinic_analysis.report.i18n import Formatter
+
+    f = Formatter("uk", "UAH")
+    rng = random.Random(7)
+    chances = [0.0, -0.0, math.nan, 0.12345, 0.1235, 0.12355, 0.0005, 0.00049, 1.0]
+    chances += [rng.random() * 0.3 for _ in range(3000)]
+    got = format_each(chances, lambda x: f.percent(x, 1))
+    assert list(got) == [f.percent(x, 1) for x in chances]
+    money = [9999.4, 9999.5, 9999.6, 10000.0, 999949.9, 999950.0, 1e6, 2.5e6, 0.5, 1.5, -3.0]
+    money += [10000 + rng.random() * 10000 for _ in range(5000)]
+    seen = []
+    got = format_each(money, lambda x: seen.append(x) or f.money_short(x))
+    assert list(got) == [f.money_short(x) for x in money]
+    assert len(seen) < len(money) / 5  # ~100 texts: babel is not asked 5,000 times
+
+
+def test_dates_are_stored_as_the_day_numbers_a_spreadsheet_counts():
+    import pandas as pd
+
+    from clinic_analysis.report.calllists import excel_days
+
+    days = excel_days(
+        pd.Series(
+            pd.to_datetime(["1900-01-01", "1900-03-01", "2000-01-01T15:30"], format="ISO8601")
+        )
+    )
+    assert list(days) == [1.0, 61.0, 36526.0]  # 1900-02-29, Excel's phantom day, is 60
+    assert excel_days(pd.Series([pd.NaT])).isna().all()
+
+
+def test_phones_are_shown_in_the_international_format():
+    from clinic_analysis.report.calllists import international
+
+    assert international("+380671234567") == "+380 67 123 4567"
+    assert international(None) == ""
+    assert international("+999123") == "+999123"  # not a number phonenumbers reads: as it is
+
+
+def test_a_phone_reads_as_phonenumbers_reads_it_in_any_country():
+    import random
+
+    import phonenumbers
+
+    from clinic_analysis.report.calllists import international
+
+    def parsed(e164):
+        try:
+            num = phonenumbers.parse(e164)
+        except phonenumbers.NumberParseException:
+            return e164
+        return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+    rng = random.Random(3)
+    codes = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+    numbers = ["+390612345678", "+78001234567", "+5491123456789", "+442071234567", "+0123"]
+    numbers += [
+        f"+{rng.choice(codes)}{rng.randrange(10 ** rng.randint(1, 13)):d}" for _ in range(3000)
+    ]
+    assert [international(n) for n in numbers] == [parsed(n) for n in numbers]

@@ -250,8 +250,8 @@ def plans_missing_note(c: Context) -> HTML:
 def action_plan_table(c: Context) -> HTML:
     import pandas as pd
 
+    from clinic_analysis.measures.calls import AT_RISK_SHEET
     from clinic_analysis.measures.refusers import CALL_SEGMENTS
-    from clinic_analysis.report.calllists import AT_RISK_SHEET
 
     t, f = c.t, c.f
     r = c.audit.metrics["refusers"]
