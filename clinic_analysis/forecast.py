@@ -131,7 +131,8 @@ def _base_rows(fits) -> pd.DataFrame:
 def _cum(model, rows: pd.DataFrame, t: float) -> np.ndarray:
     if t <= 0:
         return np.zeros(len(rows))
-    return L.expected_purchases(model, t, rows["frequency"], rows["recency"], rows["T"])
+    f, r, T = (rows[k].to_numpy(float) for k in ("frequency", "recency", "T"))
+    return L.expected_purchases(model, t, f, r, T)  # on arrays: no pandas overhead per call
 
 
 def _base_layer(fits, periods, as_of, rows) -> tuple[np.ndarray, np.ndarray]:
@@ -155,9 +156,10 @@ def _level_draws(fits, periods, as_of, rows, n: int, rng) -> np.ndarray:
     start = (periods[0].to_timestamp() - pd.Timedelta(days=1) - as_of).days
     end = (periods[-1].to_timestamp(how="end").normalize() - as_of).days
     model = fits.purchases.model_
+    spend = rows["spend"].to_numpy(float)
 
     def total(m):
-        return float(np.sum((_cum(m, rows, end) - _cum(m, rows, start)) * rows["spend"]))
+        return float(np.sum((_cum(m, rows, end) - _cum(m, rows, start)) * spend))
 
     point = total(model)
     if point <= 0:
