@@ -23,62 +23,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import lifetimes
-    from autograd import value_and_grad  # lifetimes' own gradients
     from lifetimes import (
         BetaGeoFitter,
         GammaGammaFitter,
         ModifiedBetaGeoFitter,
         ParetoNBDFitter,
     )
-
-
-ConvergenceError = lifetimes.utils.ConvergenceError  # lifetimes raises it when scipy fails
-
-
-class _NoHessian:
-    """lifetimes' own fit (the same scipy call, start and tolerance, so the same optimum)
-    without the autograd Hessian it computes once converged: that only feeds lifetimes'
-    standard errors, which the audit does not use (the forecast's parameter covariance is
-    :func:`log_param_covariance`), and it costs about a fifth of a fit."""
-
-    def _fit(self, minimizing_function_args, initial_params, params_size, disp, tol=1e-7,
-             bounds=None, **kwargs):  # fmt: skip
-        options = {"disp": disp, **kwargs}
-        x0 = 0.1 * np.ones(params_size) if initial_params is None else initial_params
-        output = minimize(
-            value_and_grad(self._negative_log_likelihood), jac=True, method=None, tol=tol,
-            x0=x0, args=minimizing_function_args, options=options, bounds=bounds,
-        )  # fmt: skip
-        if output.success:
-            return output.x, output.fun, None
-        raise ConvergenceError("The model did not converge.")
-
-    def _compute_variance_matrix(self):
-        return None
-
-    def _compute_standard_errors(self):
-        return None
-
-    def _compute_confidence_intervals(self):
-        return None
-
-
-class _BetaGeo(_NoHessian, BetaGeoFitter):
-    pass
-
-
-class _ModifiedBetaGeo(_NoHessian, ModifiedBetaGeoFitter):
-    pass
-
-
-class _GammaGamma(_NoHessian, GammaGammaFitter):
-    pass
-
 
 #: the purchase models the audit compares, by the key used in metrics.json
 MODELS = ("bgnbd", "mbgnbd", "pareto")
@@ -88,7 +42,7 @@ PARAM_NAMES = {
     "pareto": ("r", "alpha", "s", "beta"),
 }
 PARETO_TOL, PARETO_MAXITER = 1e-5, 250
-_FITTERS = {"bgnbd": _BetaGeo, "mbgnbd": _ModifiedBetaGeo, "pareto": ParetoNBDFitter}
+_FITTERS = {"bgnbd": BetaGeoFitter, "mbgnbd": ModifiedBetaGeoFitter, "pareto": ParetoNBDFitter}
 
 
 @contextmanager
@@ -149,6 +103,9 @@ def bgnbd_params(model: BetaGeoFitter) -> dict[str, float]:
     return model_params(model)
 
 
+ConvergenceError = lifetimes.utils.ConvergenceError  # lifetimes raises it when scipy fails
+
+
 def log_likelihood(kind: str, params: dict, frequency, recency, T, weights=None) -> float:
     """The total log-likelihood of the rows under a model (time in the rows' own unit),
     from lifetimes' own likelihood functions without their penalty."""
@@ -165,6 +122,13 @@ def log_likelihood(kind: str, params: dict, frequency, recency, T, weights=None)
 
 def bgnbd_loglik(model: BetaGeoFitter) -> float:
     return float(getattr(model, "log_likelihood_", np.nan))
+
+
+def covariance(model) -> pd.DataFrame | None:
+    """The parameters' covariance from the fit's Hessian (None for Pareto/NBD, whose
+    lifetimes fit has no Hessian)."""
+    v = getattr(model, "variance_matrix_", None)
+    return None if v is None else v.copy()
 
 
 def expected_purchases(model, t, frequency, recency, T) -> np.ndarray:
@@ -195,7 +159,7 @@ def prob_n_purchases(model, t: float, n: int) -> float:
 
 
 def fit_gamma_gamma(frequency, monetary, weights=None, penalizer: float = 0.0):
-    model = _GammaGamma(penalizer_coef=penalizer)
+    model = GammaGammaFitter(penalizer_coef=penalizer)
     with _quiet():
         model.fit(
             np.asarray(frequency, float),
