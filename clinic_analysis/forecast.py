@@ -156,10 +156,9 @@ def _level_draws(fits, periods, as_of, rows, n: int, rng) -> np.ndarray:
     start = (periods[0].to_timestamp() - pd.Timedelta(days=1) - as_of).days
     end = (periods[-1].to_timestamp(how="end").normalize() - as_of).days
     model = fits.purchases.model_
-    spend = rows["spend"].to_numpy(float)
 
-    def total(m):
-        return float(np.sum((_cum(m, rows, end) - _cum(m, rows, start)) * spend))
+    def total(m):  # a Series: its sum skips the rows a drawn parameter set makes NaN
+        return float(np.sum((_cum(m, rows, end) - _cum(m, rows, start)) * rows["spend"]))
 
     point = total(model)
     if point <= 0:
