@@ -45,6 +45,21 @@ def rfm(days: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     return out
 
 
+def only(summary: pd.DataFrame, ids) -> pd.DataFrame:
+    """The rows of ``summary`` whose patient (the index) is in ``ids`` (a hash lookup: pandas'
+    ``isin`` on string ids walks them one by one in Python)."""
+    return summary[pd.Index(ids).unique().get_indexer(summary.index) >= 0]
+
+
+def unique_rows(summary: pd.DataFrame) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Each patient's code among the distinct (frequency, recency, T) rows, and those rows'
+    three columns (a prediction is computed once per distinct row, then mapped back)."""
+    key = ["frequency", "recency", "T"]
+    codes = summary.groupby(key, sort=False).ngroup().to_numpy()
+    first = np.unique(codes, return_index=True)[1]
+    return codes, [summary[k].to_numpy(float)[first] for k in key]
+
+
 def compress(summary: pd.DataFrame, cols=("frequency", "recency", "T")) -> pd.DataFrame:
     """Unique rows of ``cols`` with a ``weight`` column (how many patients share each)."""
     return summary.groupby(list(cols), sort=False).size().rename("weight").reset_index()
@@ -133,9 +148,7 @@ class PurchaseModel:
 
     def _on_unique(self, summary, fn, model=None):
         self._check()
-        key = ["frequency", "recency", "T"]
-        codes, uniq = pd.MultiIndex.from_frame(summary[key]).factorize()
-        u = [np.asarray(uniq.get_level_values(i), float) for i in range(3)]
+        codes, u = unique_rows(summary)
         values = fn(self.model_ if model is None else model, *u)
         return np.asarray(values, float)[codes]
 
@@ -154,6 +167,13 @@ class PurchaseModel:
         return self._on_unique(
             summary, lambda m, f, r, t: L.expected_purchases(m, days, f, r, t), model
         )
+
+    def expected_visits_over(self, summary: pd.DataFrame, days) -> np.ndarray:
+        """:meth:`expected_visits` at each of ``days``: one row per horizon, the distinct
+        rows found once."""
+        self._check()
+        codes, u = unique_rows(summary)
+        return np.stack([L.expected_purchases(self.model_, t, *u)[codes] for t in days])
 
     def __repr__(self) -> str:
         if not hasattr(self, "params_"):
@@ -251,7 +271,7 @@ def holdout_split(days: pd.DataFrame, as_of: pd.Timestamp, holdout_days: int, id
     cal_end = as_of - pd.Timedelta(days=holdout_days)
     cal = rfm(days, cal_end)
     if ids is not None:
-        cal = cal[cal.index.isin(ids)]
+        cal = only(cal, ids)
     hold = days[(days["day"] > cal_end) & (days["day"] <= as_of)]
     actual = hold.groupby("patient_id").size().reindex(cal.index).fillna(0).to_numpy()
     return cal, actual
@@ -303,8 +323,8 @@ def clv(
     monthly = (1 + annual_discount) ** (1 / 12) - 1
     total = np.zeros(len(summary))
     prev = np.zeros(len(summary))
-    for m in range(1, months + 1):
-        cum = model.expected_visits(summary, m * MONTH_DAYS)
+    cums = model.expected_visits_over(summary, [m * MONTH_DAYS for m in range(1, months + 1)])
+    for m, cum in enumerate(cums, start=1):
         total += (cum - prev) * spend / (1 + monthly) ** m
         prev = cum
     return np.clip(total, 0, None)

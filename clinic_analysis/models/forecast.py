@@ -131,7 +131,8 @@ def _base_rows(fits) -> pd.DataFrame:
 def _cum(model, rows: pd.DataFrame, t: float) -> np.ndarray:
     if t <= 0:
         return np.zeros(len(rows))
-    return L.expected_purchases(model, t, rows["frequency"], rows["recency"], rows["T"])
+    f, r, T = (rows[k].to_numpy(float) for k in ("frequency", "recency", "T"))
+    return L.expected_purchases(model, t, f, r, T)  # on arrays: no pandas overhead per call
 
 
 def _base_layer(fits, periods, as_of, rows) -> tuple[np.ndarray, np.ndarray]:
@@ -156,7 +157,7 @@ def _level_draws(fits, periods, as_of, rows, n: int, rng) -> np.ndarray:
     end = (periods[-1].to_timestamp(how="end").normalize() - as_of).days
     model = fits.purchases.model_
 
-    def total(m):
+    def total(m):  # a Series: its sum skips the rows a drawn parameter set makes NaN
         return float(np.sum((_cum(m, rows, end) - _cum(m, rows, start)) * rows["spend"]))
 
     point = total(model)
@@ -201,8 +202,14 @@ def _process_sd(fits, rows: pd.DataFrame, horizon: float) -> float:
 
 
 def _new_layer(arrivals: np.ndarray, curve: np.ndarray) -> np.ndarray:
-    k = len(arrivals)
-    return np.array([sum(arrivals[j] * curve[i - j] for j in range(i + 1)) for i in range(k)])
+    """Revenue of new patients in month i: Σ_{j≤i} arrivals[j] × curve[i − j], along the last
+    axis (one row per simulation when ``arrivals`` is 2-D)."""
+    arrivals = np.asarray(arrivals, float)
+    out = np.zeros(arrivals.shape)
+    k = arrivals.shape[-1]
+    for j in range(k):
+        out[..., j:] += arrivals[..., j : j + 1] * curve[: k - j]
+    return out
 
 
 def forecast(
@@ -227,7 +234,6 @@ def forecast(
     react_total = 0.0 if reactivation is None else float(np.nansum(reactivation))
     react = react_total * spread
     # predictive band: parameters, spend level, new-patient pace, month noise
-    sims = np.empty((draws, months))
     level = _level_draws(fits, periods, as_of, rows, PARAM_DRAWS, rng)
     amounts = fits.summary["monetary"].where(fits.summary["frequency"] > 0).dropna()
     spend_se = (
@@ -239,9 +245,9 @@ def forecast(
     paces = rng.gamma(recent + 0.5, 1.0, draws) / 12
     spend_mult = np.exp(rng.normal(0, spend_se, draws))
     noise = np.exp(rng.normal(-(sigma**2) / 2, sigma, (draws, months)))
-    for k in range(draws):
-        b = base * level[k % PARAM_DRAWS] * process[k] * sf * spend_mult[k]
-        sims[k] = (b + _new_layer(paces[k] * sf, curve)) * noise[k]
+    lv = level[np.arange(draws) % PARAM_DRAWS][:, None]
+    b = base * lv * process[:, None] * sf * spend_mult[:, None]
+    sims = (b + _new_layer(paces[:, None] * sf, curve)) * noise
     out = pd.DataFrame(
         {
             "month": [p.to_timestamp() for p in periods],

@@ -33,6 +33,7 @@ from clinic_analysis.models.clv import (
     expected_next_visit,
     frequency_fit,
     holdout_split,
+    only,
     rfm,
     score_holdout,
 )
@@ -108,8 +109,7 @@ def fit_spend(s: pd.DataFrame, revenue: pd.Series, max_corr: float) -> tuple[pd.
 def fit_one(kind: str, days: pd.DataFrame, as_of: pd.Timestamp, ids, max_corr: float) -> ModelSet:
     """One model kind with its spend model on the history up to ``as_of`` (used for the
     chosen model and for the forecast's backtest cut-offs)."""
-    s = rfm(days, as_of)
-    s = s[s.index.isin(ids)]
+    s = only(rfm(days, as_of), ids)
     revenue = days[days["day"] <= as_of].groupby("patient_id")["amount"].sum()
     out = ModelSet(status="ok", summary=s, chosen=kind)
     if int((s["frequency"] > 0).sum()) < MIN_REPEATERS:
@@ -161,10 +161,9 @@ def choose(scores: dict[str, Holdout]) -> str | None:
 def fit_models(params, days: pd.DataFrame, ids, as_of) -> ModelSet:
     """The audit's one model set (see the module doc)."""
     cfg = params.models
-    ids = pd.Index(ids)
+    ids = pd.Index(ids).unique()
     if not enough_history(days, as_of, params.history.min_months):
-        s = rfm(days, as_of)
-        return ModelSet(status=TOO_LITTLE_HISTORY, summary=s[s.index.isin(ids)])
+        return ModelSet(status=TOO_LITTLE_HISTORY, summary=only(rfm(days, as_of), ids))
     scores = select_model(days, as_of, cfg.holdout_days, ids)
     kind = choose(scores) or "mbgnbd"
     fits = fit_one(kind, days, as_of, ids, cfg.max_spend_correlation)
@@ -243,8 +242,10 @@ def compute_models(
     if fits.chosen == "bgnbd":
         m["notes"].append("bgnbd_one_visit_unknown")
     pp["p_alive"] = fits.p_alive()
-    for months in (3, 6, 12):
-        pp[f"expected_visits_{months}m"] = fits.expected_visits(months * F.MONTH_DAYS).to_numpy()
+    horizons = (3, 6, 12)
+    cums = model.expected_visits_over(s, [months * F.MONTH_DAYS for months in horizons])
+    for months, cum in zip(horizons, cums, strict=True):
+        pp[f"expected_visits_{months}m"] = cum
     m["gamma_gamma"] = dict(fits.gamma_gamma)
     if m["gamma_gamma"].get("status") != "ok":
         m["notes"].append(f"gg_{m['gamma_gamma'].get('status')}")

@@ -212,3 +212,37 @@ def test_demo_models_recover_the_generators_truth(tmp_path):
         assert row["with_calls"] == pytest.approx(row["no_action"] + row["reactivation"], abs=1)
     people = audit.patients[audit.patients["in_base"]]
     assert (people["clv_12m"] >= 0).all() and people["p_alive"].between(0, 1).all()
+
+
+def test_only_keeps_the_listed_patients_in_their_order():
+    from clinic_analysis.models.clv import only
+
+    s = pd.DataFrame({"frequency": [1, 2, 3]}, index=pd.Index(["c", "a", "b"], dtype="str"))
+    kept = only(s, ["b", "c", "c", "zzz"])  # repeated and unknown ids are harmless
+    assert list(kept.index) == ["c", "b"] and list(kept["frequency"]) == [1, 3]
+
+
+def test_predictions_on_distinct_rows_reach_every_patient():
+    from clinic_analysis.models.clv import PurchaseModel
+
+    d = L.cdnow_summary()
+    s = pd.concat([d, d.iloc[:5]], ignore_index=True)  # five patients twice
+    m = PurchaseModel("mbgnbd").fit(s)
+    one_by_one = [
+        L.p_alive(m.model_, float(f), float(r), float(t))[0]
+        for f, r, t in s[["frequency", "recency", "T"]].itertuples(index=False)
+    ]
+    assert np.allclose(m.p_alive(s), one_by_one, rtol=1e-12)
+    both = m.expected_visits_over(s, [10.0, 20.0])
+    assert np.array_equal(both[1], m.expected_visits(s, 20.0))
+    assert (both[1] >= both[0]).all()
+
+
+def test_new_patients_revenue_adds_each_months_arrivals_along_the_curve():
+    from clinic_analysis.models.forecast import _new_layer
+
+    curve = np.array([100.0, 50.0, 20.0])  # a new patient brings 100, then 50, then 20
+    # 10 arrive in month 0, none in month 1, 5 in month 2
+    assert list(_new_layer(np.array([10.0, 0.0, 5.0]), curve)) == [1000.0, 500.0, 700.0]
+    two = _new_layer(np.array([[10.0, 0.0, 5.0], [0.0, 1.0, 0.0]]), curve)
+    assert two.tolist() == [[1000.0, 500.0, 700.0], [0.0, 100.0, 50.0]]
