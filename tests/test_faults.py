@@ -29,6 +29,7 @@ import threading
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 import yaml
 
@@ -333,6 +334,34 @@ def test_a_corrupt_cache_is_recomputed_with_one_line(tmp_path):
     assert not hit and audit.metrics["base"]["patients"] == 2
     assert len(lines) == 1 and "signature does not match" in lines[0]
     assert get_audit(params, cache, lines.append)[1]
+
+
+def test_a_cache_hit_reads_the_visit_table_only_when_it_is_first_used(tmp_path):
+    params = _visits_params(tmp_path)
+    get_audit(params, tmp_path / "cache")
+    audit, hit = get_audit(params, tmp_path / "cache")
+    assert hit and "visits" not in vars(audit.data)  # the report's part only
+    assert audit.data.as_of == pd.Timestamp("2024-04-30") and audit.data.has("visits", "amount")
+    p1 = audit.data.visits[audit.data.visits["patient_id"] == "mis:P1"]
+    assert sorted(p1["amount"].dropna()) == [300.0, 1200.5]  # read on first use
+    assert "visits" in vars(audit.data) and "patients" in vars(audit.data)
+
+
+def test_an_altered_tables_entry_is_recomputed_when_first_used(tmp_path):
+    params = _visits_params(tmp_path)
+    cache = tmp_path / "cache"
+    get_audit(params, cache)
+    (tables,) = cache.glob("tables-*.pkl")
+    blob = bytearray(tables.read_bytes())
+    blob[-10] ^= 0xFF  # one byte of the pickle changed
+    tables.write_bytes(bytes(blob))
+    lines = []
+    audit, hit = get_audit(params, cache, lines.append)
+    assert hit and lines == []  # the report's part is intact
+    assert len(audit.data.visits) == 6
+    assert len(lines) == 1 and "tables-" in lines[0] and "signature does not match" in lines[0]
+    again, _ = get_audit(params, cache, lines.append)
+    assert len(again.data.visits) == 6 and len(lines) == 1  # cached anew
 
 
 def test_a_cache_signed_on_another_machine_is_recomputed(tmp_path, monkeypatch):
