@@ -83,10 +83,19 @@ def figure_alt(fig: plt.Figure, reading: str | None = None) -> str:
 
 
 def png_bytes(fig: plt.Figure, dpi: int = FIG_DPI) -> bytes:
-    """The figure as the report's PNG: ``dpi``, cropped to its content."""
+    """The figure as the report's PNG: ``dpi``, cropped to its content, on white and without
+    an alpha channel (the report's page is white; a PDF image with alpha is drawn as two
+    images, which WeasyPrint decodes and encodes again: twice the time for the same look)."""
+    from PIL import Image
+
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    return buf.getvalue()
+    rgba = Image.open(buf).convert("RGBA")
+    rgb = Image.new("RGBA", rgba.size, "white")
+    rgb.alpha_composite(rgba)
+    out = io.BytesIO()
+    rgb.convert("RGB").save(out, format="PNG", dpi=(dpi, dpi))
+    return out.getvalue()
 
 
 def figure(fig: plt.Figure, caption: str | None = None) -> HTML:

@@ -122,7 +122,63 @@ def last_good(good_report, tmp_path, monkeypatch) -> tuple[Path, dict[str, bytes
     monkeypatch.setattr(report, "execute_notebook", stub_execute("second run"))
     # the stored notebook of the good run would be reused: every case runs the notebook stage
     monkeypatch.setattr(report, "read_executed", lambda *a, **k: None)
+    monkeypatch.setattr(report, "reuse_outputs", lambda *a, **k: False)  # nor the data files
     return out, files
+
+
+# ----------------------------------------------------------------------------- reused
+
+
+def _must_not_run(*args, **kwargs):
+    raise AssertionError("made again although nothing it depends on changed")
+
+
+def test_a_rerun_with_nothing_changed_keeps_the_data_files_and_the_pdf(
+    clinic, tmp_path, monkeypatch
+):
+    out = tmp_path / SLUG
+    monkeypatch.setattr(report, "execute_notebook", stub_execute())
+    run(clinic, out, formats=("html", "pdf"))
+    before = snapshot(out)
+    monkeypatch.setattr(report, "write_data_outputs", _must_not_run)
+    monkeypatch.setattr(render, "write_pdf", _must_not_run)
+    lines = []
+    run(clinic, out, lines, formats=("html", "pdf"))
+    assert snapshot(out) == before
+    assert any("data files: unchanged" in s for s in lines)
+    assert any("PDF kept" in s for s in lines)
+
+
+def test_a_data_file_altered_since_the_last_run_is_written_again(clinic, tmp_path, monkeypatch):
+    out = tmp_path / SLUG
+    monkeypatch.setattr(report, "execute_notebook", stub_execute())
+    run(clinic, out, formats=("html", "pdf"))
+    before = snapshot(out)
+    (out / "metrics.json").write_text("{}", encoding="utf-8")
+    (out / "audit.pdf").unlink()
+    lines = []
+    run(clinic, out, lines, formats=("html", "pdf"))
+    assert snapshot(out) == before  # written again, the same bytes
+    assert not any("data files: unchanged" in s or "PDF kept" in s for s in lines)
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler")
+def test_a_changed_report_renders_its_pdf_again(clinic, tmp_path, monkeypatch):
+    out = tmp_path / SLUG
+    monkeypatch.setattr(report, "execute_notebook", stub_execute("first run"))
+    monkeypatch.setattr(report, "read_executed", lambda *a, **k: None)
+    run(clinic, out, formats=("html", "pdf"))
+    first = (out / "audit.pdf").read_bytes()
+    monkeypatch.setattr(report, "execute_notebook", stub_execute("second run"))
+    run(clinic, out, formats=("html", "pdf"))
+    assert "second run" in _pdf_text(out / "audit.pdf")
+    assert (out / "audit.pdf").read_bytes() != first
+
+
+def _pdf_text(path: Path) -> str:
+    return subprocess.run(
+        ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
 
 
 # ----------------------------------------------------------------------------- stops
