@@ -279,25 +279,27 @@ def _signature(secret: bytes, key: str, payload: bytes) -> bytes:
     return hmac.new(secret, CACHE_MAGIC + key.encode() + b"\n" + payload, hashlib.sha256).digest()
 
 
-# An audit is cached as two signed entries: ``audit-<key>.pkl`` holds what the report
-# presents (metrics, the per-patient table, the small frames, the ledger) and is what the
-# notebook's kernel loads; ``tables-<key>.pkl`` holds ClinicData's tables (every visit,
-# card, plan and dropped row) and the fitted models, which only the data files (call lists,
-# rejected rows) and a follow-up of earlier call lists need: they are read on first use.
+# An audit is cached in signed entries: ``audit-<key>.pkl`` holds what the report presents
+# (metrics, the per-patient table, the small frames, the ledger) and is what the notebook's
+# kernel loads; ``tables-<key>-<part>.pkl`` hold ClinicData's tables (every visit, card, plan
+# and dropped row) and the fitted models, one part each, which only the data files (call
+# lists, rejected rows), a follow-up of earlier call lists or an analyst's own cell need:
+# each is read on first use.
 HEAVY_TABLES = ("visits", "patients", "plans", "rejected")
+HEAVY_PARTS = (*HEAVY_TABLES, "fits")
 
 
 class _Tables:
-    """The heavy entry of one cached audit, read (signature checked first) on first use."""
+    """The heavy parts of one cached audit, each read (signature checked first) on first use."""
 
-    def __init__(self, load: Callable[[], dict]):
+    def __init__(self, load: Callable[[str], object]):
         self._load = load
-        self._value: dict | None = None
+        self._parts: dict[str, object] = {}
 
-    def get(self) -> dict:
-        if self._value is None:
-            self._value = self._load()
-        return self._value
+    def get(self, part: str) -> object:
+        if part not in self._parts:
+            self._parts[part] = self._load(part)
+        return self._parts[part]
 
 
 class LazyClinicData(ClinicData):
@@ -308,7 +310,7 @@ class LazyClinicData(ClinicData):
         tables = self.__dict__.get("_tables")
         if name not in HEAVY_TABLES or tables is None:
             raise AttributeError(name)
-        self.__dict__.update(tables.get()["data"])
+        self.__dict__[name] = tables.get(name)
         return self.__dict__[name]
 
     def __getstate__(self):
@@ -326,7 +328,7 @@ class LazyFits:
         tables = self.__dict__.get("_tables")
         if name.startswith("__") or tables is None:
             raise AttributeError(name)
-        return getattr(tables.get()["fits"], name)
+        return getattr(tables.get("fits"), name)
 
     def __getstate__(self):
         return {}
@@ -337,7 +339,7 @@ def _split(audit: Audit) -> tuple[Audit, dict]:
     data = LazyClinicData.__new__(LazyClinicData)
     data.__dict__.update({k: v for k, v in vars(audit.data).items() if k not in HEAVY_TABLES})
     light = dataclasses.replace(audit, data=data, fits=LazyFits())
-    heavy = {"data": {t: getattr(audit.data, t) for t in HEAVY_TABLES}, "fits": audit.fits}
+    heavy = {t: getattr(audit.data, t) for t in HEAVY_TABLES} | {"fits": audit.fits}
     return light, heavy
 
 
@@ -383,22 +385,24 @@ def _write_entry(path: Path, key: str, obj: object, secret: bytes) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
-def _entries(cache_dir: Path, key: str) -> tuple[Path, Path]:
-    """The report's entry and the tables' entry of the audit with this cache key."""
-    return cache_dir / f"audit-{key[:20]}.pkl", cache_dir / f"tables-{key[:20]}.pkl"
+def _entry(cache_dir: Path, key: str, part: str | None = None) -> Path:
+    """The report's entry (``part=None``) or a heavy part's entry of the audit of this key."""
+    return cache_dir / (f"tables-{key[:20]}-{part}.pkl" if part else f"audit-{key[:20]}.pkl")
 
 
 def _store(audit: Audit, cache_dir: Path, secret: bytes) -> None:
     """Cache ``audit`` (tables first: a report entry always has its tables beside it) and
     remove the entries of other keys."""
     light, heavy = _split(audit)
-    report_entry, tables_entry = _entries(cache_dir, audit.cache_key)
+    key = audit.cache_key
     try:
         make_private_dir(cache_dir)
-        _write_entry(tables_entry, audit.cache_key, heavy, secret)
-        _write_entry(report_entry, audit.cache_key, light, secret)
+        for part, obj in heavy.items():
+            _write_entry(_entry(cache_dir, key, part), key, obj, secret)
+        _write_entry(_entry(cache_dir, key), key, light, secret)
+        kept = {_entry(cache_dir, key), *(_entry(cache_dir, key, p) for p in heavy)}
         for old in [*cache_dir.glob("audit-*.pkl"), *cache_dir.glob("tables-*.pkl")]:
-            if old not in (report_entry, tables_entry):
+            if old not in kept:
                 old.unlink(missing_ok=True)
     except OSError as err:
         raise disk_error(err, cache_dir, "set CLINIC_AUDIT_CACHE") from None
@@ -423,7 +427,7 @@ def get_audit(
     log = log or (lambda s: print(s, file=sys.stderr))
     key = cache_key(params)
     cache_dir = Path(cache_dir)
-    report_entry, tables_entry = _entries(cache_dir, key)
+    report_entry = _entry(cache_dir, key)
     try:
         secret = cache_secret()
     except OSError as err:
@@ -435,7 +439,7 @@ def get_audit(
         elif not isinstance(audit.data, LazyClinicData) or not isinstance(audit.fits, LazyFits):
             why = "holds an audit cached by an older version"
         else:
-            tables = _Tables(lambda: _read_tables(params, cache_dir, key, secret, log))
+            tables = _Tables(lambda part: _read_part(params, cache_dir, key, part, secret, log))
             audit.data.__dict__["_tables"] = tables
             audit.fits.__dict__["_tables"] = tables
             return audit, True
@@ -445,16 +449,17 @@ def get_audit(
     return audit, False
 
 
-def _read_tables(
-    params: Params, cache_dir: Path, key: str, secret: bytes, log: Callable[[str], None]
-) -> dict:
-    """The tables' entry of a cached audit; if it is missing or fails its check, the audit
-    is computed again (the same inputs give the same audit) and cached anew."""
-    path = _entries(cache_dir, key)[1]
-    heavy, why = _read_entry(path, key, secret) if path.exists() else (None, "missing")
-    if isinstance(heavy, dict) and set(heavy) == {"data", "fits"}:
-        return heavy
+def _read_part(
+    params: Params, cache_dir: Path, key: str, part: str, secret: bytes, log: Callable
+) -> object:
+    """One heavy part of a cached audit; if its entry is missing or fails its check, the
+    audit is computed again (the same inputs give the same audit) and cached anew."""
+    path = _entry(cache_dir, key, part)
+    obj, why = _read_entry(path, key, secret) if path.exists() else (None, "missing")
+    expected = pd.DataFrame if part in HEAVY_TABLES else object
+    if not why and isinstance(obj, expected):
+        return obj
     log(f"  compute: cache {path} ignored, {why or 'holds something else'}; recomputing")
     audit = _computed(params, key)
     _store(audit, cache_dir, secret)
-    return _split(audit)[1]
+    return _split(audit)[1][part]

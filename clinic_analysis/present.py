@@ -88,13 +88,13 @@ def png_bytes(fig: plt.Figure, dpi: int = FIG_DPI) -> bytes:
     images, which WeasyPrint decodes and encodes again: twice the time for the same look)."""
     from PIL import Image
 
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    buf = io.BytesIO()  # matplotlib writes RGBA only: an uncompressed PNG, read back at once
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", pil_kwargs={"compress_level": 0})
     rgba = Image.open(buf).convert("RGBA")
-    rgb = Image.new("RGBA", rgba.size, "white")
-    rgb.alpha_composite(rgba)
+    rgb = Image.new("RGB", rgba.size, "white")
+    rgb.paste(rgba, mask=rgba.getchannel("A"))
     out = io.BytesIO()
-    rgb.convert("RGB").save(out, format="PNG", dpi=(dpi, dpi))
+    rgb.save(out, format="PNG", dpi=(dpi, dpi))
     return out.getvalue()
 
 

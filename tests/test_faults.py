@@ -400,14 +400,15 @@ def test_a_cache_hit_reads_the_visit_table_only_when_it_is_first_used(tmp_path):
     assert audit.data.as_of == pd.Timestamp("2024-04-30") and audit.data.has("visits", "amount")
     p1 = audit.data.visits[audit.data.visits["patient_id"] == "mis:P1"]
     assert sorted(p1["amount"].dropna()) == [300.0, 1200.5]  # read on first use
-    assert "visits" in vars(audit.data) and "patients" in vars(audit.data)
+    assert "visits" in vars(audit.data) and "patients" not in vars(audit.data)  # one table
+    assert audit.fits.ok is False  # the models, read on first use: 3 patients are too few
 
 
 def test_an_altered_tables_entry_is_recomputed_when_first_used(tmp_path):
     params = _visits_params(tmp_path)
     cache = tmp_path / "cache"
     get_audit(params, cache)
-    (tables,) = cache.glob("tables-*.pkl")
+    (tables,) = cache.glob("tables-*-visits.pkl")
     blob = bytearray(tables.read_bytes())
     blob[-10] ^= 0xFF  # one byte of the pickle changed
     tables.write_bytes(bytes(blob))
