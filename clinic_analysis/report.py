@@ -22,7 +22,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -219,29 +219,42 @@ def build_report(
 
                 t = time.perf_counter()
                 key = notebook_key(notebook, params_path, audit)
-                executed = None if fresh else read_executed(cache_dir, key)
-                if executed is not None:
-                    nbformat_write(executed, tmp / "audit.ipynb")
+                meta = report_meta(params, audit)
+                view_key = report_view_key(key, meta)
+                if not fresh and reuse_outputs(cache_dir, VIEW_ENTRY, view_key, out, tmp):
+                    html = (tmp / "audit.html").read_text(encoding="utf-8")
                     timings["notebook"] = time.perf_counter() - t
                     log(
-                        "  notebook: unchanged since the last run, its outputs reused"
-                        f" ({timings['notebook']:.1f} s; --fresh runs it again)"
+                        "  notebook and html: unchanged since the last run, kept"
+                        f" ({timings['notebook']:.1f} s; --fresh makes them again)"
                     )
                 else:
-                    executed = execute_notebook(
-                        notebook, tmp / "audit.ipynb", params_path, out, log
+                    executed = None if fresh else read_executed(cache_dir, key)
+                    if executed is not None:
+                        nbformat_write(executed, tmp / "audit.ipynb")
+                        timings["notebook"] = time.perf_counter() - t
+                        log(
+                            "  notebook: unchanged since the last run, its outputs reused"
+                            f" ({timings['notebook']:.1f} s; --fresh runs it again)"
+                        )
+                    else:
+                        executed = execute_notebook(
+                            notebook, tmp / "audit.ipynb", params_path, out, log
+                        )
+                        write_executed(cache_dir, key, executed)
+                        timings["notebook"] = time.perf_counter() - t
+                        log(f"  notebook executed ({timings['notebook']:.1f} s)")
+
+                    from .render import export_html
+
+                    t = time.perf_counter()
+                    html = export_html(executed, meta)
+                    (tmp / "audit.html").write_text(html, encoding="utf-8")
+                    record_outputs(
+                        cache_dir, VIEW_ENTRY, view_key, [tmp / "audit.ipynb", tmp / "audit.html"]
                     )
-                    write_executed(cache_dir, key, executed)
-                    timings["notebook"] = time.perf_counter() - t
-                    log(f"  notebook executed ({timings['notebook']:.1f} s)")
-
-                from .render import export_html, write_pdf
-
-                t = time.perf_counter()
-                html = export_html(executed, report_meta(params, audit))
-                (tmp / "audit.html").write_text(html, encoding="utf-8")
-                timings["html"] = time.perf_counter() - t
-                log(f"  html rendered ({timings['html']:.1f} s)")
+                    timings["html"] = time.perf_counter() - t
+                    log(f"  html rendered ({timings['html']:.1f} s)")
                 if "pdf" in formats:
                     t = time.perf_counter()
                     pdf_key = hashlib.sha256(f"{audit.cache_key}\n{html}".encode()).hexdigest()
@@ -249,6 +262,8 @@ def build_report(
                         timings["pdf"] = time.perf_counter() - t
                         log("  pdf: the report is unchanged since the last run, its PDF kept")
                     else:
+                        from .render import write_pdf
+
                         pages = write_pdf(html, tmp / "audit.pdf")
                         record_outputs(cache_dir, PDF_ENTRY, pdf_key, [tmp / "audit.pdf"])
                         timings["pdf"] = time.perf_counter() - t
@@ -442,6 +457,7 @@ def write_data_outputs(audit: Audit, folder: Path) -> None:
 # in the cache folder: signed records of the files the last run wrote and what they were made
 # from (a key); a file is reused only when its key matches and its bytes are still the same
 DATA_ENTRY = "data-files.signed"  # metrics.json, patients.parquet, call lists...
+VIEW_ENTRY = "report-view.signed"  # audit.ipynb and audit.html, of one notebook_key and cover
 PDF_ENTRY = "pdf.signed"  # audit.pdf, made from the exact HTML of this run
 
 
@@ -457,6 +473,16 @@ def data_outputs_key(audit: Audit) -> str:
     if isinstance(rows, pd.DataFrame):
         h.update(rows.to_csv(index=False).encode())
     h.update(package_files_digest().encode())
+    return h.hexdigest()
+
+
+def report_view_key(notebook_key: str, meta) -> str:
+    """What the executed notebook and the HTML depend on: :func:`notebook_key` and the
+    report's cover and page furniture (with the logo's bytes)."""
+    h = hashlib.sha256(notebook_key.encode())
+    h.update(json.dumps(asdict(meta), sort_keys=True, default=str).encode())
+    if meta.logo is not None and Path(meta.logo).is_file():
+        h.update(Path(meta.logo).read_bytes())
     return h.hexdigest()
 
 

@@ -141,12 +141,36 @@ def test_a_rerun_with_nothing_changed_keeps_the_data_files_and_the_pdf(
     run(clinic, out, formats=("html", "pdf"))
     before = snapshot(out)
     monkeypatch.setattr(report, "write_data_outputs", _must_not_run)
+    monkeypatch.setattr(report, "read_executed", _must_not_run)
+    monkeypatch.setattr(render, "export_html", _must_not_run)
     monkeypatch.setattr(render, "write_pdf", _must_not_run)
     lines = []
     run(clinic, out, lines, formats=("html", "pdf"))
     assert snapshot(out) == before
     assert any("data files: unchanged" in s for s in lines)
+    assert any("notebook and html: unchanged" in s for s in lines)
     assert any("PDF kept" in s for s in lines)
+
+
+def test_a_new_logo_renders_the_report_again(clinic, tmp_path, monkeypatch):
+    logo = tmp_path / "logo.svg"
+    logo.write_text('<svg xmlns="http://www.w3.org/2000/svg"><rect fill="red"/></svg>')
+    raw = yaml.safe_load(clinic.read_text(encoding="utf-8"))
+    raw["report"].setdefault("branding", {})["logo"] = str(logo)
+    params = tmp_path / "logo.yaml"
+    params.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    out = tmp_path / SLUG
+    monkeypatch.setattr(report, "execute_notebook", stub_execute())
+    run(params, out)
+    logo.write_text('<svg xmlns="http://www.w3.org/2000/svg"><rect fill="blue"/></svg>')
+    run(params, out)
+    assert _b64_svg(logo) in (out / "audit.html").read_text()  # the new logo, not the old
+
+
+def _b64_svg(path: Path) -> str:
+    import base64
+
+    return base64.b64encode(path.read_bytes()).decode("ascii")
 
 
 def test_a_data_file_altered_since_the_last_run_is_written_again(clinic, tmp_path, monkeypatch):
@@ -163,16 +187,21 @@ def test_a_data_file_altered_since_the_last_run_is_written_again(clinic, tmp_pat
 
 
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler")
-def test_a_changed_report_renders_its_pdf_again(clinic, tmp_path, monkeypatch):
+def test_an_edited_notebook_renders_the_html_and_pdf_again(clinic, tmp_path, monkeypatch):
+    notebook = tmp_path / "audit.ipynb"
+    shutil.copy(ROOT / "notebooks" / "audit.ipynb", notebook)
     out = tmp_path / SLUG
-    monkeypatch.setattr(report, "execute_notebook", stub_execute("first run"))
-    monkeypatch.setattr(report, "read_executed", lambda *a, **k: None)
-    run(clinic, out, formats=("html", "pdf"))
-    first = (out / "audit.pdf").read_bytes()
-    monkeypatch.setattr(report, "execute_notebook", stub_execute("second run"))
-    run(clinic, out, formats=("html", "pdf"))
-    assert "second run" in _pdf_text(out / "audit.pdf")
-    assert (out / "audit.pdf").read_bytes() != first
+
+    def render(text):
+        monkeypatch.setattr(report, "execute_notebook", stub_execute(text))
+        report.build_report(clinic, out, ["html", "pdf"], notebook=notebook, log=lambda s: None)
+        return _pdf_text(out / "audit.pdf")
+
+    assert "first run" in render("first run")
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("An analyst's note"))
+    nbformat.write(nb, notebook)
+    assert "second run" in render("second run")
 
 
 def _pdf_text(path: Path) -> str:
