@@ -51,8 +51,8 @@ notebook: $(STAMP) ## Open notebooks/ in Jupyter Lab, kernel clinic-audit (ARGS=
 		--MappingKernelManager.default_kernel_name=clinic-audit \
 		$$( [ "$$(id -u)" = 0 ] && echo --allow-root ) $(ARGS)
 
-bench: $(STAMP) ## Whole audits of 10k and 100k-patient clinics, time + memory per stage (SIZES=... adds 1M)
-	@$(PY) scripts/bench.py $(if $(SIZES),--sizes $(SIZES))
+bench: $(STAMP) ## Whole audits of 10k and 100k-patient clinics, time + memory per stage (SIZES=... adds 1M; ARGS=--doc x.md)
+	@$(PY) scripts/bench.py $(if $(SIZES),--sizes $(SIZES)) $(ARGS)
 
 screenshots: ## Screenshots of reports/CLINIC/audit.html at 390 and 1280 px (headless Chromium)
 	@test -f reports/$(CLINIC)/audit.html || { echo "no reports/$(CLINIC)/audit.html: run make report first"; exit 2; }

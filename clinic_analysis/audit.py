@@ -15,6 +15,7 @@ never executed: it is recomputed, with one line saying why.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import importlib.metadata
@@ -282,34 +283,101 @@ def _signature(secret: bytes, key: str, payload: bytes) -> bytes:
     return hmac.new(secret, CACHE_MAGIC + key.encode() + b"\n" + payload, hashlib.sha256).digest()
 
 
-def _read_entry(path: Path, key: str, secret: bytes) -> tuple[Audit | None, str]:
-    """``(audit, "")`` when the entry at ``path`` is ours, for this key and intact; else
-    ``(None, why)``. Nothing is unpickled before the signature and the key match."""
+# An audit is cached in signed entries: ``audit-<key>.pkl`` holds what the report presents
+# (metrics, the per-patient table, the small frames, the ledger) and is what the notebook's
+# kernel loads; ``tables-<key>-<part>.pkl`` hold ClinicData's tables (every visit, card, plan
+# and dropped row) and the fitted models, one part each, which only the data files (call
+# lists, rejected rows), a follow-up of earlier call lists or an analyst's own cell need:
+# each is read on first use.
+HEAVY_TABLES = ("visits", "patients", "plans", "rejected")
+HEAVY_PARTS = (*HEAVY_TABLES, "fits")
+
+
+class _Tables:
+    """The heavy parts of one cached audit, each read (signature checked first) on first use."""
+
+    def __init__(self, load: Callable[[str], object]):
+        self._load = load
+        self._parts: dict[str, object] = {}
+
+    def get(self, part: str) -> object:
+        if part not in self._parts:
+            self._parts[part] = self._load(part)
+        return self._parts[part]
+
+
+class LazyClinicData(ClinicData):
+    """ClinicData of a cached audit whose tables (``HEAVY_TABLES``) are read from the cache
+    on first use; the ledger, ``as_of``, ``present`` and ``identity`` are at hand."""
+
+    def __getattr__(self, name):  # only called for attributes not set on the instance
+        tables = self.__dict__.get("_tables")
+        if name not in HEAVY_TABLES or tables is None:
+            raise AttributeError(name)
+        self.__dict__[name] = tables.get(name)
+        return self.__dict__[name]
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k != "_tables"}
+
+
+class LazyFits:
+    """The fitted models of a cached audit (models.ModelSet), read from the cache on first
+    use: unpickling them imports the model libraries, which the report never needs."""
+
+    def __init__(self):
+        self._tables: _Tables | None = None
+
+    def __getattr__(self, name):
+        tables = self.__dict__.get("_tables")
+        if name.startswith("__") or tables is None:
+            raise AttributeError(name)
+        return getattr(tables.get("fits"), name)
+
+    def __getstate__(self):
+        return {}
+
+
+def _split(audit: Audit) -> tuple[Audit, dict]:
+    """The report's part of an audit (its data's tables and models deferred) and the rest."""
+    data = LazyClinicData.__new__(LazyClinicData)
+    data.__dict__.update({k: v for k, v in vars(audit.data).items() if k not in HEAVY_TABLES})
+    light = dataclasses.replace(audit, data=data, fits=LazyFits())
+    heavy = {t: getattr(audit.data, t) for t in HEAVY_TABLES} | {"fits": audit.fits}
+    return light, heavy
+
+
+def _read_entry(path: Path, key: str, secret: bytes) -> tuple[object | None, str]:
+    """``(object, "")`` when the entry at ``path`` is ours, for this key and intact; else
+    ``(None, why)``. Nothing is unpickled before the signature and the key match. The file
+    is read once into one buffer (no copies of it: an entry may hold gigabytes)."""
     try:
-        blob = path.read_bytes()
+        with path.open("rb") as fh:
+            blob = bytearray(os.fstat(fh.fileno()).st_size)
+            n = fh.readinto(blob)
     except OSError as err:
         return None, f"unreadable: {err.strerror or err}"
-    if not blob.startswith(CACHE_MAGIC):
+    view = memoryview(blob)[:n]
+    if view[: len(CACHE_MAGIC)] != CACHE_MAGIC:
         return None, "not a signed clinic-audit cache file"
-    rest = blob[len(CACHE_MAGIC) :]
-    stored_key, _, rest = rest.partition(b"\n")
-    mac, payload = rest[:32], rest[32:]
-    if stored_key != key.encode():
+    head = bytes(view[len(CACHE_MAGIC) : len(CACHE_MAGIC) + 200])
+    stored_key, newline, _ = head.partition(b"\n")
+    if not newline or stored_key != key.encode():
         return None, "made for other inputs"
-    if not hmac.compare_digest(mac, _signature(secret, key, payload)):
+    start = len(CACHE_MAGIC) + len(stored_key) + 1
+    mac, payload = bytes(view[start : start + 32]), view[start + 32 :]
+    h = hmac.new(secret, CACHE_MAGIC + key.encode() + b"\n", hashlib.sha256)
+    h.update(payload)
+    if not hmac.compare_digest(mac, h.digest()):
         return None, "its signature does not match this machine's key (copied or altered)"
     try:
-        audit = pickle.loads(payload)
+        return pickle.loads(payload), ""
     except Exception as err:  # noqa: BLE001 - signed by us yet unreadable: recompute
         return None, f"unreadable ({type(err).__name__})"
-    if not isinstance(audit, Audit) or audit.cache_key != key:
-        return None, "holds something else than this audit"
-    return audit, ""
 
 
-def _write_entry(path: Path, audit: Audit, secret: bytes) -> None:
-    payload = pickle.dumps(audit, protocol=pickle.HIGHEST_PROTOCOL)
-    key = audit.cache_key
+def _write_entry(path: Path, key: str, obj: object, secret: bytes) -> None:
+    payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".audit-", suffix=".tmp")  # 0600
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -321,33 +389,81 @@ def _write_entry(path: Path, audit: Audit, secret: bytes) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
+def _entry(cache_dir: Path, key: str, part: str | None = None) -> Path:
+    """The report's entry (``part=None``) or a heavy part's entry of the audit of this key."""
+    return cache_dir / (f"tables-{key[:20]}-{part}.pkl" if part else f"audit-{key[:20]}.pkl")
+
+
+def _store(audit: Audit, cache_dir: Path, secret: bytes) -> None:
+    """Cache ``audit`` (tables first: a report entry always has its tables beside it) and
+    remove the entries of other keys."""
+    light, heavy = _split(audit)
+    key = audit.cache_key
+    try:
+        make_private_dir(cache_dir)
+        for part, obj in heavy.items():
+            _write_entry(_entry(cache_dir, key, part), key, obj, secret)
+        _write_entry(_entry(cache_dir, key), key, light, secret)
+        kept = {_entry(cache_dir, key), *(_entry(cache_dir, key, p) for p in heavy)}
+        for old in [*cache_dir.glob("audit-*.pkl"), *cache_dir.glob("tables-*.pkl")]:
+            if old not in kept:
+                old.unlink(missing_ok=True)
+    except OSError as err:
+        raise disk_error(err, cache_dir, "set CLINIC_AUDIT_CACHE") from None
+
+
+def _computed(params: Params, key: str) -> Audit:
+    audit = compute_audit(params)
+    audit.cache_key = key
+    return audit
+
+
 def get_audit(
     params: Params, cache_dir: Path, log: Callable[[str], None] | None = None
 ) -> tuple[Audit, bool]:
     """The audit for these params: from the cache when inputs are unchanged, else computed
     and stored. Returns ``(audit, cache_hit)``. A corrupt, foreign or altered entry is
-    recomputed and ``log`` gets one line saying so (default: stderr)."""
+    recomputed and ``log`` gets one line saying so (default: stderr).
+
+    A cache hit reads the report's part only: ``audit.data``'s tables and ``audit.fits``
+    are read from the tables' entry when first used (and recomputed, with one line, if
+    that entry is missing or fails its check)."""
     log = log or (lambda s: print(s, file=sys.stderr))
     key = cache_key(params)
     cache_dir = Path(cache_dir)
-    path = cache_dir / f"audit-{key[:20]}.pkl"
+    report_entry = _entry(cache_dir, key)
     try:
         secret = cache_secret()
     except OSError as err:
         raise disk_error(err, cache_secret_path().parent, "set CLINIC_AUDIT_CACHE_KEY") from None
-    if path.exists():
-        audit, why = _read_entry(path, key, secret)
-        if audit is not None:
+    if report_entry.exists():
+        audit, why = _read_entry(report_entry, key, secret)
+        if not isinstance(audit, Audit) or audit.cache_key != key:
+            why = why or "holds something else than this audit"
+        elif not isinstance(audit.data, LazyClinicData) or not isinstance(audit.fits, LazyFits):
+            why = "holds an audit cached by an older version"
+        else:
+            tables = _Tables(lambda part: _read_part(params, cache_dir, key, part, secret, log))
+            audit.data.__dict__["_tables"] = tables
+            audit.fits.__dict__["_tables"] = tables
             return audit, True
-        log(f"  compute: cache {path} ignored, {why}; recomputing")
-    audit = compute_audit(params)
-    audit.cache_key = key
-    try:
-        make_private_dir(cache_dir)
-        _write_entry(path, audit, secret)
-        for old in cache_dir.glob("audit-*.pkl"):
-            if old != path:
-                old.unlink(missing_ok=True)
-    except OSError as err:
-        raise disk_error(err, cache_dir, "set CLINIC_AUDIT_CACHE") from None
+        log(f"  compute: cache {report_entry} ignored, {why}; recomputing")
+    audit = _computed(params, key)
+    _store(audit, cache_dir, secret)
     return audit, False
+
+
+def _read_part(
+    params: Params, cache_dir: Path, key: str, part: str, secret: bytes, log: Callable
+) -> object:
+    """One heavy part of a cached audit; if its entry is missing or fails its check, the
+    audit is computed again (the same inputs give the same audit) and cached anew."""
+    path = _entry(cache_dir, key, part)
+    obj, why = _read_entry(path, key, secret) if path.exists() else (None, "missing")
+    expected = pd.DataFrame if part in HEAVY_TABLES else object
+    if not why and isinstance(obj, expected):
+        return obj
+    log(f"  compute: cache {path} ignored, {why or 'holds something else'}; recomputing")
+    audit = _computed(params, key)
+    _store(audit, cache_dir, secret)
+    return _split(audit)[1][part]

@@ -46,7 +46,7 @@ def report(
     ] = None,
     fresh: Annotated[
         bool,
-        typer.Option(help="Run the notebook even if nothing it depends on changed."),
+        typer.Option(help="Make the notebook, data files and PDF again even if unchanged."),
     ] = False,
     debug: Debug = False,
 ) -> None:

@@ -29,6 +29,7 @@ import threading
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 import yaml
 
@@ -121,7 +122,92 @@ def last_good(good_report, tmp_path, monkeypatch) -> tuple[Path, dict[str, bytes
     monkeypatch.setattr(report, "execute_notebook", stub_execute("second run"))
     # the stored notebook of the good run would be reused: every case runs the notebook stage
     monkeypatch.setattr(report, "read_executed", lambda *a, **k: None)
+    monkeypatch.setattr(report, "reuse_outputs", lambda *a, **k: False)  # nor the data files
     return out, files
+
+
+# ----------------------------------------------------------------------------- reused
+
+
+def _must_not_run(*args, **kwargs):
+    raise AssertionError("made again although nothing it depends on changed")
+
+
+def test_a_rerun_with_nothing_changed_keeps_the_data_files_and_the_pdf(
+    clinic, tmp_path, monkeypatch
+):
+    out = tmp_path / SLUG
+    monkeypatch.setattr(report, "execute_notebook", stub_execute())
+    run(clinic, out, formats=("html", "pdf"))
+    before = snapshot(out)
+    monkeypatch.setattr(report, "write_data_outputs", _must_not_run)
+    monkeypatch.setattr(report, "read_executed", _must_not_run)
+    monkeypatch.setattr(render, "export_html", _must_not_run)
+    monkeypatch.setattr(render, "write_pdf", _must_not_run)
+    lines = []
+    run(clinic, out, lines, formats=("html", "pdf"))
+    assert snapshot(out) == before
+    assert any("data files: unchanged" in s for s in lines)
+    assert any("notebook and html: unchanged" in s for s in lines)
+    assert any("PDF kept" in s for s in lines)
+
+
+def test_a_new_logo_renders_the_report_again(clinic, tmp_path, monkeypatch):
+    logo = tmp_path / "logo.svg"
+    logo.write_text('<svg xmlns="http://www.w3.org/2000/svg"><rect fill="red"/></svg>')
+    raw = yaml.safe_load(clinic.read_text(encoding="utf-8"))
+    raw["report"].setdefault("branding", {})["logo"] = str(logo)
+    params = tmp_path / "logo.yaml"
+    params.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    out = tmp_path / SLUG
+    monkeypatch.setattr(report, "execute_notebook", stub_execute())
+    run(params, out)
+    logo.write_text('<svg xmlns="http://www.w3.org/2000/svg"><rect fill="blue"/></svg>')
+    run(params, out)
+    assert _b64_svg(logo) in (out / "audit.html").read_text()  # the new logo, not the old
+
+
+def _b64_svg(path: Path) -> str:
+    import base64
+
+    return base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def test_a_data_file_altered_since_the_last_run_is_written_again(clinic, tmp_path, monkeypatch):
+    out = tmp_path / SLUG
+    monkeypatch.setattr(report, "execute_notebook", stub_execute())
+    run(clinic, out, formats=("html", "pdf"))
+    before = snapshot(out)
+    (out / "metrics.json").write_text("{}", encoding="utf-8")
+    (out / "audit.pdf").unlink()
+    lines = []
+    run(clinic, out, lines, formats=("html", "pdf"))
+    assert snapshot(out) == before  # written again, the same bytes
+    assert not any("data files: unchanged" in s or "PDF kept" in s for s in lines)
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler")
+def test_an_edited_notebook_renders_the_html_and_pdf_again(clinic, tmp_path, monkeypatch):
+    notebook = tmp_path / "audit.ipynb"
+    shutil.copy(ROOT / "notebooks" / "audit.ipynb", notebook)
+    out = tmp_path / SLUG
+
+    def render(text):
+        monkeypatch.setattr(report, "execute_notebook", stub_execute(text))
+        report.build_report(clinic, out, ["html", "pdf"], notebook=notebook, log=lambda s: None)
+        return _pdf_text(out / "audit.pdf")
+
+    assert "first run" in render("first run")
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("An analyst's note"))
+    nbformat.write(nb, notebook)
+    assert "second run" in render("second run")
+
+
+def _pdf_text(path: Path) -> str:
+    return subprocess.run(
+        ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
 
 
 # ----------------------------------------------------------------------------- stops
@@ -333,6 +419,35 @@ def test_a_corrupt_cache_is_recomputed_with_one_line(tmp_path):
     assert not hit and audit.metrics["base"]["patients"] == 2
     assert len(lines) == 1 and "signature does not match" in lines[0]
     assert get_audit(params, cache, lines.append)[1]
+
+
+def test_a_cache_hit_reads_the_visit_table_only_when_it_is_first_used(tmp_path):
+    params = _visits_params(tmp_path)
+    get_audit(params, tmp_path / "cache")
+    audit, hit = get_audit(params, tmp_path / "cache")
+    assert hit and "visits" not in vars(audit.data)  # the report's part only
+    assert audit.data.as_of == pd.Timestamp("2024-04-30") and audit.data.has("visits", "amount")
+    p1 = audit.data.visits[audit.data.visits["patient_id"] == "mis:P1"]
+    assert sorted(p1["amount"].dropna()) == [300.0, 1200.5]  # read on first use
+    assert "visits" in vars(audit.data) and "patients" not in vars(audit.data)  # one table
+    assert audit.fits.ok is False  # the models, read on first use: 3 patients are too few
+
+
+def test_an_altered_tables_entry_is_recomputed_when_first_used(tmp_path):
+    params = _visits_params(tmp_path)
+    cache = tmp_path / "cache"
+    get_audit(params, cache)
+    (tables,) = cache.glob("tables-*-visits.pkl")
+    blob = bytearray(tables.read_bytes())
+    blob[-10] ^= 0xFF  # one byte of the pickle changed
+    tables.write_bytes(bytes(blob))
+    lines = []
+    audit, hit = get_audit(params, cache, lines.append)
+    assert hit and lines == []  # the report's part is intact
+    assert len(audit.data.visits) == 6
+    assert len(lines) == 1 and "tables-" in lines[0] and "signature does not match" in lines[0]
+    again, _ = get_audit(params, cache, lines.append)
+    assert len(again.data.visits) == 6 and len(lines) == 1  # cached anew
 
 
 def test_a_cache_signed_on_another_machine_is_recomputed(tmp_path, monkeypatch):

@@ -159,10 +159,22 @@ class Chart(Element):
         plt.close(self.figure)
 
     def png(self, dpi: int = FIG_DPI) -> bytes:
-        """The figure as the report's PNG: ``dpi``, cropped to its content."""
-        buf = io.BytesIO()
-        self.figure.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-        return buf.getvalue()
+        """The figure as the report's PNG: ``dpi``, cropped to its content, on white and
+        without an alpha channel (the report's page is white; a PDF image with alpha is
+        drawn as two images, which WeasyPrint decodes and encodes again: twice the time for
+        the same look)."""
+        from PIL import Image
+
+        buf = io.BytesIO()  # matplotlib writes RGBA only: an uncompressed PNG, read back at once
+        self.figure.savefig(
+            buf, format="png", dpi=dpi, bbox_inches="tight", pil_kwargs={"compress_level": 0}
+        )
+        rgba = Image.open(buf).convert("RGBA")
+        rgb = Image.new("RGB", rgba.size, "white")
+        rgb.paste(rgba, mask=rgba.getchannel("A"))
+        out = io.BytesIO()
+        rgb.save(out, format="PNG", dpi=(dpi, dpi))
+        return out.getvalue()
 
     def alt(self) -> str:
         return figure_alt(self.figure, self.caption)

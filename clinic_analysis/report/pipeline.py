@@ -10,6 +10,7 @@ one run at a time per clinic; a stopped run's leftovers are cleaned at the next 
 from __future__ import annotations
 
 import fcntl
+import filecmp
 import hashlib
 import hmac
 import json
@@ -21,7 +22,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -169,8 +170,9 @@ def build_report(
     One run at a time per clinic (a lock in its cache folder; a second run waits up to
     ``lock_wait`` seconds, then stops). Leftovers of a stopped run are cleaned first; the
     new report replaces the old one as a whole (outputs this run did not make are removed).
-    The executed notebook of the last run is reused when nothing it depends on changed
-    (:func:`notebook_key`); ``fresh=True`` runs it again regardless.
+    The last run's executed notebook, data files and PDF are reused when nothing they
+    depend on changed (:func:`notebook_key`, :func:`data_outputs_key`, the HTML's bytes) and
+    the files are still the ones it wrote; ``fresh=True`` makes them all again.
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -207,39 +209,65 @@ def build_report(
 
             with disk_errors(out):
                 t = time.perf_counter()
-                write_data_outputs(audit, tmp)
+                data_key = data_outputs_key(audit)
+                if not fresh and reuse_outputs(cache_dir, DATA_ENTRY, data_key, out, tmp):
+                    log("  data files: unchanged since the last run, kept")
+                else:
+                    write_data_outputs(audit, tmp)
+                    record_outputs(cache_dir, DATA_ENTRY, data_key, _files(tmp))
                 timings["data files"] = time.perf_counter() - t
 
                 t = time.perf_counter()
                 key = notebook_key(notebook, params_path, audit)
-                executed = None if fresh else read_executed(cache_dir, key)
-                if executed is not None:
-                    nbformat_write(executed, tmp / "audit.ipynb")
+                meta = report_meta(params, audit)
+                view_key = report_view_key(key, meta)
+                if not fresh and reuse_outputs(cache_dir, VIEW_ENTRY, view_key, out, tmp):
+                    html = (tmp / "audit.html").read_text(encoding="utf-8")
                     timings["notebook"] = time.perf_counter() - t
                     log(
-                        "  notebook: unchanged since the last run, its outputs reused"
-                        f" ({timings['notebook']:.1f} s; --fresh runs it again)"
+                        "  notebook and html: unchanged since the last run, kept"
+                        f" ({timings['notebook']:.1f} s; --fresh makes them again)"
                     )
                 else:
-                    executed = execute_notebook(
-                        notebook, tmp / "audit.ipynb", params_path, out, log
+                    executed = None if fresh else read_executed(cache_dir, key)
+                    if executed is not None:
+                        nbformat_write(executed, tmp / "audit.ipynb")
+                        timings["notebook"] = time.perf_counter() - t
+                        log(
+                            "  notebook: unchanged since the last run, its outputs reused"
+                            f" ({timings['notebook']:.1f} s; --fresh runs it again)"
+                        )
+                    else:
+                        executed = execute_notebook(
+                            notebook, tmp / "audit.ipynb", params_path, out, log
+                        )
+                        write_executed(cache_dir, key, executed)
+                        timings["notebook"] = time.perf_counter() - t
+                        log(f"  notebook executed ({timings['notebook']:.1f} s)")
+
+                    from clinic_analysis.report.render import export_html
+
+                    t = time.perf_counter()
+                    html = export_html(executed, meta)
+                    (tmp / "audit.html").write_text(html, encoding="utf-8")
+                    record_outputs(
+                        cache_dir, VIEW_ENTRY, view_key, [tmp / "audit.ipynb", tmp / "audit.html"]
                     )
-                    write_executed(cache_dir, key, executed)
-                    timings["notebook"] = time.perf_counter() - t
-                    log(f"  notebook executed ({timings['notebook']:.1f} s)")
-
-                from clinic_analysis.report.render import export_html, write_pdf
-
-                t = time.perf_counter()
-                html = export_html(executed, report_meta(params, audit))
-                (tmp / "audit.html").write_text(html, encoding="utf-8")
-                timings["html"] = time.perf_counter() - t
-                log(f"  html rendered ({timings['html']:.1f} s)")
+                    timings["html"] = time.perf_counter() - t
+                    log(f"  html rendered ({timings['html']:.1f} s)")
                 if "pdf" in formats:
                     t = time.perf_counter()
-                    pages = write_pdf(html, tmp / "audit.pdf")
-                    timings["pdf"] = time.perf_counter() - t
-                    log(f"  pdf rendered: {pages} pages ({timings['pdf']:.1f} s)")
+                    pdf_key = hashlib.sha256(f"{audit.cache_key}\n{html}".encode()).hexdigest()
+                    if not fresh and reuse_outputs(cache_dir, PDF_ENTRY, pdf_key, out, tmp):
+                        timings["pdf"] = time.perf_counter() - t
+                        log("  pdf: the report is unchanged since the last run, its PDF kept")
+                    else:
+                        from clinic_analysis.report.render import write_pdf
+
+                        pages = write_pdf(html, tmp / "audit.pdf")
+                        record_outputs(cache_dir, PDF_ENTRY, pdf_key, [tmp / "audit.pdf"])
+                        timings["pdf"] = time.perf_counter() - t
+                        log(f"  pdf rendered: {pages} pages ({timings['pdf']:.1f} s)")
                 if "html" not in formats:
                     (tmp / "audit.html").unlink()
 
@@ -387,8 +415,8 @@ def archive(out: Path, as_of: str, log: Callable[[str], None]) -> Path:
     entry.mkdir(parents=True, exist_ok=True)
     for name in ("metrics.json", followup.ISSUED):
         src, dst = out / name, entry / name
-        if not src.exists():
-            continue
+        if not src.exists() or (dst.exists() and filecmp.cmp(src, dst, shallow=False)):
+            continue  # nothing to archive, or archived already (a re-run of the same audit)
         if name == followup.ISSUED and dst.exists() and followup.has_outcomes(dst):
             log(f"  kept {dst}: it holds the front desk's outcomes")
             continue
@@ -422,6 +450,69 @@ def write_data_outputs(audit: Audit, folder: Path) -> None:
     from clinic_analysis.report.calllists import write_call_lists
 
     write_call_lists(audit, folder / "call_lists.xlsx")
+
+
+# ------------------------------------------------------------- outputs of the last run, reused
+
+# in the cache folder: signed records of the files the last run wrote and what they were made
+# from (a key); a file is reused only when its key matches and its bytes are still the same
+DATA_ENTRY = "data-files.signed"  # metrics.json, patients.parquet, call lists...
+VIEW_ENTRY = "report-view.signed"  # audit.ipynb and audit.html, of one notebook_key and cover
+PDF_ENTRY = "pdf.signed"  # audit.pdf, made from the exact HTML of this run
+
+
+def data_outputs_key(audit: Audit) -> str:
+    """What the data files depend on: the audit (its cache key: params, sources, code,
+    packages), what the follow-up attached to it after the cached compute (metrics, the
+    follow-up rows, the do-not-call marks) and the package's other files (the locales that
+    name the call lists' columns)."""
+    h = hashlib.sha256(audit.cache_key.encode())
+    h.update(json.dumps(audit.metrics, sort_keys=True, default=str).encode())
+    h.update(json.dumps(audit.frames.get("do_not_call"), default=str).encode())
+    rows = audit.frames.get("followup")
+    if isinstance(rows, pd.DataFrame):
+        h.update(rows.to_csv(index=False).encode())
+    h.update(package_files_digest().encode())
+    return h.hexdigest()
+
+
+def report_view_key(notebook_key: str, meta) -> str:
+    """What the executed notebook and the HTML depend on: :func:`notebook_key` and the
+    report's cover and page furniture (with the logo's bytes)."""
+    h = hashlib.sha256(notebook_key.encode())
+    h.update(json.dumps(asdict(meta), sort_keys=True, default=str).encode())
+    if meta.logo is not None and Path(meta.logo).is_file():
+        h.update(Path(meta.logo).read_bytes())
+    return h.hexdigest()
+
+
+def reuse_outputs(cache_dir: Path, entry: str, key: str, out: Path, tmp: Path) -> bool:
+    """Copy the last run's files from ``out`` into ``tmp`` when the signed record ``entry``
+    says they were made for ``key`` and every one of them still has the bytes recorded
+    (sha256). Otherwise nothing is reused (and the caller makes them again)."""
+    from clinic_analysis.audit import _read_entry, cache_secret, file_digest
+
+    record, _ = _read_entry(cache_dir / entry, key, cache_secret())
+    if not isinstance(record, dict) or not record:
+        return False
+    if not all((out / n).is_file() and file_digest(out / n) == d for n, d in record.items()):
+        return False
+    for name, digest in record.items():
+        shutil.copyfile(out / name, tmp / name)
+        if file_digest(tmp / name) != digest:  # changed while being copied
+            return False
+    return True
+
+
+def record_outputs(cache_dir: Path, entry: str, key: str, files: list[Path]) -> None:
+    """Sign which files were made for ``key``: the name and sha256 of each."""
+    from clinic_analysis.audit import _write_entry, cache_secret, file_digest
+
+    _write_entry(cache_dir / entry, key, {f.name: file_digest(f) for f in files}, cache_secret())
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(f for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
 
 
 def _json_default(o):
@@ -478,13 +569,21 @@ def notebook_key(notebook: Path, params_path: Path, audit: Audit) -> str:
     """What the executed notebook depends on: the notebook's bytes, the params path it is
     given, the audit's cache key (params, every source file's bytes, the library's code,
     the installed packages) and every other file of the package (locales, templates)."""
-    from clinic_analysis.audit import PACKAGE_DIR
-
     h = hashlib.sha256(audit.cache_key.encode())
     # the figures attached after the cached compute (the follow-up of the last audit's
     # lists, read from the report's history/) change the notebook's outputs too
     h.update(json.dumps(audit.metrics, sort_keys=True, default=str).encode())
     h.update(str(params_path).encode() + b"\n" + Path(notebook).read_bytes())
+    h.update(package_files_digest().encode())
+    return h.hexdigest()
+
+
+def package_files_digest() -> str:
+    """sha256 of the package's files other than code (locales, templates): the code is in
+    the audit's cache key already."""
+    from clinic_analysis.audit import PACKAGE_DIR
+
+    h = hashlib.sha256()
     for p in sorted(PACKAGE_DIR.rglob("*")):
         if p.is_file() and p.suffix not in (".py", ".pyc"):
             h.update(p.relative_to(PACKAGE_DIR).as_posix().encode() + p.read_bytes())

@@ -197,11 +197,23 @@ def test_report_holds_no_patient_contact_data(rendered, small_demo):
         assert not any(d in flat for d in digits if len(d) == 9)
 
 
-def test_second_run_is_a_cache_hit(rendered, small_demo):
+def test_second_run_is_a_cache_hit_that_computes_and_renders_nothing(
+    rendered, small_demo, monkeypatch
+):
+    from clinic_analysis import audit
+    from clinic_analysis.report import render
+
     out, _ = rendered
+    before = {f.name: f.read_bytes() for f in out.iterdir() if f.is_file()}
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("made again although nothing changed")
+
+    for module, name in [(audit, "compute_audit"), (render, "export_html"), (render, "write_pdf")]:
+        monkeypatch.setattr(module, name, must_not_run)
     result = build_report(small_demo, out_dir=out, log=lambda s: None)
     assert result.cache_hit
-    assert result.timings["compute"] < 1.0
+    assert {f.name: f.read_bytes() for f in out.iterdir() if f.is_file()} == before
 
 
 def test_a_failing_section_is_named_and_leaves_the_report_untouched(rendered, small_demo, tmp_path):
