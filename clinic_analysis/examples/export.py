@@ -34,6 +34,11 @@ def money_text(x: float | None) -> str:
     return "" if (x is None or x != x) else f"{x:,.2f}".replace(",", " ").replace(".", ",")
 
 
+def money_value(text: str) -> float:
+    """The amount of a :func:`money_text` (``1 234,50`` -> 1234.5); NaN for an empty one."""
+    return float(text.replace(" ", "").replace(",", ".")) if text else float("nan")
+
+
 def write_csv(df: pd.DataFrame, path: Path) -> None:
     """UTF-8 with BOM, ``;``-separated, ``\\n`` line ends: as the MIS exports."""
     df.to_csv(path, sep=";", index=False, encoding="utf-8-sig", lineterminator="\n")

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from clinic_analysis.examples.demo_simulate import season_weights
-from clinic_analysis.examples.export import fix_zip_times, money_text, phone_text
+from clinic_analysis.examples.export import fix_zip_times, money_text, money_value, phone_text
 from clinic_analysis.examples.truth import audit_truth
 
 AS_OF = dt.date(2026, 9, 30)
@@ -366,9 +366,8 @@ def _kept_records(old_v, old_m, new_v, new_m) -> pd.DataFrame:
     rows = []
     for r, (i, _, kept) in zip(old_v, old_m, strict=True):
         if kept:
-            amount = r["Сума, грн"].replace(" ", "").replace(",", ".")
             rows.append((i, pd.to_datetime(r["Дата прийому"], format="%d.%m.%Y"),
-                         back_old[r["Статус"]], float(amount) if amount else np.nan))  # fmt: skip
+                         back_old[r["Статус"]], money_value(r["Сума, грн"])))  # fmt: skip
     for r, (i, _, kept) in zip(new_v, new_m, strict=True):
         if kept:
             rows.append((i, r["Дата визита"], back_new[r["Статус"]], r["Сумма"]))

@@ -2,8 +2,11 @@
 what the generator knows (the real person behind each row). The demo and the messy clinic
 both record it in their truth; tests compare the audit with it.
 
-It is deliberately written apart from the library (``measures/``): an independent
-re-statement of the definitions, so that a test comparing the two can fail.
+It is deliberately written apart from the library: the visit days, the gaps between them and
+the activity thresholds restate ``measures/summary.py: visit_days`` and
+``measures/activity.py: intervals, thresholds``, the segments ``measures/refusers.py:
+assign_segments``, so that a test comparing the audit with this truth can fail. Do not
+replace them with calls to the library.
 """
 
 from __future__ import annotations
