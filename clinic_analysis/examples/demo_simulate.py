@@ -125,7 +125,7 @@ def _sim_frame(freq, rec, T, lam, p, alive, owner, times, n, keep_times) -> pd.D
     return out
 
 
-# ----------------------------------------------------------------------------- helpers
+# ----------------------------------------------------------------------------- when, what, who
 
 
 def weighted_choice(
@@ -203,6 +203,7 @@ def services_for(amount: np.ndarray, rng) -> np.ndarray:
 
 
 def service_index(names: list[str]) -> np.ndarray:
+    """Indices in ``SERVICES`` of the named services."""
     idx = {s[1]: k for k, s in enumerate(SERVICES)}
     return np.array([idx[nm] for nm in names])
 

@@ -283,6 +283,7 @@ class DemoTruth:
 
 
 def check_spec(spec: DemoSpec) -> None:
+    """A ValueError naming the first knob of ``spec`` out of its range."""
     if spec.n_patients < 1:
         raise ValueError("n_patients must be >= 1")
     if not spec.years > 0:
