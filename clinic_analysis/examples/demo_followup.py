@@ -31,6 +31,7 @@ import pandas as pd
 import yaml
 
 from clinic_analysis.examples.demo import DemoSpec, generate_demo
+from clinic_analysis.examples.export import money_text, money_value, write_csv
 from clinic_analysis.measures.calls import OUTCOMES, REASONS
 from clinic_analysis.report.calllists import card_keys
 from clinic_analysis.report.i18n import Catalog
@@ -93,9 +94,7 @@ def generate_followup(
         prev / "call_lists.xlsx", out / "call_lists.filled.xlsx", as_of, loop, rng
     )
     visits, came = next_quarter(prev / "data" / "visits.csv", calls, as_of, loop, rng)
-    visits.to_csv(
-        out / "visits.csv", sep=";", index=False, encoding="utf-8-sig", lineterminator="\n"
-    )
+    write_csv(visits, out / "visits.csv")
     for name in ("patients.csv", "plans.xlsx"):
         shutil.copyfile(prev / "data" / name, out / name)
     calls = calls.merge(came, on="card", how="left").fillna({"came": False, "revenue": 0.0})
@@ -192,7 +191,7 @@ def next_quarter(
                 doctor: last[doctor].get(patient, like[doctor]),
                 service: like[service],
                 line: like[line],
-                amount: f"{value:,.2f}".replace(",", " ").replace(".", ","),
+                amount: money_text(value),
                 status: "Виконано",
                 branch: last[branch].get(patient, like[branch]),
             }
@@ -200,7 +199,7 @@ def next_quarter(
     visits = pd.concat([old, pd.DataFrame(new, columns=cols)], ignore_index=True)
     money = {r[pid]: 0.0 for r in new}
     for r in new:
-        money[r[pid]] += float(r[amount].replace(" ", "").replace(",", "."))
+        money[r[pid]] += money_value(r[amount])
     first_id = calls["card"].map(lambda c: card_keys(c)[0].split(":", 1)[1])
     came = pd.DataFrame(
         {

@@ -10,7 +10,7 @@ the clinic's landline in several people's cards and second cards of one person. 
 the people come once; visits follow the dental season. Every such row is made on purpose
 and counted in :class:`MessyTruth`, so that tests can check each ledger figure, the merged
 person count and the audit's headline figures (``audit``, see
-:func:`clinic_analysis.examples.demo.audit_truth`).
+:func:`clinic_analysis.examples.truth.audit_truth`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from clinic_analysis.examples.demo import _fix_zip_times, _season, audit_truth
+from clinic_analysis.examples.demo_simulate import season_weights
+from clinic_analysis.examples.export import fix_zip_times, money_text, money_value, phone_text
+from clinic_analysis.examples.truth import audit_truth
 
 AS_OF = dt.date(2026, 9, 30)
 LANDLINE = "0442347788"  # the clinic's own number, typed into cards by the front desk
@@ -74,7 +76,7 @@ class MessyTruth:
     landline_cards: int = 0  # people whose card carries the clinic's landline
     duplicate_cards: int = 0  # people with a second card in the old MIS
     negative_refunds: int = 0  # refunds written as a negative amount on a completed row
-    audit: dict = field(default_factory=dict)  # what the audit must find (demo.audit_truth)
+    audit: dict = field(default_factory=dict)  # what the audit must find (truth.audit_truth)
 
     def as_dict(self) -> dict:
         return {
@@ -89,18 +91,6 @@ class MessyTruth:
             "negative_refunds": self.negative_refunds,
             "audit": self.audit,
         }
-
-
-def _phone_formats(local: str, k: int) -> str:
-    """The same Ukrainian mobile number (``0XXYYYYYYY``) written five ways."""
-    forms = [
-        f"{local[:3]} {local[3:6]} {local[6:8]} {local[8:]}",
-        f"+38 ({local[:3]}) {local[3:6]}-{local[6:8]}-{local[8:]}",
-        "8" + local,
-        local,
-        "+38" + local,
-    ]
-    return forms[k % len(forms)]
 
 
 def generate_messy(folder: Path, n_people: int = 400, seed: int = 7) -> MessyTruth:
@@ -140,7 +130,7 @@ def generate_messy(folder: Path, n_people: int = 400, seed: int = 7) -> MessyTru
     }
     merged_phone = merged_name = 0
     start = pd.Timestamp(AS_OF) - pd.Timedelta(days=4 * 365)
-    season = _season(start, 4 * 365)
+    season = season_weights(start, 4 * 365)
     season = season / season.sum()
     negative_refunds = 0
     for p in people:
@@ -151,7 +141,7 @@ def generate_messy(folder: Path, n_people: int = 400, seed: int = 7) -> MessyTru
                 {
                     "Код": old_key,
                     "ПІБ": name,
-                    "Телефон": _phone_formats(p["phone"], p["i"]) if p["phone"] else "",
+                    "Телефон": phone_text(p["phone"], p["i"]) if p["phone"] else "",
                     "Дата народження": p["birth"].strftime("%d.%m.%Y"),
                 }
             )
@@ -160,7 +150,7 @@ def generate_messy(folder: Path, n_people: int = 400, seed: int = 7) -> MessyTru
                 {
                     "Код": dups[p["i"]],
                     "ПІБ": name,
-                    "Телефон": _phone_formats(p["phone"], p["i"] + 2),
+                    "Телефон": phone_text(p["phone"], p["i"] + 2),
                     "Дата народження": p["birth"].strftime("%d.%m.%Y"),
                 }
             )
@@ -171,7 +161,7 @@ def generate_messy(folder: Path, n_people: int = 400, seed: int = 7) -> MessyTru
                 {
                     "ID клиента": f"N{p['i']:05d}",
                     "ФИО": new_name,
-                    "Телефон": _phone_formats(p["phone"], p["i"] + 1) if p["phone"] else None,
+                    "Телефон": phone_text(p["phone"], p["i"] + 1) if p["phone"] else None,
                     "Дата рождения": pd.Timestamp(p["birth"]),
                 }
             )
@@ -376,9 +366,8 @@ def _kept_records(old_v, old_m, new_v, new_m) -> pd.DataFrame:
     rows = []
     for r, (i, _, kept) in zip(old_v, old_m, strict=True):
         if kept:
-            amount = r["Сума, грн"].replace(" ", "").replace(",", ".")
             rows.append((i, pd.to_datetime(r["Дата прийому"], format="%d.%m.%Y"),
-                         back_old[r["Статус"]], float(amount) if amount else np.nan))  # fmt: skip
+                         back_old[r["Статус"]], money_value(r["Сума, грн"])))  # fmt: skip
     for r, (i, _, kept) in zip(new_v, new_m, strict=True):
         if kept:
             rows.append((i, r["Дата визита"], back_new[r["Статус"]], r["Сумма"]))
@@ -398,7 +387,7 @@ def _old_row(pid, day, amount, status):
     return {
         "Код пацієнта": pid,
         "Дата прийому": day.strftime("%d.%m.%Y"),
-        "Сума, грн": "" if amount is None else f"{amount:,.2f}".replace(",", " ").replace(".", ","),
+        "Сума, грн": money_text(amount),
         "Статус": OLD_STATUS[status],
     }
 
@@ -426,4 +415,4 @@ def _write_new(folder: Path, patients, visits):
     with pd.ExcelWriter(path, engine="openpyxl") as xw:
         pd.DataFrame(patients).to_excel(xw, sheet_name="Пациенты", index=False)
         pd.DataFrame(visits).to_excel(xw, sheet_name="Визиты", index=False)
-    _fix_zip_times(path)  # the same seed gives the same bytes
+    fix_zip_times(path)  # the same seed gives the same bytes

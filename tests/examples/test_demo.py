@@ -14,8 +14,6 @@ from scipy.special import betaln, gammaln, hyp2f1
 from clinic_analysis.examples.demo import (
     PATIENT_COLUMNS,
     PLAN_COLUMNS,
-    SERVICES,
-    SURNAMES,
     VISIT_COLUMNS,
     DemoSpec,
     audit_truth,
@@ -25,6 +23,7 @@ from clinic_analysis.examples.demo import (
     simulate_bgnbd,
     simulate_mbgnbd,
 )
+from clinic_analysis.examples.demo_spec import LANDLINES, SERVICES, SURNAMES
 
 SPEC = DemoSpec(n_patients=1500)
 AS_OF = pd.Timestamp(SPEC.as_of)
@@ -441,8 +440,6 @@ def test_children_share_a_parent_mobile_with_their_own_first_name_and_birth_date
 
 
 def test_the_clinic_landline_is_on_three_or_more_cards_of_different_people(demo, cards):
-    from clinic_analysis.examples.demo import LANDLINES
-
     _, truth = demo
     c = _card_table(cards, truth)
     land = c[c["phone_kind"] == "landline"]

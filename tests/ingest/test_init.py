@@ -10,17 +10,15 @@ from babel.numbers import get_currency_symbol
 
 from clinic_analysis.examples.booking import write_booking_export
 from clinic_analysis.examples.messy import generate_messy
-from clinic_analysis.ingest.init import (
-    check_draft,
+from clinic_analysis.ingest.init import check_draft, draft_params, write_draft
+from clinic_analysis.ingest.init_guess import (
     date_share,
-    draft_params,
     guess_columns,
     guess_currency,
     guess_language,
     guess_source,
     guess_status,
     guess_table,
-    write_draft,
 )
 from clinic_analysis.ingest.load import sniff_delimiter
 from clinic_analysis.params import Params
