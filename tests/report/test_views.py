@@ -3,9 +3,11 @@ no unfilled placeholder, no patient contact data."""
 
 import inspect
 import re
+import typing
 
 import matplotlib
 import pytest
+from IPython.display import HTML
 
 from clinic_analysis.audit import compute_audit
 from clinic_analysis.params import load_params
@@ -30,6 +32,14 @@ def _views():
             yield name, fn, params[1:]
 
 
+def _returns_what_it_declares(name, fn, out) -> None:
+    """A view converted to elements returns what its annotation says (``Table``, ``Chart``,
+    ``Chart | Callout``...); one that still declares ``HTML`` is not checked yet."""
+    declared = typing.get_type_hints(fn).get("return")
+    if declared is not None and declared is not HTML:
+        assert isinstance(out, declared), (name, type(out), declared)
+
+
 @pytest.mark.parametrize("language", ["uk", "ru", "en"])
 def test_every_view_renders_in_every_language(audit, language):
     clinic = audit.params.clinic.model_copy(update={"language": language})
@@ -42,7 +52,9 @@ def test_every_view_renders_in_every_language(audit, language):
         if extra == ["by"]:
             calls = [(fn, ("phase",)), (fn, ("segment",))]
         for f, args in calls:
-            html = f(c, *args).data
+            out = f(c, *args)
+            _returns_what_it_declares(name, f, out)
+            html = out.data
             assert isinstance(html, str), name
             text = re.sub(r"<[^>]+>|data:image/png;base64,[A-Za-z0-9+/=]+", " ", html)
             assert not re.search(r"\{[a-z_]+\}", text), (name, text[:200])
@@ -71,13 +83,34 @@ def test_every_view_renders_without_amounts_and_on_six_weeks(tmp_path, world, la
         if extra == ["by"]:
             calls = [("phase",), ("segment",)]
         for args in calls:
-            html = fn(c, *args).data
+            out = fn(c, *args)
+            _returns_what_it_declares(name, fn, out)
+            html = out.data
             text = re.sub(r"<[^>]+>|data:image/png;base64,[A-Za-z0-9+/=]+", " ", html)
             text = text.replace("\u00a0", " ")
             assert not re.search(r"\{[a-z_]+\}", text), (name, text[:200])
             assert not re.search(r"(?<![\d.,])0 R\$|R\$ 0(?![\d.,])", text), (name, text[:300])
             seen.append(text)
     assert any(marker in s for s in seen)
+
+
+def test_an_analyst_reuses_a_views_figure_and_frame(audit):
+    """The notebook's "add your own section": take a view's figure or frame, restyle it and
+    show it again, in the report's style."""
+    from bs4 import BeautifulSoup
+
+    from clinic_analysis.report.display import frame_html
+
+    c = V.Context(audit)
+    chart = V.glance_new_chart(c)
+    assert c.t("glance.chart.new") in BeautifulSoup(chart.data, "html.parser").img["alt"]
+    chart.figure.axes[0].set_title("New patients 8812")
+    alt = BeautifulSoup(chart._repr_html_(), "html.parser").img["alt"]
+    assert alt.startswith("New patients 8812") and c.t("glance.chart.new") not in alt
+    frame = V.sources_table(c).frame[["file", "rows_in", "rows_kept"]]
+    assert frame["rows_in"].dtype.kind == "i" and (frame["rows_in"] >= frame["rows_kept"]).all()
+    shown = frame_html(frame, c.f, c.t)
+    assert f">{c.f.number(frame['rows_in'].iloc[0])}</td>" in shown
 
 
 def test_a_dollar_sign_in_a_doctors_name_is_plain_text_in_charts():

@@ -1,7 +1,12 @@
 """Section views: the report's tables, charts and plain-language readings, in the client's
 language, one module per report section. Each view takes a :class:`Context` (the audit, the
-catalogue ``t`` and formatter ``f``) and returns something to ``display``; the figures come
-from the audit. The notebook imports this package as ``V``."""
+catalogue ``t`` and formatter ``f``) and returns an element of
+:mod:`clinic_analysis.report.elements` to ``display``: a ``Table`` keeps its numbers in
+``.frame``, a ``Chart`` its matplotlib ``.figure`` (restyle it and show it again), a reading
+is a ``Callout`` or ``Paragraph``, several parts a ``Group``, and nothing to show an empty
+``Group``. Views read the audit's typed results (``c.audit.repeat.rate_12m``) and present
+them (figures a view still works out are marked ``# computed in view``). The notebook
+imports this package as ``V``."""
 
 from clinic_analysis.report.views.about import (
     about_data_intro,

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import html
 
-from IPython.display import HTML
+import pandas as pd
 
 from clinic_analysis.report import present as P
+from clinic_analysis.report.elements import Callout, Element, Group, Paragraph, Table
 from clinic_analysis.report.views.context import Context
 
 
-def about_data_intro(c: Context) -> HTML:
+def about_data_intro(c: Context) -> Callout:
     a, t, f = c.audit, c.t, c.f
+    # computed in view: moved to compute by wt-typed
     rows_in = sum(e.rows_in for e in a.data.ledger)
     kept = sum(e.rows_kept for e in a.data.ledger)
     systems = sorted({e.system for e in a.data.ledger})
@@ -21,13 +23,13 @@ def about_data_intro(c: Context) -> HTML:
         systems=f.number(len(systems)),
         rows=f.number(rows_in),
         kept=f.number(kept),
-        dropped=f.number(rows_in - kept),
+        dropped=f.number(rows_in - kept),  # computed in view: moved to compute by wt-typed
         as_of=f.date(a.data.as_of),
     )
     return P.callout(html.escape(text))
 
 
-def sources_table(c: Context) -> HTML:
+def sources_table(c: Context) -> Table:
     t, f = c.t, c.f
     df = c.audit.sources.copy()
     df["table"] = df["table"].map(lambda x: t(f"table.{x}"))
@@ -45,7 +47,7 @@ def sources_table(c: Context) -> HTML:
     )
 
 
-def ledger_table(c: Context) -> HTML:
+def ledger_table(c: Context) -> Table | Callout:
     t, f = c.t, c.f
     df = c.audit.reasons.copy()
     if df.empty:
@@ -59,12 +61,10 @@ def ledger_table(c: Context) -> HTML:
     )
 
 
-def base_by_rule_table(c: Context) -> HTML:
+def base_by_rule_table(c: Context) -> Table:
     t, f = c.t, c.f
-    by_rule = c.audit.metrics["base"]["by_rule"]
+    by_rule = c.audit.base.by_rule
     chosen = c.audit.params.patient_rule
-    import pandas as pd
-
     df = pd.DataFrame(
         {
             "rule": [t(f"rule.{r}") + (" ✓" if r == chosen else "") for r in by_rule],
@@ -79,15 +79,15 @@ def base_by_rule_table(c: Context) -> HTML:
     )
 
 
-def base_rule_note(c: Context) -> HTML:
+def base_rule_note(c: Context) -> Paragraph:
     t = c.t
     rule = c.audit.params.patient_rule
     return P.paragraph(html.escape(t("about.rule_note", rule=t(f"rule.{rule}"))), muted=True)
 
 
-def merges_note(c: Context) -> HTML:
+def merges_note(c: Context) -> Paragraph:
     t, f = c.t, c.f
-    m = c.audit.metrics["data_quality"]["merges"]
+    m = c.audit.data_quality.merges
     text = t(
         "quality.merges",
         persons=f.number(m["persons"]),
@@ -101,7 +101,7 @@ def merges_note(c: Context) -> HTML:
 def _identity_sentences(c: Context) -> list[str]:
     """How cards were joined and which phones several people share: counts only."""
     t, f = c.t, c.f
-    idn = c.audit.metrics["data_quality"].get("identity") or {}
+    idn = c.audit.data_quality.identity or {}
     rules = c.audit.params.identity
     if not idn:
         return []
@@ -112,6 +112,7 @@ def _identity_sentences(c: Context) -> list[str]:
             t(
                 "identity.merged",
                 n=f.number(idn["merged_cards"]),
+                # computed in view: moved to compute by wt-typed
                 phone=f.number(by.get("phone_and_name", 0) + by.get("phone_only", 0)),
                 name=f.number(by.get("name_birth_date", 0)),
             )
@@ -145,11 +146,9 @@ def _identity_sentences(c: Context) -> list[str]:
     return out
 
 
-def anomalies_table(c: Context) -> HTML:
-    import pandas as pd
-
+def anomalies_table(c: Context) -> Table:
     t, f = c.t, c.f
-    a = c.audit.metrics["data_quality"]["anomalies"]
+    a = c.audit.data_quality.anomalies
     rows = [
         (
             t(f"quality.anomaly.{k}"),
@@ -163,15 +162,16 @@ def anomalies_table(c: Context) -> HTML:
     )
 
 
-def warnings_block(c: Context) -> HTML:
+def warnings_block(c: Context) -> Group:
+    """One warning per data-quality problem, or one line saying there is none."""
     t, f = c.t, c.f
-    dq = c.audit.metrics["data_quality"]
-    parts = [
-        P.callout(html.escape(t(f"quality.warn.{k}", n=f.number(n))), kind="warn").data
-        for k, n in dq["warnings"].items()
+    dq = c.audit.data_quality
+    parts: list[Element] = [
+        P.callout(html.escape(t(f"quality.warn.{k}", n=f.number(n))), kind="warn")
+        for k, n in dq.warnings.items()
     ]
-    for table in dq["missing_tables"]:
-        parts.append(P.callout(html.escape(t(f"quality.missing.{table}")), kind="warn").data)
+    for table in dq.missing_tables:
+        parts.append(P.callout(html.escape(t(f"quality.missing.{table}")), kind="warn"))
     if not parts:
-        parts.append(P.callout(html.escape(t("quality.no_warnings"))).data)
-    return HTML("".join(parts))
+        parts.append(P.callout(html.escape(t("quality.no_warnings"))))
+    return Group(parts)

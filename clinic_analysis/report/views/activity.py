@@ -5,24 +5,26 @@ from __future__ import annotations
 import html
 
 import matplotlib.pyplot as plt
-from IPython.display import HTML
+import pandas as pd
 
+from clinic_analysis.measures.activity import PHASES
 from clinic_analysis.measures.history import TOO_LITTLE_HISTORY
 from clinic_analysis.report import plots
 from clinic_analysis.report import present as P
+from clinic_analysis.report.elements import Callout, Chart, Group, Paragraph, Table
 from clinic_analysis.report.views.context import Context, _amounts, _covered, _money, _too_little
 
 
-def activity_intro(c: Context) -> HTML:
+def activity_intro(c: Context) -> Paragraph | Callout:
     t, f = c.t, c.f
-    a = c.audit.metrics["activity"]
-    if a.get("status") == TOO_LITTLE_HISTORY:
+    a = c.audit.activity
+    if a.status == TOO_LITTLE_HISTORY:
         return _too_little(c)
-    th = a["thresholds_days"]
+    th = a.thresholds_days
     key = {"data": "act.rule_data", "params": "act.rule_params", "default": "act.rule_default"}[
-        a["threshold_source"]
+        a.threshold_source
     ]
-    full = a.get("thresholds", {})
+    full = a.thresholds or {}
     if full.get("capped"):
         both = full["active_percentile_days"] > th["active"]
         key = "act.rule_capped_both" if both else "act.rule_capped"
@@ -30,7 +32,7 @@ def activity_intro(c: Context) -> HTML:
         key,
         a=f.number(th["active"]),
         b=f.number(th["at_risk"]),
-        n=f.number(a["intervals"]),
+        n=f.number(a.intervals),
         pa=f.number(round(100 * full.get("active_percentile", 0.75))),
         pb=f.number(round(100 * full.get("at_risk_percentile", 0.9))),
         raw_a=f.number(full.get("active_percentile_days")),
@@ -40,17 +42,14 @@ def activity_intro(c: Context) -> HTML:
     return P.paragraph(html.escape(text), muted=True)
 
 
-def activity_table(c: Context) -> HTML:
-    import pandas as pd
-
-    from clinic_analysis.measures.activity import PHASES
-
+def activity_table(c: Context) -> Table | Group:
     t, f = c.t, c.f
-    a = c.audit.metrics["activity"]
-    if a.get("status") == TOO_LITTLE_HISTORY:
-        return HTML("")  # the section's intro says why
-    th = a["thresholds_days"]
-    total = sum(a["counts"].values()) or 1
+    a = c.audit.activity
+    if a.status == TOO_LITTLE_HISTORY:
+        return Group([])  # the section's intro says why
+    th = a.thresholds_days
+    # computed in view: moved to compute by wt-typed (the phase shares, the day ranges)
+    total = sum(a.counts.values()) or 1
     ranges = {
         "active": f"≤ {th['active']}",
         "at_risk": f"{th['active'] + 1}–{th['at_risk']}",
@@ -62,9 +61,9 @@ def activity_table(c: Context) -> HTML:
         {
             "phase": [t(f"act.phase.{p}") for p in PHASES],
             "days": [ranges[p] for p in PHASES],
-            "patients": [a["counts"][p] for p in PHASES],
-            "share": [a["counts"][p] / total for p in PHASES],
-            "revenue": [a["revenue_12m"][p] for p in PHASES],
+            "patients": [a.counts[p] for p in PHASES],
+            "share": [a.counts[p] / total for p in PHASES],
+            "revenue": [a.revenue_12m[p] for p in PHASES],
             "action": [t(f"act.action.{p}") for p in PHASES],
         }
     )
@@ -75,13 +74,11 @@ def activity_table(c: Context) -> HTML:
     )
 
 
-def activity_mix_chart(c: Context) -> HTML:
-    from clinic_analysis.measures.activity import PHASES
-
+def activity_mix_chart(c: Context) -> Chart | Group:
     t, f = c.t, c.f
     mix = _covered(c, c.audit.frames.get("phase_mix"))
     if mix is None or mix.empty:
-        return HTML("")  # too little history: the section's intro says why
+        return Group([])  # too little history: the section's intro says why
     fig, ax = plt.subplots(figsize=plots.WIDE)
     plots.plot_phase_mix(
         mix,
@@ -95,13 +92,15 @@ def activity_mix_chart(c: Context) -> HTML:
     return P.figure(fig, t("act.caption.mix"))
 
 
-def activity_reading(c: Context) -> HTML:
+def activity_reading(c: Context) -> Callout | Group:
     t, f = c.t, c.f
-    a = c.audit.metrics["activity"]
-    if a.get("status") == TOO_LITTLE_HISTORY:
-        return HTML("")
+    a = c.audit.activity
+    if a.status == TOO_LITTLE_HISTORY:
+        return Group([])
     mix = _covered(c, c.audit.frames.get("phase_mix"))
-    counts = a["counts"]
+    counts = a.counts
+    # computed in view: moved to compute by wt-typed (the active share now and a year ago,
+    # the patients and revenue at risk, the lost patients)
     total = sum(counts.values()) or 1
     trend = ""
     if mix is not None and len(mix) >= 13:
@@ -115,7 +114,7 @@ def activity_reading(c: Context) -> HTML:
         lost=f.number(counts["lost_1y"] + counts["lost_2y"]),
     )
     if _amounts(c):
-        rev = a["revenue_12m"]
+        rev = a.revenue_12m
         text = t(
             "act.reading", risk_revenue=f.money_short(rev["at_risk"] + rev["lapsing"]), **fields
         )

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import html
 
-from IPython.display import HTML
+import pandas as pd
 
 from clinic_analysis.audit import Audit
 from clinic_analysis.measures import gaps
 from clinic_analysis.report import plots
 from clinic_analysis.report import present as P
+from clinic_analysis.report.elements import Callout
 from clinic_analysis.report.i18n import Catalog, Formatter
 
 CHART_MONTHS = 60  # monthly charts show the last five years
@@ -65,34 +66,29 @@ def _money(c: Context, x, short: bool = True) -> str:
     return c.f.money_short(x) if short else c.f.money(x)
 
 
-def _no_amounts(c: Context) -> HTML:
+def _no_amounts(c: Context) -> Callout:
     return P.callout(html.escape(c.t("honest.no_amounts")), kind="warn")
 
 
-def _history(c: Context) -> dict:
-    return c.audit.metrics.get("history", {})
-
-
 def _enough(c: Context) -> bool:
-    return bool(_history(c).get("enough", True))
+    """True when the data cover the history the time-based figures need."""
+    return bool(c.audit.history.enough)
 
 
-def _too_little(c: Context, needed: int | None = None) -> HTML:
+def _too_little(c: Context, needed: int | None = None) -> Callout:
     """One sentence: the months of history available and needed."""
-    h = _history(c)
+    h = c.audit.history
     text = c.t(
         "honest.too_little_history",
-        months=c.f.number(h.get("months"), 1),
-        needed=c.f.number(needed or h.get("min_months")),
+        months=c.f.number(h.months, 1),
+        needed=c.f.number(needed or h.min_months),
     )
     return P.callout(html.escape(text), kind="warn")
 
 
-def _covered(c: Context, df):
+def _covered(c: Context, df: pd.DataFrame | None) -> pd.DataFrame | None:
     """The rows of a monthly frame from the first month the data covers."""
-    import pandas as pd
-
-    first = c.audit.metrics["base"].get("first_visit")
+    first = c.audit.base.first_visit
     if df is None or df.empty or first is None:
         return df
     start = pd.Timestamp(first).to_period("M").to_timestamp()
@@ -110,7 +106,8 @@ def _note(c: Context, note: str) -> str:
 
 
 def _get(d, *path):
-    """``d[path[0]][path[1]]...`` or ``None`` when any step is missing or None."""
+    """``d[path[0]][path[1]]...`` or ``None`` when any step is missing or None. (Read paths
+    of metrics.json: summary.py's, until it reads typed fields.)"""
     for key in path:
         if not isinstance(d, dict):
             return None

@@ -5,15 +5,14 @@ from __future__ import annotations
 import html
 
 import matplotlib.pyplot as plt
-from IPython.display import HTML
 
 from clinic_analysis.report import plots
 from clinic_analysis.report import present as P
+from clinic_analysis.report.elements import Callout, Chart, Kpis
 from clinic_analysis.report.views.context import (
     CHART_MONTHS,
     Context,
     _amounts,
-    _history,
     _money,
     _no_amounts,
     _pct_signed,
@@ -21,19 +20,19 @@ from clinic_analysis.report.views.context import (
 )
 
 
-def glance_kpis(c: Context) -> HTML:
-    m, t, f = c.audit.metrics, c.t, c.f
+def glance_kpis(c: Context) -> Kpis:
+    base, revenue, t, f = c.audit.base, c.audit.revenue, c.t, c.f
     return P.kpis(
         [
-            (f.number(m["base"]["patients"]), t("glance.kpi.patients")),
-            (f.number(m["base"]["visits"]), t("glance.kpi.visits")),
-            (_money(c, m["revenue"]["total"]), t("glance.kpi.revenue")),
-            (_money(c, m["revenue"]["average_check"], short=False), t("glance.kpi.average_check")),
+            (f.number(base.patients), t("glance.kpi.patients")),
+            (f.number(base.visits), t("glance.kpi.visits")),
+            (_money(c, revenue.total), t("glance.kpi.revenue")),
+            (_money(c, revenue.average_check, short=False), t("glance.kpi.average_check")),
         ]
     )
 
 
-def glance_monthly_chart(c: Context) -> HTML:
+def glance_monthly_chart(c: Context) -> Chart | Callout:
     t, f = c.t, c.f
     if not _amounts(c):
         return _no_amounts(c)
@@ -51,7 +50,7 @@ def glance_monthly_chart(c: Context) -> HTML:
     return P.figure(fig, t("glance.caption.monthly"))
 
 
-def glance_new_chart(c: Context) -> HTML:
+def glance_new_chart(c: Context) -> Chart:
     t, f = c.t, c.f
     fig, ax = plt.subplots(figsize=plots.WIDE)
     plots.plot_new_patients(
@@ -66,25 +65,27 @@ def glance_new_chart(c: Context) -> HTML:
     return P.figure(fig, t("glance.caption.new"))
 
 
-def glance_reading(c: Context) -> HTML:
+def glance_reading(c: Context) -> Callout:
     """A plain-language reading of the last 12 months against the 12 before."""
     t, f = c.t, c.f
-    m = c.audit.metrics
+    base, revenue, history = c.audit.base, c.audit.revenue, c.audit.history
     mo = c.audit.monthly
-    if not _history(c).get("year_on_year", len(mo) >= 24):
-        return _too_little(c, _history(c).get("year_on_year_months"))
+    if not history.year_on_year:
+        return _too_little(c, history.year_on_year_months)
     # the one "last 12 months" window (summary.last_12_months), as dynamics and activity
-    new_l, new_p = m["base"]["new_last_12m"], m["base"]["new_prev_12m"]
+    new_l, new_p = base.new_last_12m, base.new_prev_12m
     if not _amounts(c):
         text = t(
             "honest.glance_no_amounts",
             new=f.number(new_l),
+            # computed in view: moved to compute by wt-typed
             new_change=_pct_signed(f, (new_l / new_p - 1) if new_p else None),
         )
         return P.callout(html.escape(text))
     last = mo.tail(12)
-    rev_l = m["revenue"]["last_12m"]
-    change = m["revenue"]["growth_12m"]
+    rev_l = revenue.last_12m
+    change = revenue.growth_12m
+    # computed in view: moved to compute by wt-typed
     new_change = (new_l / new_p - 1) if new_p else None
     key = "glance.reading_up" if (change or 0) >= 0 else "glance.reading_down"
     text = t(
@@ -95,6 +96,7 @@ def glance_reading(c: Context) -> HTML:
         new_change=(("+" if new_change >= 0 else "−") + f.percent(abs(new_change)))
         if new_change is not None
         else "—",
+        # computed in view: moved to compute by wt-typed (the best month of the 12)
         best=f.month(last.loc[last["revenue"].idxmax(), "month"], "wide"),
     )
     return P.callout(html.escape(text))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import html
 
 import matplotlib.pyplot as plt
-from IPython.display import HTML
 
 from clinic_analysis.report import plots
 from clinic_analysis.report import present as P
+from clinic_analysis.report.elements import Callout, Chart, Element, Group, Kpis
 from clinic_analysis.report.views.context import (
     Context,
     _amounts,
@@ -19,35 +19,33 @@ from clinic_analysis.report.views.context import (
 )
 
 
-def repeat_kpis(c: Context) -> HTML:
-    r, t, f = c.audit.metrics["repeat"], c.t, c.f
-    rev = c.audit.metrics["revenue"]
-    ok = r.get("status_12m") == "ok"
+def repeat_kpis(c: Context) -> Kpis:
+    r, t, f = c.audit.repeat, c.t, c.f
+    ok = r.status_12m == "ok"
     return P.kpis(
         [
-            (f.percent(r["rate_12m"]), t("rep.kpi.rate_12m" if ok else "rep.kpi.rate_12m_short")),
-            (f.percent(r["rate"]), t("rep.kpi.rate_lifetime")),
-            (f.number(r["median_days_to_second"]), t("rep.kpi.median_days")),
+            (f.percent(r.rate_12m), t("rep.kpi.rate_12m" if ok else "rep.kpi.rate_12m_short")),
+            (f.percent(r.rate), t("rep.kpi.rate_lifetime")),
+            (f.number(r.median_days_to_second), t("rep.kpi.median_days")),
             (
-                f.percent(rev["repeat_share"]) if _amounts(c) else _money(c, None),
+                f.percent(c.audit.revenue.repeat_share) if _amounts(c) else _money(c, None),
                 t("rep.kpi.repeat_share"),
             ),
         ]
     )
 
 
-def repeat_reading(c: Context) -> HTML:
-    r, t, f = c.audit.metrics["repeat"], c.t, c.f
-    rev = c.audit.metrics["revenue"]
-    w = r["returned_within"]
-    ret = r["new_patient_retention"]
-    if r.get("status_12m") != "ok":
-        text = t("rep.reading_short", lifetime=f.percent(r["rate"]))
+def repeat_reading(c: Context) -> Callout:
+    r, t, f = c.audit.repeat, c.t, c.f
+    w = r.returned_within
+    ret = r.new_patient_retention
+    if r.status_12m != "ok":
+        text = t("rep.reading_short", lifetime=f.percent(r.rate))
         return P.callout(html.escape(text))
     fields = dict(
-        rate=f.percent(r["rate_12m"]),
-        eligible=f.number(r["eligible_12m"]),
-        lifetime=f.percent(r["rate"]),
+        rate=f.percent(r.rate_12m),
+        eligible=f.number(r.eligible_12m),
+        lifetime=f.percent(r.rate),
         w90=f.percent(w["90"]["rate"]),
         w180=f.percent(w["180"]["rate"]),
         w365=f.percent(w["365"]["rate"]),
@@ -56,17 +54,17 @@ def repeat_reading(c: Context) -> HTML:
     if all(w[k]["rate"] is not None for k in ("90", "180", "365")):
         parts.append(t("honest.rep_windows", **fields))
     if _amounts(c):
-        parts.append(t("honest.rep_share", share=f.percent(rev["repeat_share"])))
+        parts.append(t("honest.rep_share", share=f.percent(c.audit.revenue.repeat_share)))
     else:
         parts.append(t("honest.rep_share_not_exported"))
     text = " ".join(parts)
     if ret is not None:  # no retention figure, no sentence about it
-        key = "rep.retention_above" if ret >= r["retention_mark"] else "rep.retention_below"
-        text += " " + t(key, retention=f.percent(ret), mark=f.percent(r["retention_mark"]))
+        key = "rep.retention_above" if ret >= r.retention_mark else "rep.retention_below"
+        text += " " + t(key, retention=f.percent(ret), mark=f.percent(r.retention_mark))
     return P.callout(html.escape(text))
 
 
-def repeat_days_chart(c: Context) -> HTML:
+def repeat_days_chart(c: Context) -> Chart | Callout:
     t = c.t
     d = c.audit.frames.get("days_to_second")
     if d is None or d.empty:
@@ -83,7 +81,7 @@ def repeat_days_chart(c: Context) -> HTML:
     return P.figure(fig, t("rep.caption.days"))
 
 
-def repeat_retention_chart(c: Context) -> HTML:
+def repeat_retention_chart(c: Context) -> Chart | Callout:
     t, f = c.t, c.f
     ret = _covered(c, c.audit.frames.get("retention_by_month"))
     if not _enough(c):
@@ -91,7 +89,7 @@ def repeat_retention_chart(c: Context) -> HTML:
     if ret is None or ret.empty:
         return P.callout(html.escape(t("rep.no_retention")), kind="warn")
     fig, ax = plt.subplots(figsize=plots.WIDE)
-    mark = c.audit.metrics["repeat"]["retention_mark"]
+    mark = c.audit.repeat.retention_mark
     plots.plot_retention(
         ret.tail(36),
         ax=ax,
@@ -113,28 +111,29 @@ def _group_label(c: Context, name: str, group: str) -> str:
     return group
 
 
-def repeat_breakdown(c: Context, name: str) -> HTML:
+def repeat_breakdown(c: Context, name: str) -> Group | Callout:
     """Dot chart and table of one breakdown (by_doctor, by_service_line, ...)."""
     t, f = c.t, c.f
+    r = c.audit.repeat
     table = c.audit.frames.get(f"repeat_{name}")
-    if table is None and name not in c.audit.metrics["repeat"]["not_available"]:
+    if table is None and name not in r.not_available:
         return P.callout(html.escape(t("rep.breakdown_short")), kind="warn")
     if table is None:
         return P.callout(html.escape(t(f"rep.na.{name}")), kind="warn")
     table = table.copy()
     table["label"] = [_group_label(c, name, g) for g in table["group"]]
-    parts = []
+    parts: list[Element] = []
     if len(table) > 1:  # a single group says nothing the table does not
         fig, ax = plt.subplots(figsize=(10, max(1.6, 0.42 * len(table) + 0.9)))
         plots.plot_rates(
             table,
             ax=ax,
             title=t(f"rep.chart.{name}"),
-            overall=c.audit.metrics["repeat"]["rate_12m"],
+            overall=r.rate_12m,
             overall_label=t("rep.overall"),
             pct_fmt=f.percent,
         )
-        parts.append(P.figure(fig).data)
+        parts.append(P.figure(fig))
     df = table[["label", "patients", "rate", "low", "high"]].copy()
     df["interval"] = [
         f"{f.percent(lo)}–{f.percent(hi)}" for lo, hi in zip(df["low"], df["high"], strict=True)
@@ -150,19 +149,19 @@ def repeat_breakdown(c: Context, name: str) -> HTML:
                 "rate": t("rep.col.rate"),
                 "interval": t("rep.col.interval"),
             },
-        ).data
+        )
     )
-    pooled = int(table["pooled_groups"].sum())
+    pooled = int(table["pooled_groups"].sum())  # computed in view: moved to compute by wt-typed
     if pooled:
-        min_size = f.number(c.audit.metrics["repeat"]["min_group_size"])
+        min_size = f.number(r.min_group_size)
         text = t("rep.pooled", n=f.number(pooled), min=min_size)
-        parts.append(P.paragraph(html.escape(text), muted=True).data)
+        parts.append(P.paragraph(html.escape(text), muted=True))
     if name == "by_cohort_year":
-        parts.append(P.paragraph(html.escape(t("rep.censoring")), muted=True).data)
-    return HTML("".join(parts))
+        parts.append(P.paragraph(html.escape(t("rep.censoring")), muted=True))
+    return Group(parts)
 
 
-def repeat_cohort_chart(c: Context) -> HTML:
+def repeat_cohort_chart(c: Context) -> Chart | Callout:
     t = c.t
     share = c.audit.frames.get("cohorts")
     if not _enough(c):
