@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from types import SimpleNamespace
 
 import nbformat
 import pandas as pd
@@ -169,10 +170,22 @@ def test_a_stored_notebook_altered_or_for_other_inputs_is_not_reused(tmp_path):
 # --------------------------------------------------------------------------- the owner's page
 
 
-def _context(metrics: dict):
-    from types import SimpleNamespace
+class _Section(SimpleNamespace):
+    """A typed result section as the views read it: a figure not given is ``None``."""
 
-    audit = SimpleNamespace(metrics=metrics, data=SimpleNamespace(as_of=pd.Timestamp("2026-10-31")))
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return None
+
+
+def _context(metrics: dict):
+    """An audit whose sections (``audit.refusers``...) hold the given figures, the rest None."""
+    sections = {
+        name: _Section(**metrics.get(name, {}))
+        for name in ("refusers", "forecast", "revenue", "repeat", "completeness", "calls")
+    }
+    audit = SimpleNamespace(data=SimpleNamespace(as_of=pd.Timestamp("2026-10-31")), **sections)
     return SimpleNamespace(audit=audit, t=Catalog("en"), f=Formatter("en", "UAH"))
 
 

@@ -5,19 +5,19 @@ from __future__ import annotations
 import html
 
 import matplotlib.pyplot as plt
-from IPython.display import HTML
 
 from clinic_analysis.report import plots
 from clinic_analysis.report import present as P
+from clinic_analysis.report.elements import Callout, Chart, Group, Table
 from clinic_analysis.report.views.context import Context, _amounts, _no_amounts
 from clinic_analysis.report.views.models import _models_off
 
 
-def forecast_chart(c: Context) -> HTML:
+def forecast_chart(c: Context) -> Chart | Callout | Group:
     t, f = c.t, c.f
     fc = c.audit.frames.get("forecast")
     if _models_off(c):
-        return HTML("")
+        return Group([])
     if not _amounts(c):
         return _no_amounts(c)
     if fc is None:
@@ -34,32 +34,33 @@ def forecast_chart(c: Context) -> HTML:
     return P.figure(fig, t("fc.caption"))
 
 
-def forecast_table(c: Context) -> HTML:
+def forecast_table(c: Context) -> Table | Group:
+    """Month by month: revenue with no action, its band ``(low, high)``, what the calls
+    add and the total with calls. The month is its label (text, left-aligned)."""
     t, f = c.t, c.f
     fc = c.audit.frames.get("forecast")
     if fc is None:
-        return HTML("")
+        return Group([])
     df = fc.copy()
     df["month"] = [f.month(m) for m in df["month"]]
-    df["band"] = [
-        f"{f.money_short(lo)} – {f.money_short(hi)}"
-        for lo, hi in zip(df["no_action_low"], df["no_action_high"], strict=True)
-    ]
+    df["band"] = list(zip(df["no_action_low"], df["no_action_high"], strict=True))
     df = df[["month", "no_action", "band", "reactivation", "with_calls"]]
     return P.table(
         df,
-        formats={k: f.money_short for k in ("no_action", "reactivation", "with_calls")},
-        numeric=["band"],
+        formats={
+            **{k: f.money_short for k in ("no_action", "reactivation", "with_calls")},
+            "band": lambda b: f"{f.money_short(b[0])} – {f.money_short(b[1])}",
+        },
         headers={k: t(f"fc.col.{k}") for k in df.columns},
     )
 
 
-def backtest_chart(c: Context) -> HTML:
+def backtest_chart(c: Context) -> Group | Callout:
     t, f = c.t, c.f
     bt = c.audit.frames.get("backtest")
-    fm = c.audit.metrics.get("forecast", {}).get("backtest", {})
+    fm = c.audit.forecast.backtest or {}
     if _models_off(c):
-        return HTML("")
+        return Group([])
     if not _amounts(c):
         return _no_amounts(c)
     if bt is None or bt.empty:
@@ -76,9 +77,10 @@ def backtest_chart(c: Context) -> HTML:
     )
     text = t(
         "fc.backtest_reading",
+        # computed in view: moved to compute by wt-typed (the number of cutoffs)
         cutoffs=f.number(len(fm.get("cutoffs", []))),
         inside=f.number(fm.get("inside", 0)),
         months=f.number(fm.get("months", 0)),
         mape=f.percent(fm.get("mape"), 1),
     )
-    return HTML(P.figure(fig).data + P.callout(html.escape(text)).data)
+    return Group([P.figure(fig), P.callout(html.escape(text))])

@@ -5,11 +5,11 @@ from __future__ import annotations
 import html
 
 import matplotlib.pyplot as plt
-from IPython.display import HTML
 
 from clinic_analysis.measures.history import TOO_LITTLE_HISTORY
 from clinic_analysis.report import plots
 from clinic_analysis.report import present as P
+from clinic_analysis.report.elements import Callout, Chart, Group, Kpis, Paragraph, Table
 from clinic_analysis.report.views.context import (
     Context,
     _amounts,
@@ -21,34 +21,30 @@ from clinic_analysis.report.views.context import (
 )
 
 
-def _models(c: Context) -> dict:
-    return c.audit.metrics.get("models", {})
-
-
 def _models_off(c: Context) -> bool:
     """True when the models did not run for too little history (the intro says why)."""
-    return _models(c).get("status") == TOO_LITTLE_HISTORY
+    return c.audit.models.status == TOO_LITTLE_HISTORY
 
 
-def models_intro(c: Context) -> HTML:
+def models_intro(c: Context) -> Group | Callout:
     t = c.t
     if _models_off(c):
         return _too_little(c)
-    parts = [P.callout(html.escape(t("mod.intro"))).data]
+    parts = [P.callout(html.escape(t("mod.intro")))]
     if not _amounts(c):
-        parts.append(P.callout(html.escape(t("honest.models_no_amounts")), kind="warn").data)
-    for note in _models(c).get("notes", []):
-        parts.append(P.callout(html.escape(_note(c, note)), kind="warn").data)
-    return HTML("".join(parts))
+        parts.append(P.callout(html.escape(t("honest.models_no_amounts")), kind="warn"))
+    for note in c.audit.models.notes or []:
+        parts.append(P.callout(html.escape(_note(c, note)), kind="warn"))
+    return Group(parts)
 
 
-def model_choice_table(c: Context) -> HTML:
+def model_choice_table(c: Context) -> Group | Callout:
     """Which model describes this clinic: the three models scored on the holdout."""
     import pandas as pd
 
     t, f = c.t, c.f
-    m = _models(c)
-    sel = m.get("selection") or {}
+    m = c.audit.models
+    sel = m.selection or {}
     if not sel:
         return P.callout(html.escape(t("mod.no_holdout")), kind="warn")
     df = pd.DataFrame(
@@ -69,35 +65,32 @@ def model_choice_table(c: Context) -> HTML:
         },
         headers={k: t(f"choice.col.{k}") for k in df.columns},
     )
-    chosen = m.get("chosen")
-    h = m.get("holdout", {})
+    chosen = m.chosen
+    h = m.holdout or {}
     text = t("choice.reading", model=t(f"choice.name.{chosen}"), days=f.number(h.get("days")))
     if chosen == "bgnbd":
         text += " " + t("choice.bgnbd_why")
-    return HTML(tbl.data + P.callout(html.escape(text)).data)
+    return Group([tbl, P.callout(html.escape(text))])
 
 
-def models_kpis(c: Context) -> HTML:
+def models_kpis(c: Context) -> Kpis | Group:
     t, f = c.t, c.f
-    m = _models(c)
     p = c.audit.patients
     if "p_alive" not in p:
-        return HTML("")
+        return Group([])
     base = p[p["in_base"]]
     return P.kpis(
         [
+            # computed in view: moved to compute by wt-typed (mean P(alive), expected visits)
             (f.percent(base["p_alive"].mean()), t("mod.kpi.p_alive")),
             (f.number(base["expected_visits_12m"].sum()), t("mod.kpi.visits")),
-            (_money(c, m.get("clv", {}).get("total_12m")), t("mod.kpi.clv")),
-            (
-                _money(c, c.audit.metrics.get("forecast", {}).get("total_12m")),
-                t("mod.kpi.forecast"),
-            ),
+            (_money(c, (c.audit.models.clv or {}).get("total_12m")), t("mod.kpi.clv")),
+            (_money(c, c.audit.forecast.total_12m), t("mod.kpi.forecast")),
         ]
     )
 
 
-def p_alive_by_phase(c: Context) -> HTML:
+def p_alive_by_phase(c: Context) -> Group:
     import pandas as pd
 
     from clinic_analysis.measures.activity import PHASES
@@ -105,7 +98,8 @@ def p_alive_by_phase(c: Context) -> HTML:
     t, f = c.t, c.f
     p = c.audit.patients
     if "p_alive" not in p:
-        return HTML("")
+        return Group([])
+    # computed in view: moved to compute by wt-typed (patients and mean P(alive) by phase)
     g = p[p["in_base"]].groupby("phase", observed=False)["p_alive"].agg(["size", "mean"])
     g = g.reindex(list(PHASES))
     df = pd.DataFrame(
@@ -116,29 +110,32 @@ def p_alive_by_phase(c: Context) -> HTML:
         }
     )
     text = t("mod.phase_agree" if phases_agree(g["mean"]) else "mod.phase_disagree")
-    return HTML(
-        P.table(
-            df,
-            formats={"patients": f.number, "p_alive": f.percent},
-            headers={k: t(f"mod.col.{k}") for k in df.columns},
-        ).data
-        + P.callout(html.escape(text)).data
+    return Group(
+        [
+            P.table(
+                df,
+                formats={"patients": f.number, "p_alive": f.percent},
+                headers={k: t(f"mod.col.{k}") for k in df.columns},
+            ),
+            P.callout(html.escape(text)),
+        ]
     )
 
 
 def phases_agree(p_alive) -> bool:
     """True when P(alive), as the table shows it (whole percent), never rises from one
     phase to a later one; phases without patients are skipped."""
+    # computed in view: moved to compute by wt-typed
     shown = (p_alive.dropna() * 100).round()
     return bool((shown.diff().dropna() <= 0).all())
 
 
-def holdout_chart(c: Context) -> HTML:
+def holdout_chart(c: Context) -> Group | Callout:
     t, f = c.t, c.f
     hb = c.audit.frames.get("holdout_by_frequency")
-    h = _models(c).get("holdout")
+    h = c.audit.models.holdout
     if _models_off(c):
-        return HTML("")
+        return Group([])
     if hb is None or h is None:
         return P.callout(html.escape(t("mod.no_holdout")), kind="warn")
     fig, ax = plt.subplots(figsize=(10, 3.4))
@@ -160,16 +157,17 @@ def holdout_chart(c: Context) -> HTML:
         pred=f.number(h["predicted_total"]),
         actual=f.number(h["actual_total"]),
         mae=f.number(h["mae"], 2),
+        # computed in view: moved to compute by wt-typed (the holdout's relative error)
         err=f.percent(abs(h["predicted_total"] / max(h["actual_total"], 1) - 1)),
     )
-    return HTML(P.figure(fig, t("mod.caption.holdout")).data + P.callout(html.escape(text)).data)
+    return Group([P.figure(fig, t("mod.caption.holdout")), P.callout(html.escape(text))])
 
 
-def frequency_fit_chart(c: Context) -> HTML:
+def frequency_fit_chart(c: Context) -> Chart | Group:
     t = c.t
     ff = c.audit.frames.get("frequency_fit")
     if ff is None:
-        return HTML("")
+        return Group([])
     fig, ax = plt.subplots(figsize=(10, 3.0))
     plots.plot_paired_bars(
         ff,
@@ -186,22 +184,22 @@ def frequency_fit_chart(c: Context) -> HTML:
     return P.figure(fig, t("mod.caption.frequency"))
 
 
-def gamma_gamma_note(c: Context) -> HTML:
+def gamma_gamma_note(c: Context) -> Paragraph | Group:
     t, f = c.t, c.f
-    g = _models(c).get("gamma_gamma", {})
+    g = c.audit.models.gamma_gamma or {}
     if "freq_monetary_corr" not in g:
-        return HTML("")
+        return Group([])
     key = "mod.gg_ok" if g.get("status") == "ok" else "mod.gg_failed"
     return P.paragraph(html.escape(t(key, corr=f.number(g["freq_monetary_corr"], 2))), muted=True)
 
 
-def clv_chart(c: Context) -> HTML:
+def clv_chart(c: Context) -> Group | Callout:
     t, f = c.t, c.f
     p = c.audit.patients
     if not _amounts(c):
         return _no_amounts(c)
     if "clv_12m" not in p:
-        return HTML("")
+        return Group([])
     values = p.loc[p["in_base"], "clv_12m"].dropna().to_numpy()
     fig, ax = plt.subplots(figsize=(10, 3.2))
     plots.plot_deciles(
@@ -211,19 +209,20 @@ def clv_chart(c: Context) -> HTML:
         xlabel=t("mod.axis.decile"),
         money_fmt=f.money_short,
     )
-    share = _models(c).get("clv", {}).get("top_decile_share")
+    share = (c.audit.models.clv or {}).get("top_decile_share")
+    # computed in view: moved to compute by wt-typed (the base's 12-month CLV total)
     text = t("mod.clv_reading", share=f.percent(share), total=f.money_short(values.sum()))
-    return HTML(P.figure(fig, t("mod.caption.clv")).data + P.callout(html.escape(text)).data)
+    return Group([P.figure(fig, t("mod.caption.clv")), P.callout(html.escape(text))])
 
 
-def clusters_block(c: Context) -> HTML:
+def clusters_block(c: Context) -> Group | Callout:
     import pandas as pd
 
     t, f = c.t, c.f
     prof = c.audit.frames.get("cluster_profile")
-    cl = _models(c).get("clusters", {})
+    cl = c.audit.models.clusters or {}
     if _models_off(c):
-        return HTML("")
+        return Group([])
     if prof is None or not cl:
         return P.callout(html.escape(t("mod.no_clusters")), kind="warn")
     df = pd.DataFrame(
@@ -257,7 +256,7 @@ def clusters_block(c: Context) -> HTML:
         ),
         muted=True,
     )
-    return HTML(tbl.data + note.data)
+    return Group([tbl, note])
 
 
 def _cluster_label(c: Context, name: str) -> str:
@@ -271,15 +270,16 @@ def _cluster_name(c: Context, name: str) -> str:
     return c.t.get(f"cluster.{name}") or c.t(f"honest.cluster.{name}")
 
 
-def cluster_crosstab(c: Context, by: str) -> HTML:
+def cluster_crosstab(c: Context, by: str) -> Table | Callout | Group:
     import pandas as pd
 
     t, f = c.t, c.f
     p = c.audit.patients
     if _models_off(c):
-        return HTML("")
+        return Group([])
     if "cluster" not in p:
         return P.callout(html.escape(t("mod.no_clusters")), kind="warn")
+    # computed in view: moved to compute by wt-typed (patients per cluster and phase/segment)
     base = p[p["in_base"] & p["cluster"].notna()]
     ct = pd.crosstab(base["cluster"], base[by].astype(str))
     label = (lambda x: t(f"act.phase.{x}")) if by == "phase" else (lambda x: t(f"seg.{x}"))

@@ -5,58 +5,58 @@ from __future__ import annotations
 import html
 
 import matplotlib.pyplot as plt
-from IPython.display import HTML
 
 from clinic_analysis.measures import gaps
 from clinic_analysis.report import plots
 from clinic_analysis.report import present as P
+from clinic_analysis.report.elements import Callout, Chart, Group, Kpis, Paragraph, Table
 from clinic_analysis.report.views.context import Context, _amounts, _money, _no_amounts
 
 
-def _delay_loss(r: dict) -> float | None:
+def _delay_loss(r) -> float | None:
     """What one month without calls costs (None when money is not exported)."""
-    d = r["delay_cost"]
+    d = r.delay_cost
     if d["base_now"] is None or d["base_in_1_month"] is None:
         return None
-    return d["base_now"] - d["base_in_1_month"]
+    return d["base_now"] - d["base_in_1_month"]  # computed in view: moved to compute by wt-typed
 
 
-def refusers_kpis(c: Context) -> HTML:
-    r, t, f = c.audit.metrics["refusers"], c.t, c.f
-    stake = r["at_stake"]
+def refusers_kpis(c: Context) -> Kpis:
+    r, t, f = c.audit.refusers, c.t, c.f
+    stake = r.at_stake
     loss = _delay_loss(r)
     return P.kpis(
         [
             (
-                f.number(r["refusers_total"]),
+                f.number(r.refusers_total),
                 t("honest.kpi_refusers", n=f.number(len(_refuser_rows(r)))),
             ),
             (_money(c, stake["total"]), t("ref.kpi.at_stake", months=stake["months"])),
-            (_money(c, r["potential"]["base"]), t("ref.kpi.potential")),
+            (_money(c, r.potential["base"]), t("ref.kpi.potential")),
             (_money(c, loss), t("ref.kpi.delay")),
         ]
     )
 
 
-def _refuser_rows(r: dict) -> list[str]:
+def _refuser_rows(r) -> list[str]:
     """The refuser segments with patients: the rows the segments table shows for them."""
     from clinic_analysis.measures.refusers import REFUSER_SEGMENTS
 
-    return [s for s in REFUSER_SEGMENTS if r["counts"].get(s)]
+    return [s for s in REFUSER_SEGMENTS if r.counts.get(s)]
 
 
 FRESH_MAJORITY = 0.5  # at least half refused recently: the reading says "most are fresh"
 
 
-def refusers_reading(c: Context) -> HTML:
-    r, t, f = c.audit.metrics["refusers"], c.t, c.f
+def refusers_reading(c: Context) -> Callout:
+    r, t, f = c.audit.refusers, c.t, c.f
     s = c.audit.params.refusers
-    if not r["refusers_total"]:
+    if not r.refusers_total:
         return P.callout(html.escape(t("honest.no_refusers")))
-    fresh = r["fresh_share"]
+    fresh = r.fresh_share
     key = "honest.ref_few_fresh" if fresh < FRESH_MAJORITY else "honest.ref_mostly_fresh"
     parts = [
-        t(key, n=f.number(r["refusers_total"]), fresh=f.percent(fresh)),
+        t(key, n=f.number(r.refusers_total), fresh=f.percent(fresh)),
         t(
             "honest.ref_article",
             gone=f.percent(s.gone_elsewhere_share),
@@ -70,34 +70,36 @@ def refusers_reading(c: Context) -> HTML:
     return P.callout(html.escape(text))
 
 
-def segments_table(c: Context) -> HTML:
+def segments_table(c: Context) -> Table:
+    """One row per segment with patients: size, share, plan balance, model value and the
+    return potential. (The notebook shows :func:`unreachable_note` under it.)"""
     import pandas as pd
 
     from clinic_analysis.measures.refusers import SEGMENTS
 
-    r, t, f = c.audit.metrics["refusers"], c.t, c.f
-    total = sum(r["counts"].values()) or 1
+    r, t, f = c.audit.refusers, c.t, c.f
+    total = sum(r.counts.values()) or 1  # computed in view: moved to compute by wt-typed
     plan_money = gaps.has_plan_amounts(c.audit.data)
     rows = []
     for s in SEGMENTS:
-        n = r["counts"][s]
+        n = r.counts[s]
         if not n:
             continue
-        pot = r["potential_by_segment"].get(s, {}).get("base")
+        pot = r.potential_by_segment.get(s, {}).get("base")
         rows.append(
             {
                 "segment": t(f"seg.{s}"),
                 "patients": n,
-                "share": n / total,
-                "balance": r["plan_balance"].get(s) or None,
-                "model_value": r.get("model_value_12m", {}).get(s) or None,
+                "share": n / total,  # computed in view: moved to compute by wt-typed
+                "balance": r.plan_balance.get(s) or None,
+                "model_value": (r.model_value_12m or {}).get(s) or None,
                 "potential": pot,
                 "what": t(f"seg_about.{s}"),
             }
         )
     df = pd.DataFrame(rows)
     ne = t("honest.not_exported")
-    table = P.table(
+    return P.table(
         df,
         formats={
             "patients": f.number,
@@ -108,25 +110,24 @@ def segments_table(c: Context) -> HTML:
         },
         headers={k: t(f"ref.col.{k}") for k in df.columns},
     )
-    return HTML(table.data + unreachable_note(c).data)
 
 
-def unreachable_note(c: Context) -> HTML:
+def unreachable_note(c: Context) -> Callout | Group:
     """A warning naming the segments to call in which nobody can be contacted."""
     from clinic_analysis.measures.refusers import CALL_SEGMENTS
 
-    r, t = c.audit.metrics["refusers"], c.t
-    reach = r.get("contactable", {})
+    r, t = c.audit.refusers, c.t
+    reach = r.contactable or {}
     if reach and all(v is None for v in reach.values()):
         return P.callout(html.escape(t("honest.unreachable_not_exported")), kind="warn")
-    nobody = [s for s in CALL_SEGMENTS if r["counts"].get(s) and not reach.get(s)]
+    nobody = [s for s in CALL_SEGMENTS if r.counts.get(s) and not reach.get(s)]
     if not nobody:
-        return HTML("")
+        return Group([])
     text = t("honest.unreachable", segments=", ".join(t(f"seg.{s}") for s in nobody))
     return P.callout(html.escape(text), kind="warn")
 
 
-def segment_ages_chart(c: Context) -> HTML:
+def segment_ages_chart(c: Context) -> Chart | Paragraph:
     from clinic_analysis.measures.refusers import AGE_BUCKETS, REFUSER_SEGMENTS
 
     t = c.t
@@ -147,38 +148,46 @@ def segment_ages_chart(c: Context) -> HTML:
     return P.figure(fig, t("ref.caption.ages"))
 
 
-def scenarios_table(c: Context) -> HTML:
+def scenarios_table(c: Context) -> Table | Callout:
+    """Per segment and in total, the money each scenario returns. A scenario's cell holds
+    ``(money, return rate)``; the total row's cells hold the money alone."""
     import pandas as pd
 
     from clinic_analysis.measures.refusers import SCENARIOS
 
-    r, t, f = c.audit.metrics["refusers"], c.t, c.f
+    r, t, f = c.audit.refusers, c.t, c.f
     if not _amounts(c):
         return _no_amounts(c)
     rows = []
-    for s, vals in r["potential_by_segment"].items():
-        if not r["counts"].get(s):
+    for s, vals in r.potential_by_segment.items():
+        if not r.counts.get(s):
             continue
-        rates = r["rates"][s]
+        rates = r.rates[s]
         rows.append(
             {
                 "segment": t(f"seg.{s}"),
-                "patients": r["counts"][s],
-                **{sc: f"{f.money_short(vals[sc])} ({f.percent(rates[sc])})" for sc in SCENARIOS},
+                "patients": r.counts[s],
+                **{sc: (vals[sc], rates[sc]) for sc in SCENARIOS},
             }
         )
     rows.append(
         {
             "segment": t("ref.total"),
+            # computed in view: moved to compute by wt-typed
             "patients": sum(x["patients"] for x in rows),
-            **{sc: f.money_short(r["potential"][sc]) for sc in SCENARIOS},
+            **{sc: r.potential[sc] for sc in SCENARIOS},
         }
     )
+
+    def money_rate(cell) -> str:
+        if not isinstance(cell, tuple):  # the total row: the money alone
+            return f.money_short(cell)
+        return f"{f.money_short(cell[0])} ({f.percent(cell[1])})"
+
     df = pd.DataFrame(rows)
     return P.table(
         df,
-        formats={"patients": f.number},
-        numeric=list(SCENARIOS),
+        formats={"patients": f.number, **{sc: money_rate for sc in SCENARIOS}},
         headers={
             "segment": t("ref.col.segment"),
             "patients": t("ref.col.patients"),
@@ -187,11 +196,11 @@ def scenarios_table(c: Context) -> HTML:
     )
 
 
-def potential_method(c: Context) -> HTML:
-    r, t, f = c.audit.metrics["refusers"], c.t, c.f
-    h = r["return_history"]
+def potential_method(c: Context) -> Paragraph | Group:
+    r, t, f = c.audit.refusers, c.t, c.f
+    h = r.return_history
     if not _amounts(c):
-        return HTML("")  # the scenarios above say why
+        return Group([])  # the scenarios above say why
     key = "ref.method_history" if h["source"] == "history" else "ref.method_fallback"
     text = t(
         key,
@@ -202,13 +211,13 @@ def potential_method(c: Context) -> HTML:
     return P.paragraph(html.escape(text), muted=True)
 
 
-def delay_chart(c: Context) -> HTML:
+def delay_chart(c: Context) -> Chart | Callout | Group:
     t, f = c.t, c.f
     d = c.audit.frames.get("delay")
     if not _amounts(c):
         return _no_amounts(c)
     if d is None or d.empty:
-        return HTML("")
+        return Group([])
     fig, ax = plt.subplots(figsize=(10, 3.2))
     plots.plot_curve(
         d,
@@ -222,11 +231,11 @@ def delay_chart(c: Context) -> HTML:
     return P.figure(fig, t("ref.caption.delay"))
 
 
-def refusal_reasons_table(c: Context) -> HTML:
+def refusal_reasons_table(c: Context) -> Table | Callout | Paragraph:
     import pandas as pd
 
-    r, t, f = c.audit.metrics["refusers"], c.t, c.f
-    reasons = r["refusal_reasons"]
+    r, t, f = c.audit.refusers, c.t, c.f
+    reasons = r.refusal_reasons
     if not c.audit.data.has("plans"):
         return P.callout(html.escape(t("quality.missing.plans")), kind="warn")
     if not reasons:
@@ -241,52 +250,57 @@ def refusal_reasons_table(c: Context) -> HTML:
     )
 
 
-def plans_missing_note(c: Context) -> HTML:
+def plans_missing_note(c: Context) -> Callout | Group:
     if c.audit.data.has("plans"):
-        return HTML("")
+        return Group([])
     return P.callout(html.escape(c.t("quality.missing.plans")), kind="warn")
 
 
-def action_plan_table(c: Context) -> HTML:
+def action_plan_table(c: Context) -> Table | Group:
+    """Who to call, how often, what it may return: one row per call list with patients
+    (nothing when nobody is to be called; the notebook shows :func:`unreachable_note`
+    under it, which says why)."""
     import pandas as pd
 
     from clinic_analysis.measures.calls import AT_RISK_SHEET
     from clinic_analysis.measures.refusers import CALL_SEGMENTS
 
     t, f = c.t, c.f
-    r = c.audit.metrics["refusers"]
-    calls = c.audit.metrics.get("calls", {}).get("sheets", {})
+    r = c.audit.refusers
+    calls = c.audit.calls.sheets or {}
     rows = []
     for s in (*CALL_SEGMENTS, AT_RISK_SHEET):
         n = calls.get(s)
         if not n:
             continue
-        pot = r["potential_by_segment"].get(s, {}).get("base")
+        pot = r.potential_by_segment.get(s, {}).get("base")
         rows.append(
             {
                 "segment": t(f"calls.sheet.{s}"),
                 "contact": n,
                 "who": t(f"plan.who.{s}"),
                 "cadence": t(f"plan.cadence.{s}"),
-                "expected": _money(c, pot) if pot is not None or not _amounts(c) else "—",
+                "expected": pot,
                 "measure": t(f"plan.measure.{s}"),
             }
         )
-    if not rows:  # nobody to call: the note says why, no empty table
-        return unreachable_note(c)
+    if not rows:  # nobody to call: the note under it says why, no empty table
+        return Group([])
+
+    def expected(x) -> str:  # no figure for a list: a dash, or "not exported" without money
+        return _money(c, x) if not pd.isna(x) or not _amounts(c) else "—"
+
     df = pd.DataFrame(rows)
-    table = P.table(
+    return P.table(
         df,
-        formats={"contact": f.number},
-        numeric=["expected"],
+        formats={"contact": f.number, "expected": expected},
         headers={k: t(f"plan.col.{k}") for k in df.columns},
     )
-    return HTML(table.data + unreachable_note(c).data)
 
 
-def action_plan_note(c: Context) -> HTML:
+def action_plan_note(c: Context) -> Callout:
     t, f = c.t, c.f
-    dnc = c.audit.metrics.get("calls", {}).get("sheets", {}).get("do_not_contact", 0)
+    dnc = (c.audit.calls.sheets or {}).get("do_not_contact", 0)
     if not c.audit.data.has("patients", "consent"):
         return P.callout(html.escape(t("honest.plan_note_no_consent")))
     return P.callout(html.escape(t("plan.note", dnc=f.number(dnc))))

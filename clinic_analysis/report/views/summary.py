@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import html
 
-from IPython.display import HTML
+from clinic_analysis.report.elements import Group, Html, Paragraph
+from clinic_analysis.report.views.context import Context, _or_missing, _pct_signed, _sum
 
-from clinic_analysis.report.views.context import Context, _get, _or_missing, _pct_signed, _sum
 
-
-def executive_summary(c: Context) -> HTML:
+def executive_summary(c: Context) -> Html:
     """The owner's first page: the money in the base, three numbers, three actions (each
     linked to its section). The report moves it to right after the cover."""
-    m, t, f = c.audit.metrics, c.t, c.f
-    r = m.get("refusers") or {}
-    at_stake = r.get("at_stake") or {}
+    a, t, f = c.audit, c.t, c.f
+    at_stake = a.refusers.at_stake or {}
     # frozen: every unpaid stopped-plan balance and refused plan, however old; at stake:
     # the refusers section's windowed part of it (refusals of the last months)
+    # computed in view: moved to compute by wt-typed (frozen, and the two forecast totals)
     frozen = _sum(at_stake.get(k) for k in ("open_balances", "refused_recent", "refused_older"))
     stake = at_stake.get("total")
-    potential = _get(r, "potential", "base")
-    monthly = _get(m, "forecast", "monthly") or []
+    potential = (a.refusers.potential or {}).get("base")
+    monthly = a.forecast.monthly or []
     fc_base = _sum(row.get("no_action") for row in monthly)  # "if nothing is done"
     fc_total = _sum(row.get("with_calls") for row in monthly)  # "if the base is worked"
     money = [
@@ -42,7 +41,7 @@ def executive_summary(c: Context) -> HTML:
         for title, text, anchor in _summary_actions(c)
     )
     as_of = f.date(c.audit.data.as_of)
-    return HTML(
+    return Html(
         '<section class="summary" id="summary">'
         f"<h1>{html.escape(t('web.sum.title'))}</h1>"
         f'<p class="muted">{html.escape(t("web.sum.intro", as_of=as_of))}</p>'
@@ -55,10 +54,10 @@ def executive_summary(c: Context) -> HTML:
 
 
 def _summary_numbers(c: Context) -> list[str]:
-    m, t, f = c.audit.metrics, c.t, c.f
+    a, t, f = c.audit, c.t, c.f
     out = []
-    rev = _get(m, "revenue", "last_12m")
-    growth = _get(m, "revenue", "growth_12m")
+    rev = a.revenue.last_12m
+    growth = a.revenue.growth_12m
     out.append(
         t(
             "web.num.revenue",
@@ -66,8 +65,8 @@ def _summary_numbers(c: Context) -> list[str]:
             growth=_or_missing(c, lambda g: _pct_signed(f, g), growth),
         )
     )
-    ret = _get(m, "repeat", "new_patient_retention")
-    mark = _get(m, "repeat", "retention_mark")
+    ret = a.repeat.new_patient_retention
+    mark = a.repeat.retention_mark
     out.append(
         t(
             "web.num.retention",
@@ -75,8 +74,8 @@ def _summary_numbers(c: Context) -> list[str]:
             mark=_or_missing(c, f.percent, mark),
         )
     )
-    n = _get(m, "refusers", "refusers_total")
-    contactable = _get(m, "completeness", "contactable")
+    n = a.refusers.refusers_total
+    contactable = a.completeness.contactable
     out.append(
         t(
             "web.num.refusers",
@@ -89,9 +88,9 @@ def _summary_numbers(c: Context) -> list[str]:
 
 def _summary_actions(c: Context) -> list[tuple[str, str, str]]:
     """Three actions, the largest expected money first: (title, text, section anchor)."""
-    m, t, f = c.audit.metrics, c.t, c.f
-    by_segment = _get(m, "refusers", "potential_by_segment") or {}
-    sheets = _get(m, "calls", "sheets") or {}
+    a, t, f = c.audit, c.t, c.f
+    by_segment = a.refusers.potential_by_segment or {}
+    sheets = a.calls.sheets or {}
     ranked = sorted(
         (
             (v.get("base"), s)
@@ -108,8 +107,8 @@ def _summary_actions(c: Context) -> list[tuple[str, str, str]]:
         )
         for pot, s in ranked[:2]
     ]
-    ret = _get(m, "repeat", "new_patient_retention")
-    mark = _get(m, "repeat", "retention_mark")
+    ret = a.repeat.new_patient_retention
+    mark = a.repeat.retention_mark
     if ret is not None and mark is not None and ret < mark:
         actions.append(
             (
@@ -118,7 +117,7 @@ def _summary_actions(c: Context) -> list[tuple[str, str, str]]:
                 "sec-repeat",
             )
         )
-    contactable = _get(m, "completeness", "contactable")
+    contactable = a.completeness.contactable
     if len(actions) < 3 and contactable is not None:
         actions.append(
             (
@@ -158,14 +157,16 @@ GLOSSARY_TERMS = (
 )
 
 
-def methodology_appendix(c: Context) -> HTML:
+def methodology_appendix(c: Context) -> Group:
     """Methodology: how the figures were made, the models and how they were checked, and
     what the exports did not hold."""
-    m, t, f = c.audit.metrics, c.t, c.f
-    models = m.get("models") or {}
-    parts = [f"<p>{html.escape(t('web.app.method'))}</p>"]
+    a, t, f = c.audit, c.t, c.f
+    models = a.models
+    parts = [Paragraph(html.escape(t("web.app.method")))]
     checks = []
-    ho = _get(models, "bgnbd", "holdout")
+    # the models' metrics hold no "bgnbd" section (the holdout is models.holdout), so this
+    # check never shows: kept as it was in this refactor, reported to the lead
+    ho = (getattr(models, "bgnbd", None) or {}).get("holdout")
     if ho:
         checks.append(
             t(
@@ -175,51 +176,52 @@ def methodology_appendix(c: Context) -> HTML:
                 actual=f.number(ho.get("actual_total")),
             )
         )
-    gg = _get(models, "gamma_gamma", "status")
+    gg = (models.gamma_gamma or {}).get("status")
     if gg:
         checks.append(t("web.app.gamma_gamma", status=gg))
-    bt = _get(m, "forecast", "backtest")
+    bt = a.forecast.backtest
     if bt and bt.get("mape") is not None:
         checks.append(
             t("web.app.backtest", months=f.number(bt.get("months")), mape=f.percent(bt["mape"]))
         )
-    k = _get(models, "clusters", "k")
+    clusters = models.clusters or {}
+    k = clusters.get("k")
     if k is not None:
         checks.append(
-            t(
-                "web.app.clusters",
-                k=f.number(k),
-                s=f.number(_get(models, "clusters", "silhouette"), 2),
-            )
+            t("web.app.clusters", k=f.number(k), s=f.number(clusters.get("silhouette"), 2))
         )
     if not checks:
         checks.append(t("web.app.no_models"))
-    parts.append(f"<h4>{html.escape(t('web.app.models'))}</h4>")
-    parts.append("<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in checks) + "</ul>")
+    parts.append(Html(f"<h4>{html.escape(t('web.app.models'))}</h4>"))
+    parts.append(_bullets(checks))
     missing = _not_exported(c)
-    parts.append(f"<h4>{html.escape(t('web.app.missing'))}</h4>")
+    parts.append(Html(f"<h4>{html.escape(t('web.app.missing'))}</h4>"))
     if missing:
-        parts.append("<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in missing) + "</ul>")
+        parts.append(_bullets(missing))
     else:
-        parts.append(f"<p>{html.escape(t('web.app.nothing_missing'))}</p>")
-    return HTML("".join(parts))
+        parts.append(Paragraph(html.escape(t("web.app.nothing_missing"))))
+    return Group(parts)
+
+
+def _bullets(items: list[str]) -> Html:
+    return Html("<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in items) + "</ul>")
 
 
 def _not_exported(c: Context) -> list[str]:
-    m, t = c.audit.metrics, c.t
+    a, t = c.audit, c.t
     out = []
-    for table in _get(m, "data_quality", "missing_tables") or []:
+    for table in a.data_quality.missing_tables or []:
         out.append(t("web.app.missing_table", table=t.get(f"table.{table}", table)))
-    fields = _get(m, "completeness", "not_exported") or []
+    fields = a.completeness.not_exported or []
     if fields:
         out.append(t("web.app.missing_fields", fields=", ".join(map(str, fields))))
-    breakdowns = _get(m, "repeat", "not_available") or []
+    breakdowns = a.repeat.not_available or []
     if breakdowns:
         out.append(t("web.app.missing_breakdowns", names=", ".join(map(str, breakdowns))))
     return out
 
 
-def glossary(c: Context) -> HTML:
+def glossary(c: Context) -> Html:
     """The report's terms and their definitions, in the report's language."""
     t = c.t
     items = "".join(
@@ -227,4 +229,4 @@ def glossary(c: Context) -> HTML:
         f"<dd>{html.escape(t(f'web.gloss.{k}.def'))}</dd>"
         for k in GLOSSARY_TERMS
     )
-    return HTML(f'<h4>{html.escape(t("web.app.glossary"))}</h4><dl class="glossary">{items}</dl>')
+    return Html(f'<h4>{html.escape(t("web.app.glossary"))}</h4><dl class="glossary">{items}</dl>')
