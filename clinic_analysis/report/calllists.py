@@ -90,7 +90,7 @@ def _last_missed(audit: Audit, persons: pd.Index) -> pd.Series:
 def call_table(audit: Audit) -> pd.DataFrame:
     """Everyone worth a call, with contacts, ranked within each sheet by priority."""
     t = Catalog(audit.params.clinic.language)
-    seg = audit.frames["segments"].copy()
+    seg = audit.refusers.segments.copy()
     cards = audit.data.patients.set_index("patient_id").reindex(seg.index)
     people = audit.patients.set_index("patient_id").reindex(seg.index)
     seg["sheet"] = seg["segment"].astype("object").where(seg["segment"].isin(CALL_SEGMENTS))
@@ -128,7 +128,8 @@ def call_table(audit: Audit) -> pd.DataFrame:
         index=seg.index,
     )
     # "do not call" marked on the last audit's filled-in lists carries forward
-    out["refused_contact"] |= out.index.isin(audit.frames.get("do_not_call", []))
+    dnc = audit.followup.do_not_call if audit.followup is not None else []
+    out["refused_contact"] |= out.index.isin(dnc)
     out["uncontactable"] = (out["phone"] == "") & (out["email"] == "")
     out.index.name = "patient_id"
     return rank(out, seg["months_since_event"])

@@ -49,7 +49,7 @@ def completeness_by_year_table(c: Context) -> HTML:
     import pandas as pd
 
     t, f = c.t, c.f
-    by_year = c.audit.frames.get("completeness_by_year")
+    by_year = c.audit.completeness.by_year_table
     if by_year is None or by_year.empty:
         return HTML("")
     wide = by_year.set_index("year").tail(6).T

@@ -46,7 +46,7 @@ def dynamics_kpis(c: Context) -> HTML:
 
 def dynamics_flow_chart(c: Context) -> HTML:
     t, f = c.t, c.f
-    flow = c.audit.frames.get("flow")
+    flow = c.audit.base.flow
     if flow is None or flow.empty:
         return P.callout(html.escape(t("dyn.no_data")), kind="warn")
     flow = _covered(c, flow)
@@ -105,14 +105,14 @@ def required_growth_reading(c: Context) -> HTML:
 def dynamics_reading(c: Context) -> HTML:
     t, f = c.t, c.f
     m = c.audit.metrics
-    flow = c.audit.frames.get("flow")
+    flow = c.audit.base.flow
     if flow is None or flow.empty:
         return HTML("")
-    last12 = flow.tail(12)
+    last12 = c.audit.base.flow_last_12m
     fields = dict(
-        new=f.number(last12["new"].sum()),
-        recaptured=f.number(last12["recaptured"].sum()),
-        lost=f.number(last12["lost"].sum()),
+        new=f.number(last12["new"]),
+        recaptured=f.number(last12["recaptured"]),
+        lost=f.number(last12["lost"]),
         pre=f.percent(m["base"]["pre_appointment_rate"]),
     )
     if _history(c).get("year_on_year", True):

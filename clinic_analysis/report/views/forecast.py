@@ -15,7 +15,7 @@ from clinic_analysis.report.views.models import _models_off
 
 def forecast_chart(c: Context) -> HTML:
     t, f = c.t, c.f
-    fc = c.audit.frames.get("forecast")
+    fc = c.audit.forecast.by_month
     if _models_off(c):
         return HTML("")
     if not _amounts(c):
@@ -36,7 +36,7 @@ def forecast_chart(c: Context) -> HTML:
 
 def forecast_table(c: Context) -> HTML:
     t, f = c.t, c.f
-    fc = c.audit.frames.get("forecast")
+    fc = c.audit.forecast.by_month
     if fc is None:
         return HTML("")
     df = fc.copy()
@@ -56,7 +56,7 @@ def forecast_table(c: Context) -> HTML:
 
 def backtest_chart(c: Context) -> HTML:
     t, f = c.t, c.f
-    bt = c.audit.frames.get("backtest")
+    bt = c.audit.forecast.backtest_runs
     fm = c.audit.metrics.get("forecast", {}).get("backtest", {})
     if _models_off(c):
         return HTML("")

@@ -74,18 +74,17 @@ def glance_reading(c: Context) -> HTML:
     if not _history(c).get("year_on_year", len(mo) >= 24):
         return _too_little(c, _history(c).get("year_on_year_months"))
     # the one "last 12 months" window (summary.last_12_months), as dynamics and activity
-    new_l, new_p = m["base"]["new_last_12m"], m["base"]["new_prev_12m"]
+    new_l = m["base"]["new_last_12m"]
     if not _amounts(c):
         text = t(
             "honest.glance_no_amounts",
             new=f.number(new_l),
-            new_change=_pct_signed(f, (new_l / new_p - 1) if new_p else None),
+            new_change=_pct_signed(f, c.audit.base.new_growth_12m),
         )
         return P.callout(html.escape(text))
-    last = mo.tail(12)
     rev_l = m["revenue"]["last_12m"]
     change = m["revenue"]["growth_12m"]
-    new_change = (new_l / new_p - 1) if new_p else None
+    new_change = c.audit.base.new_growth_12m
     key = "glance.reading_up" if (change or 0) >= 0 else "glance.reading_down"
     text = t(
         key,
@@ -95,6 +94,6 @@ def glance_reading(c: Context) -> HTML:
         new_change=(("+" if new_change >= 0 else "−") + f.percent(abs(new_change)))
         if new_change is not None
         else "—",
-        best=f.month(last.loc[last["revenue"].idxmax(), "month"], "wide"),
+        best=f.month(c.audit.revenue.best_month_12m, "wide"),
     )
     return P.callout(html.escape(text))

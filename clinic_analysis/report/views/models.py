@@ -80,14 +80,12 @@ def model_choice_table(c: Context) -> HTML:
 def models_kpis(c: Context) -> HTML:
     t, f = c.t, c.f
     m = _models(c)
-    p = c.audit.patients
-    if "p_alive" not in p:
+    if "p_alive" not in c.audit.patients:
         return HTML("")
-    base = p[p["in_base"]]
     return P.kpis(
         [
-            (f.percent(base["p_alive"].mean()), t("mod.kpi.p_alive")),
-            (f.number(base["expected_visits_12m"].sum()), t("mod.kpi.visits")),
+            (f.percent(c.audit.models.p_alive["base_mean"]), t("mod.kpi.p_alive")),
+            (f.number(c.audit.models.expected_visits_12m), t("mod.kpi.visits")),
             (_money(c, m.get("clv", {}).get("total_12m")), t("mod.kpi.clv")),
             (
                 _money(c, c.audit.metrics.get("forecast", {}).get("total_12m")),
@@ -103,19 +101,18 @@ def p_alive_by_phase(c: Context) -> HTML:
     from clinic_analysis.measures.activity import PHASES
 
     t, f = c.t, c.f
-    p = c.audit.patients
-    if "p_alive" not in p:
+    if "p_alive" not in c.audit.patients:
         return HTML("")
-    g = p[p["in_base"]].groupby("phase", observed=False)["p_alive"].agg(["size", "mean"])
-    g = g.reindex(list(PHASES))
+    by = c.audit.models.p_alive["by_phase"]
     df = pd.DataFrame(
         {
-            "phase": [t(f"act.phase.{x}") for x in g.index],
-            "patients": g["size"].to_numpy(),
-            "p_alive": g["mean"].to_numpy(),
+            "phase": [t(f"act.phase.{x}") for x in PHASES],
+            "patients": [by[x]["patients"] for x in PHASES],
+            "p_alive": [by[x]["mean"] for x in PHASES],
         }
     )
-    text = t("mod.phase_agree" if phases_agree(g["mean"]) else "mod.phase_disagree")
+    mean = pd.Series([by[x]["mean"] for x in PHASES], dtype=float)
+    text = t("mod.phase_agree" if phases_agree(mean) else "mod.phase_disagree")
     return HTML(
         P.table(
             df,
@@ -135,7 +132,7 @@ def phases_agree(p_alive) -> bool:
 
 def holdout_chart(c: Context) -> HTML:
     t, f = c.t, c.f
-    hb = c.audit.frames.get("holdout_by_frequency")
+    hb = c.audit.models.holdout_by_frequency
     h = _models(c).get("holdout")
     if _models_off(c):
         return HTML("")
@@ -167,7 +164,7 @@ def holdout_chart(c: Context) -> HTML:
 
 def frequency_fit_chart(c: Context) -> HTML:
     t = c.t
-    ff = c.audit.frames.get("frequency_fit")
+    ff = c.audit.models.frequency_fit
     if ff is None:
         return HTML("")
     fig, ax = plt.subplots(figsize=(10, 3.0))
@@ -212,7 +209,8 @@ def clv_chart(c: Context) -> HTML:
         money_fmt=f.money_short,
     )
     share = _models(c).get("clv", {}).get("top_decile_share")
-    text = t("mod.clv_reading", share=f.percent(share), total=f.money_short(values.sum()))
+    total = _models(c).get("clv", {}).get("base_total_12m")
+    text = t("mod.clv_reading", share=f.percent(share), total=f.money_short(total))
     return HTML(P.figure(fig, t("mod.caption.clv")).data + P.callout(html.escape(text)).data)
 
 
@@ -220,7 +218,7 @@ def clusters_block(c: Context) -> HTML:
     import pandas as pd
 
     t, f = c.t, c.f
-    prof = c.audit.frames.get("cluster_profile")
+    prof = c.audit.models.cluster_profile
     cl = _models(c).get("clusters", {})
     if _models_off(c):
         return HTML("")

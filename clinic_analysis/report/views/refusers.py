@@ -130,7 +130,7 @@ def segment_ages_chart(c: Context) -> HTML:
     from clinic_analysis.measures.refusers import AGE_BUCKETS, REFUSER_SEGMENTS
 
     t = c.t
-    ages = c.audit.frames.get("segment_ages")
+    ages = c.audit.refusers.segment_ages
     rows = [s for s in (*REFUSER_SEGMENTS, "lapsed") if ages is not None and s in ages.index]
     if not rows or not ages.loc[rows].to_numpy().sum():
         return P.paragraph(html.escape(t("honest.no_refusers")), muted=True)
@@ -204,7 +204,7 @@ def potential_method(c: Context) -> HTML:
 
 def delay_chart(c: Context) -> HTML:
     t, f = c.t, c.f
-    d = c.audit.frames.get("delay")
+    d = c.audit.refusers.delay
     if not _amounts(c):
         return _no_amounts(c)
     if d is None or d.empty:

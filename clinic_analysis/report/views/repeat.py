@@ -68,7 +68,7 @@ def repeat_reading(c: Context) -> HTML:
 
 def repeat_days_chart(c: Context) -> HTML:
     t = c.t
-    d = c.audit.frames.get("days_to_second")
+    d = c.audit.repeat.days_to_second
     if d is None or d.empty:
         return P.callout(html.escape(t("rep.no_repeats")), kind="warn")
     fig, ax = plt.subplots(figsize=plots.WIDE)
@@ -85,7 +85,7 @@ def repeat_days_chart(c: Context) -> HTML:
 
 def repeat_retention_chart(c: Context) -> HTML:
     t, f = c.t, c.f
-    ret = _covered(c, c.audit.frames.get("retention_by_month"))
+    ret = _covered(c, c.audit.repeat.retention_by_month)
     if not _enough(c):
         return _too_little(c)
     if ret is None or ret.empty:
@@ -116,7 +116,7 @@ def _group_label(c: Context, name: str, group: str) -> str:
 def repeat_breakdown(c: Context, name: str) -> HTML:
     """Dot chart and table of one breakdown (by_doctor, by_service_line, ...)."""
     t, f = c.t, c.f
-    table = c.audit.frames.get(f"repeat_{name}")
+    table = c.audit.repeat.breakdowns.get(name)
     if table is None and name not in c.audit.metrics["repeat"]["not_available"]:
         return P.callout(html.escape(t("rep.breakdown_short")), kind="warn")
     if table is None:
@@ -152,7 +152,7 @@ def repeat_breakdown(c: Context, name: str) -> HTML:
             },
         ).data
     )
-    pooled = int(table["pooled_groups"].sum())
+    pooled = c.audit.repeat.pooled_groups.get(name, 0)
     if pooled:
         min_size = f.number(c.audit.metrics["repeat"]["min_group_size"])
         text = t("rep.pooled", n=f.number(pooled), min=min_size)
@@ -164,7 +164,7 @@ def repeat_breakdown(c: Context, name: str) -> HTML:
 
 def repeat_cohort_chart(c: Context) -> HTML:
     t = c.t
-    share = c.audit.frames.get("cohorts")
+    share = c.audit.repeat.cohorts
     if not _enough(c):
         return _too_little(c)
     if share is None or share.empty:
