@@ -49,7 +49,13 @@ from clinic_analysis.measures.results import (
     Revenue,
     SinceLast,
 )
-from clinic_analysis.models.results import Forecast, Models, base_figures
+from clinic_analysis.models.results import (
+    Forecast,
+    Models,
+    base_figures,
+    horizon_totals,
+    model_readings,
+)
 from clinic_analysis.outputs import disk_error
 from clinic_analysis.params import Params
 from clinic_analysis.report.results import Calls
@@ -192,17 +198,19 @@ def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
         ),
         history=History.from_metrics(mm["history"]),
         refusers=Refusers.from_metrics(
-            ref.metrics,
+            {**ref.metrics, **_refuser_readings(ref.metrics)},
             segments=ref.per_patient,
             segment_ages=ref.frames["segment_ages"],
             potential_table=ref.frames["potential"],
             delay=ref.frames["delay"],
         ),
         forecast=Forecast.from_metrics(
-            forecast, by_month=mod.frames.get("forecast"), backtest_runs=mod.frames.get("backtest")
+            {**forecast, **horizon_totals(forecast)},
+            by_month=mod.frames.get("forecast"),
+            backtest_runs=mod.frames.get("backtest"),
         ),
         models=Models.from_metrics(
-            _with_base_figures(mod.metrics, base_figures(people, PHASES)),
+            model_readings(mod.metrics, base_figures(people, PHASES)),
             holdout_by_frequency=mod.frames.get("holdout_by_frequency"),
             frequency_fit=mod.frames.get("frequency_fit"),
             cluster_profile=mod.frames.get("cluster_profile"),
@@ -222,20 +230,8 @@ def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
     return audit
 
 
-def _with_base_figures(models: dict, fig: dict) -> dict:
-    """The models' metrics with what the report quotes of the base (models.results)."""
-    if not fig:
-        return models
-    out = dict(models)
-    out["p_alive"] = {
-        **out.get("p_alive", {}),
-        "base_mean": fig["base_mean"],
-        "by_phase": fig["by_phase"],
-    }
-    if "clv_base_total_12m" in fig and "clv" in out:
-        out["clv"] = {**out["clv"], "base_total_12m": fig["clv_base_total_12m"]}
-    out["expected_visits_12m"] = fig["expected_visits_12m"]
-    return out
+def _refuser_readings(m: dict) -> dict:
+    return readings.refuser_readings(m["counts"], m["at_stake"], m["potential_by_segment"])
 
 
 def _reactivation(ref, fits) -> pd.Series | None:

@@ -113,3 +113,23 @@ def test_without_amounts_money_is_null_and_counts_stay(tmp_path):
     assert m["revenue"]["total"] is None and m["revenue"]["best_month_12m"] is None
     assert m["revenue"]["visit_days"] == 2  # P1 once (two visits one day), P2: not money
     assert m["base"]["by_rule"]["paid"] is None
+
+
+def test_patients_nobody_can_reach_are_counted_and_unknown_without_contacts(tmp_path, tiny):
+    # P1 has a valid phone, P2 a number that is not one: one of the two patients is unreachable
+    cards = "Код;ПІБ;Телефон\nP1;Олена Коваль;067 123 45 67\nP2;Іван Бойко;123\n"
+    params = make_params(
+        tmp_path,
+        {
+            "v.csv": ("visits", VISITS, {"columns": VISIT_COLS, "values": STATUS}),
+            "p.csv": (
+                "patients",
+                cards,
+                {"columns": {"patient_id": "Код", "full_name": "ПІБ", "phone": "Телефон"}},
+            ),
+        },
+        clinic={"as_of": "2024-04-30"},
+    )
+    comp = compute_audit(params).completeness
+    assert (comp.contactable, comp.uncontactable) == (0.5, 1)
+    assert tiny.completeness.contactable is None and tiny.completeness.uncontactable is None

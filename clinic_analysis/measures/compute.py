@@ -245,6 +245,7 @@ def compute_measures(
         "not_exported": [f for f in completeness.FIELDS if f not in flags],
         "contactable": _f(pp["contactable"].mean()) if len(pp) else None,
         "mean_score": _f(pp["completeness"].mean()),
+        "uncontactable": int((~pp["contactable"].astype(bool)).sum()),
     }
     year = first.reindex(pp.index).dt.year
     by_year = flags.assign(year=year, contactable=pp["contactable"]).groupby("year").mean()

@@ -349,6 +349,13 @@ def since_last(then: dict | None, now: dict) -> dict:
     return out
 
 
+def _totals(by: dict) -> dict:
+    """Listed, called and no longer found patients over the segments."""
+    return {
+        k: int(sum(m.get(k, 0) for m in by.values())) for k in ("listed", "called", "not_found")
+    }
+
+
 def attach(audit: Audit, history: Path | None) -> None:
     """Find the previous audit and set ``audit.followup`` and ``audit.since_last`` (with
     the per-row table in ``followup.rows``), and carry "do not call" marks forward (the
@@ -375,12 +382,14 @@ def attach(audit: Audit, history: Path | None) -> None:
         "source": prev.source,
         "call_lists": prev.workbook is not None,
     }
+    fu.totals = _totals(fu.by_segment)
     audit.since_last = SinceLast(figures=since_last(prev.metrics, audit.metrics))
     if prev.workbook is None or prev.as_of is None:
         return
     lists = read_outcomes(prev.workbook)
     by, rows = measure(lists, audit.data, prev.as_of, audit.data.patients)
     fu.by_segment = by
+    fu.totals = _totals(by)
     on_lists = lists[lists["list"] != "do_not_contact"]
     fu.outcomes = {k: int((on_lists["outcome"] == k).sum()) for k in (*OUTCOMES, "other")}
     fu.rows = rows.drop(columns=["keys"])

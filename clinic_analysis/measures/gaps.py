@@ -120,5 +120,6 @@ def apply(audit: Audit) -> None:
     comp = audit.completeness
     if not {"phone", "email"} & set(audit.data.present.get("patients", [])):
         comp.contactable = None  # reachability is unknown, not 0%
+        comp.uncontactable = None
         for year in comp.by_year.values():
             year.pop("contactable", None)

@@ -52,15 +52,34 @@ def active_share_trend(mix: pd.DataFrame, phases) -> tuple[float | None, float |
     return share(mix.iloc[-1]), share(mix.iloc[-13])
 
 
+def shares(counts: dict) -> dict:
+    """``{group: its share of all}`` (0 for every group when there is nobody)."""
+    total = sum(counts.values()) or 1
+    return {k: safe(n / total) for k, n in counts.items()}
+
+
+def refuser_readings(counts: dict, at_stake: dict, potential_by_segment: dict) -> dict:
+    """The refusers section's readings: each segment's share of the persons segmented, the
+    money frozen in plans (unpaid balances of stopped plans and refused plans, however
+    old; None when plan amounts are not exported) and the patients of the segments the
+    potential is read for."""
+    parts = [at_stake.get(k) for k in ("open_balances", "refused_recent", "refused_older")]
+    known = [x for x in parts if x is not None]
+    return {
+        "shares": shares(counts),
+        "frozen": round(float(sum(known)), 2) if known else None,
+        "potential_patients": int(sum(counts.get(s, 0) for s in potential_by_segment)),
+    }
+
+
 def phase_readings(counts: dict, revenue_12m: dict, mix: pd.DataFrame, phases) -> dict:
     """The activity section's readings: each phase's share of the base, the patients at
     risk (at risk + lapsing) and lost (1-2 years + over 2 years), the revenue of those at
     risk, and the active share now and a year ago."""
-    total = sum(counts.values()) or 1
     rev = [revenue_12m.get(p) for p in ("at_risk", "lapsing")]
     now, then = active_share_trend(mix, phases)
     return {
-        "shares": {p: safe(counts[p] / total) for p in phases},
+        "shares": shares({p: counts[p] for p in phases}),
         "at_risk_patients": int(counts["at_risk"] + counts["lapsing"]),
         "lost_patients": int(counts["lost_1y"] + counts["lost_2y"]),
         "at_risk_revenue_12m": None if None in rev else round(float(sum(rev)), 2),

@@ -130,6 +130,8 @@ class Completeness(Section):
     contactable: float | None = metric()  # share reachable; None: no phone nor e-mail exported
     mean_score: float | None = metric()  # mean completeness score (0-1)
     by_year: dict = metric()  # {year of first visit: {field: share}}
+    # added by issue 11: patients of the base nobody can reach; None: no contacts exported
+    uncontactable: int | None = metric(None)
     by_year_table: pd.DataFrame | None = table()  # the same as a table (chart)
 
 
@@ -164,6 +166,10 @@ class Refusers(Section):
     delay_cost: dict = metric()  # the base scenario now, in 1 month, in 12 months
     model_value_12m: dict = optional()  # {segment: the models' CLV of the next 12 months}
     contactable: dict = optional()  # {segment: patients reachable}; None: no contacts
+    # added by issue 11 (figures the report used to compute):
+    shares: dict = metric(None)  # {segment: share of the persons segmented}
+    frozen: float | None = metric(None)  # open balances + refused plans, however old
+    potential_patients: int = metric(None)  # patients of the segments the potential reads
     segments: pd.DataFrame | None = table()  # per person: segment, priority, ...
     segment_ages: pd.DataFrame | None = table()  # segment x age bucket (chart)
     potential_table: pd.DataFrame | None = table()  # segment x scenario; None no amounts
@@ -178,6 +184,8 @@ class Followup(Section):
     by_segment: dict = metric(None)  # {segment: listed, called, booked, came, ...}
     outcomes: dict = optional()  # {outcome: rows on the filled-in lists}
     do_not_call_carried: int = optional()  # persons marked "do not call", carried forward
+    # added by issue 11: {listed, called, not_found} over the segments (with a previous audit)
+    totals: dict = optional()
     rows: pd.DataFrame | None = table()  # one row per listed patient and what happened
     do_not_call: list = table(list)  # persons who must not be called again
 

@@ -33,7 +33,9 @@ class Models(Section):
     # mean, one_visit_mean, one_visit_2y_mean; base_mean and by_phase {phase: {patients,
     # mean}} (issue 11): over the patients of the base
     p_alive: dict = optional()
-    holdout: dict = optional()  # days, mae, patients, predicted_total, actual_total
+    # days, mae, patients, predicted_total, actual_total; total_error (issue 11):
+    # |predicted / actual - 1| of the holdout's visits
+    holdout: dict = optional()
     forecast_error: str = optional()  # the error that stopped the forecast
     # added by issue 11: visits the base is expected to make in the next 12 months
     expected_visits_12m: float = optional()
@@ -53,8 +55,46 @@ class Forecast(Section):
     total_12m: float | None = optional()  # revenue of the next 12 months if nothing is done
     with_calls_12m: float | None = optional()  # the same if the call lists are worked
     backtest: dict = optional()  # cutoffs, mape, coverage, months, inside
+    # added by issue 11: the whole horizon of ``monthly``, nothing done / the base worked
+    no_action_total: float | None = optional()
+    with_calls_total: float | None = optional()
     by_month: pd.DataFrame | None = table()  # the monthly forecast (chart)
     backtest_runs: pd.DataFrame | None = table()  # predicted vs actual by cutoff (chart)
+
+
+def horizon_totals(forecast: dict) -> dict:
+    """Revenue over the whole forecast horizon (every month of ``monthly``), if nothing is
+    done and if the base is worked; empty when there is no forecast."""
+    if "monthly" not in forecast:
+        return {}
+
+    def total(key: str) -> float | None:
+        vals = [row[key] for row in forecast["monthly"] if row.get(key) is not None]
+        return float(sum(vals)) if vals else None
+
+    return {"no_action_total": total("no_action"), "with_calls_total": total("with_calls")}
+
+
+def model_readings(models: dict, fig: dict) -> dict:
+    """The models' metrics with what the report quotes: the holdout's total error, and of
+    the base (``fig`` from :func:`base_figures`) the mean P(alive), P(alive) by phase, the
+    CLV total and the visits expected in 12 months."""
+    out = dict(models)
+    if "holdout" in out:
+        h = out["holdout"]
+        err = abs(h["predicted_total"] / max(h["actual_total"], 1) - 1)
+        out["holdout"] = {**h, "total_error": _r(err)}
+    if not fig:
+        return out
+    out["p_alive"] = {
+        **out.get("p_alive", {}),
+        "base_mean": fig["base_mean"],
+        "by_phase": fig["by_phase"],
+    }
+    if "clv_base_total_12m" in fig and "clv" in out:
+        out["clv"] = {**out["clv"], "base_total_12m": fig["clv_base_total_12m"]}
+    out["expected_visits_12m"] = fig["expected_visits_12m"]
+    return out
 
 
 def _r(x, digits: int = 4):

@@ -179,6 +179,7 @@ def test_the_follow_up_reports_what_the_generator_did(loop):
     called = sum(t["called"] for t in truth["by_segment"].values())
     listed = sum(t["listed"] for t in truth["by_segment"].values())
     assert 0.4 < called / listed < 0.8  # the generator's 60 % of calls
+    assert (audit.followup.totals["listed"], audit.followup.totals["called"]) == (listed, called)
     assert audit.metrics["followup"]["previous"]["as_of"] == truth["previous_as_of"]
 
 

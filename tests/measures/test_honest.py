@@ -303,17 +303,17 @@ def test_the_refuser_kpi_counts_the_refuser_rows_of_the_segments_table(no_amount
 
 def test_the_retention_sentence_follows_the_retention_figure(no_amounts):
     c = V.Context(no_amounts)
-    r = no_amounts.metrics["repeat"]
-    saved = r["new_patient_retention"]
+    r = no_amounts.repeat
+    saved = r.new_patient_retention
     try:
-        r["new_patient_retention"] = 0.9
+        r.new_patient_retention = 0.9
         assert "above the industry mark" in _text(V.repeat_reading(c))
-        r["new_patient_retention"] = 0.2
+        r.new_patient_retention = 0.2
         assert "below the industry mark" in _text(V.repeat_reading(c))
-        r["new_patient_retention"] = None
+        r.new_patient_retention = None
         assert "industry mark" not in _text(V.repeat_reading(c))
     finally:
-        r["new_patient_retention"] = saved
+        r.new_patient_retention = saved
 
 
 def test_the_dynamics_reading_compares_years_only_with_two_years_of_data(no_amounts, short):

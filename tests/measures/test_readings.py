@@ -66,3 +66,18 @@ def test_best_month_is_the_month_of_most_revenue():
 def test_pooled_groups_per_breakdown():
     table = pd.DataFrame({"group": ["A", "other"], "pooled_groups": [0, 3]})
     assert readings.pooled_groups({"by_doctor": table}) == {"by_doctor": 3}
+
+
+def test_refuser_readings_share_frozen_money_and_potential_patients():
+    counts = {"no_show": 3, "plan_refused": 1, "lost": 4}
+    at_stake = {"open_balances": 500.0, "refused_recent": 1000.0, "refused_older": 250.0,
+                "total": 1500.0}  # fmt: skip
+    r = readings.refuser_readings(counts, at_stake, {"no_show": {}, "plan_refused": {}})
+    assert r["shares"] == {"no_show": 0.375, "plan_refused": 0.125, "lost": 0.5}
+    assert r["frozen"] == 1750.0  # older refusals too, unlike the windowed total
+    assert r["potential_patients"] == 4  # the segments the potential is read for
+
+
+def test_frozen_money_is_unknown_without_plan_amounts():
+    at_stake = dict.fromkeys(("open_balances", "refused_recent", "refused_older"))
+    assert readings.refuser_readings({"lost": 1}, at_stake, {})["frozen"] is None

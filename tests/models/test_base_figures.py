@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from clinic_analysis.measures.activity import PHASES
-from clinic_analysis.models.results import base_figures
+from clinic_analysis.models.results import base_figures, horizon_totals, model_readings
 
 
 def _people():
@@ -37,3 +37,15 @@ def test_p_alive_by_phase():
 
 def test_without_p_alive_there_is_nothing_to_quote():
     assert base_figures(_people().drop(columns="p_alive"), PHASES) == {}
+
+
+def test_forecast_totals_add_every_month_of_the_horizon():
+    fc = {"monthly": [{"no_action": 100.0, "with_calls": 150.0},
+                      {"no_action": 200.0, "with_calls": None}]}  # fmt: skip
+    assert horizon_totals(fc) == {"no_action_total": 300.0, "with_calls_total": 150.0}
+    assert horizon_totals({"status": "too_little_history"}) == {}
+
+
+def test_holdout_total_error_is_the_relative_miss_of_the_visits():
+    m = model_readings({"holdout": {"predicted_total": 90.0, "actual_total": 120.0}}, {})
+    assert m["holdout"]["total_error"] == 0.25  # 90 predicted for 120 actual

@@ -76,7 +76,7 @@ def completeness_reading(c: Context) -> HTML:
             t(
                 "comp.reading",
                 contactable=f.percent(m["contactable"]),
-                n=f.number(round((1 - m["contactable"]) * c.audit.metrics["base"]["patients"])),
+                n=f.number(c.audit.completeness.uncontactable),
             )
         ]
     if m["not_exported"]:

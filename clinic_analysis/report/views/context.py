@@ -93,11 +93,6 @@ def _get(d, *path):
     return d
 
 
-def _sum(values) -> float | None:
-    vals = [v for v in (values or []) if v is not None]
-    return float(sum(vals)) if vals else None
-
-
 def _or_missing(c: Context, fmt, x) -> str:
     """``fmt(x)``, or "not exported" when the figure is missing (``None``)."""
     return c.t("honest.not_exported") if x is None else fmt(x)

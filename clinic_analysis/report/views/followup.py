@@ -22,8 +22,8 @@ def followup_intro(c: Context) -> HTML:
         "fu.intro",
         then=f.date(prev["as_of"]) if prev.get("as_of") else "—",
         now=f.date(c.audit.data.as_of),
-        listed=f.number(sum(m["listed"] for m in by.values())),
-        called=f.number(sum(m["called"] for m in by.values())),
+        listed=f.number(c.audit.followup.totals["listed"]),
+        called=f.number(c.audit.followup.totals["called"]),
     )
     if not by:
         text += " " + t("fu.no_lists")
@@ -83,7 +83,7 @@ def followup_note(c: Context) -> HTML:
     if not by:
         return HTML("")
     text = t("fu.note")
-    lost = sum(m.get("not_found", 0) for m in by.values())
+    lost = c.audit.followup.totals["not_found"]
     if lost:
         text += " " + t("fu.unmatched", n=f.number(lost))
     return P.paragraph(html.escape(text), muted=True)

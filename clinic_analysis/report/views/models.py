@@ -157,7 +157,7 @@ def holdout_chart(c: Context) -> HTML:
         pred=f.number(h["predicted_total"]),
         actual=f.number(h["actual_total"]),
         mae=f.number(h["mae"], 2),
-        err=f.percent(abs(h["predicted_total"] / max(h["actual_total"], 1) - 1)),
+        err=f.percent(h["total_error"]),
     )
     return HTML(P.figure(fig, t("mod.caption.holdout")).data + P.callout(html.escape(text)).data)
 

@@ -76,7 +76,6 @@ def segments_table(c: Context) -> HTML:
     from clinic_analysis.measures.refusers import SEGMENTS
 
     r, t, f = c.audit.metrics["refusers"], c.t, c.f
-    total = sum(r["counts"].values()) or 1
     plan_money = gaps.has_plan_amounts(c.audit.data)
     rows = []
     for s in SEGMENTS:
@@ -88,7 +87,7 @@ def segments_table(c: Context) -> HTML:
             {
                 "segment": t(f"seg.{s}"),
                 "patients": n,
-                "share": n / total,
+                "share": c.audit.refusers.shares[s],
                 "balance": r["plan_balance"].get(s) or None,
                 "model_value": r.get("model_value_12m", {}).get(s) or None,
                 "potential": pot,
@@ -170,7 +169,7 @@ def scenarios_table(c: Context) -> HTML:
     rows.append(
         {
             "segment": t("ref.total"),
-            "patients": sum(x["patients"] for x in rows),
+            "patients": c.audit.refusers.potential_patients,
             **{sc: f.money_short(r["potential"][sc]) for sc in SCENARIOS},
         }
     )

@@ -6,7 +6,7 @@ import html
 
 from IPython.display import HTML
 
-from clinic_analysis.report.views.context import Context, _get, _or_missing, _pct_signed, _sum
+from clinic_analysis.report.views.context import Context, _get, _or_missing, _pct_signed
 
 
 def executive_summary(c: Context) -> HTML:
@@ -17,12 +17,11 @@ def executive_summary(c: Context) -> HTML:
     at_stake = r.get("at_stake") or {}
     # frozen: every unpaid stopped-plan balance and refused plan, however old; at stake:
     # the refusers section's windowed part of it (refusals of the last months)
-    frozen = _sum(at_stake.get(k) for k in ("open_balances", "refused_recent", "refused_older"))
+    frozen = c.audit.refusers.frozen
     stake = at_stake.get("total")
     potential = _get(r, "potential", "base")
-    monthly = _get(m, "forecast", "monthly") or []
-    fc_base = _sum(row.get("no_action") for row in monthly)  # "if nothing is done"
-    fc_total = _sum(row.get("with_calls") for row in monthly)  # "if the base is worked"
+    fc_base = c.audit.forecast.no_action_total  # "if nothing is done"
+    fc_total = c.audit.forecast.with_calls_total  # "if the base is worked"
     money = [
         (frozen, t("web.sum.frozen")),
         (stake, t("web.sum.stake")),
