@@ -1,14 +1,16 @@
 """The typed results of the audit and their one serialiser (metrics.json).
 
 Each top-level section of metrics.json is a :class:`Section` dataclass, defined in the stage
-that computes it, whose fields are named as the section's keys, in the same order. Three
+that computes it, whose fields are named as the section's keys, in the same order. Four
 kinds of field:
 
 - ``metric()``: a key always written (its value may be ``None``: "not exported", "unknown");
 - ``optional()``: a key written only when set (``ABSENT`` by default), for keys that exist
   in some audits only (e.g. a breakdown computed with enough history, a model's fit); an
   unset optional field reads ``None`` (:meth:`Section.has` tells unset from ``None``);
-- ``table()``: a table or object the report draws that is not in metrics.json.
+  copy a section with ``copy.copy`` (``dataclasses.replace`` would read unset as None);
+- ``table()``: a table or object the report draws that is not in metrics.json;
+- ``inline()``: a dict whose keys are the section's own (the ledger's systems).
 
 :func:`to_metrics` turns the sections into the dict written as metrics.json; it is the only
 place that does.
