@@ -172,7 +172,16 @@ def test_a_stored_notebook_altered_or_for_other_inputs_is_not_reused(tmp_path):
 def _context(metrics: dict):
     from types import SimpleNamespace
 
-    audit = SimpleNamespace(metrics=metrics, data=SimpleNamespace(as_of=pd.Timestamp("2026-10-31")))
+    from clinic_analysis.measures.readings import refuser_readings
+
+    at_stake = metrics.get("refusers", {}).get("at_stake", {})
+    audit = SimpleNamespace(
+        metrics=metrics,
+        data=SimpleNamespace(as_of=pd.Timestamp("2026-10-31")),
+        # the typed sections the summary reads (frozen money computed as compute_audit does)
+        refusers=SimpleNamespace(frozen=refuser_readings({}, at_stake, {})["frozen"]),
+        forecast=SimpleNamespace(no_action_total=None, with_calls_total=None),
+    )
     return SimpleNamespace(audit=audit, t=Catalog("en"), f=Formatter("en", "UAH"))
 
 
