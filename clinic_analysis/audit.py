@@ -34,32 +34,81 @@ import pandas as pd
 from clinic_analysis import __version__
 from clinic_analysis.ingest import checks
 from clinic_analysis.ingest.load import load_clinic
+from clinic_analysis.ingest.results import Clinic, DataQuality, Ledger
 from clinic_analysis.ingest.tables import ClinicData
-from clinic_analysis.measures import gaps, refusers, summary
+from clinic_analysis.measures import gaps, readings, refusers, summary
+from clinic_analysis.measures.activity import PHASES
 from clinic_analysis.measures.compute import compute_measures
+from clinic_analysis.measures.results import (
+    Activity,
+    Base,
+    Calls,
+    Completeness,
+    Followup,
+    History,
+    Refusers,
+    Repeat,
+    Revenue,
+    SinceLast,
+)
+from clinic_analysis.models.results import (
+    Forecast,
+    Models,
+    base_figures,
+    horizon_totals,
+    model_readings,
+)
 from clinic_analysis.outputs import disk_error
 from clinic_analysis.params import Params
+from clinic_analysis.results import to_metrics
 
 PACKAGE_DIR = Path(__file__).parent
 PROJECT_DIR = PACKAGE_DIR.parent
 
 
+# the sections of metrics.json, in order (one attribute of Audit each)
+SECTIONS = (
+    "clinic", "base", "revenue", "ledger", "data_quality", "activity", "repeat", "completeness",
+    "history", "refusers", "forecast", "models", "calls", "followup", "since_last",
+)  # fmt: skip
+
+
 @dataclass
 class Audit:
-    """Everything the report presents. ``metrics`` is the machine-readable twin of the
-    report (written as metrics.json); ``patients`` one row per patient (patients.parquet)."""
+    """Everything the report presents: one typed section per section of metrics.json
+    (``audit.repeat.rate_12m``), the tables the report draws inside them, and ``patients``,
+    one row per patient (patients.parquet). ``metrics`` is the machine-readable twin of
+    the report (metrics.json), serialised from the sections."""
 
     params: Params
     data: ClinicData
-    metrics: dict
     patients: pd.DataFrame
     monthly: pd.DataFrame
     sources: pd.DataFrame
     reasons: pd.DataFrame
-    frames: dict = field(default_factory=dict)  # tables the report draws (see measures.py)
+    clinic: Clinic | None = None
+    base: Base | None = None
+    revenue: Revenue | None = None
+    ledger: Ledger | None = None
+    data_quality: DataQuality | None = None
+    activity: Activity | None = None
+    repeat: Repeat | None = None
+    completeness: Completeness | None = None
+    history: History | None = None
+    refusers: Refusers | None = None
+    forecast: Forecast | None = None
+    models: Models | None = None
+    calls: Calls | None = None
+    followup: Followup | None = None  # set by measures.followup.attach
+    since_last: SinceLast | None = None  # set by measures.followup.attach
     cache_key: str = ""
     extras: dict = field(default_factory=dict)
     fits: object = None  # the one fitted model set (models.ModelSet)
+
+    @property
+    def metrics(self) -> dict:
+        """metrics.json (read-only: a fresh dict; change the sections, not this)."""
+        return to_metrics({name: getattr(self, name) for name in SECTIONS})
 
 
 def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
@@ -75,43 +124,13 @@ def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
     money = summary.money_rows(data.visits)  # visits and refunds: one definition of money
     has_amount = data.has("visits", "amount")
     totals = summary.money_totals(money, days, has_amount)
-    visits_n = int(len(days))
-    metrics = {
-        "clinic": {
-            "name": params.clinic.name,
-            "slug": params.slug,
-            "as_of": data.as_of.date().isoformat(),
-            "currency": params.clinic.currency,
-            "language": params.clinic.language,
-        },
-        "base": {
-            "patients": int(len(base)),
-            "patient_rule": rule,
-            "by_rule": by_rule,
-            "visits": visits_n,
-            "first_visit": _iso(patients["first_visit"].min()),
-            "last_visit": _iso(patients["last_visit"].max()),
-        },
-        # total = net (gross of visits minus refunds); None when amounts are not exported
-        "revenue": {"total": totals.as_metrics()["net"], **totals.as_metrics()},
-        "ledger": _ledger_metrics(data),
-        "data_quality": {
-            "anomalies": checks.anomalies(data),
-            "warnings": checks.warnings(data),
-            "merges": checks.merges(data),
-            "identity": checks.identity(data),
-            "missing_tables": [t for t in ("visits", "patients", "plans") if not data.has(t)],
-        },
-    }
     measures = compute_measures(params, data, days, money, base)
-    for section, values in measures.metrics.items():
-        metrics.setdefault(section, {}).update(values)
+    mm, mf = measures.metrics, measures.frames
     from clinic_analysis.models.selection import compute_models, fit_models
 
     fits = fit_models(params, days, base["patient_id"], data.as_of)  # the one fitted set
     alive_spend = {"alive": fits.p_alive(), "spend": fits.spend} if fits.ok else {}
     ref = refusers.compute_refusers(params, data, days, measures.thresholds, money, **alive_spend)
-    metrics["refusers"] = ref.metrics
     # one row per person with any visit record or plan; `in_base` follows the patient rule
     people = patients[patients["patient_id"].isin(ref.per_patient.index)].copy()
     people["in_base"] = people[rule]
@@ -121,31 +140,100 @@ def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
         on="patient_id",
     )
     mod = compute_models(params, fits, days, people, data.as_of, _reactivation(ref, fits))
-    metrics["forecast"] = mod.metrics.pop("forecast", {"status": fits.status})
-    metrics["models"] = mod.metrics
+    forecast = mod.metrics.pop("forecast", {"status": fits.status})
     people = people.join(mod.per_patient, on="patient_id")
+    model_value = None
     if "clv_12m" in people:  # the models' expected value of each segment, next 12 months
         value = people.groupby("segment", observed=False)["clv_12m"].sum()
-        metrics["refusers"]["model_value_12m"] = {
-            str(k): round(float(v), 2) for k, v in value.items()
-        }
+        model_value = {str(k): round(float(v), 2) for k, v in value.items()}
     audit = Audit(
         params=params,
         data=data,
-        metrics=metrics,
-        frames={**measures.frames, **ref.frames, **mod.frames, "segments": ref.per_patient},
+        clinic=Clinic(
+            name=params.clinic.name,
+            slug=params.slug,
+            as_of=data.as_of.date().isoformat(),
+            currency=params.clinic.currency,
+            language=params.clinic.language,
+        ),
+        base=Base.from_metrics(
+            {
+                "patients": int(len(base)),
+                "patient_rule": rule,
+                "by_rule": by_rule,
+                "visits": int(len(days)),
+                "first_visit": _iso(patients["first_visit"].min()),
+                "last_visit": _iso(patients["last_visit"].max()),
+                **mm["base"],
+            },
+            active_by_month=mf["active_by_month"],
+            flow=mf["flow"],
+        ),
+        # total = net (gross of visits minus refunds); None when amounts are not exported
+        revenue=Revenue.from_metrics(
+            {
+                "total": totals.as_metrics()["net"],
+                **totals.as_metrics(),
+                **mm["revenue"],
+                "best_month_12m": readings.best_month(month.tail(12)) if has_amount else None,
+            }
+        ),
+        ledger=Ledger(systems=_ledger_metrics(data)),
+        data_quality=DataQuality(
+            anomalies=checks.anomalies(data),
+            warnings=checks.warnings(data),
+            merges=checks.merges(data),
+            identity=checks.identity(data),
+            missing_tables=[t for t in ("visits", "patients", "plans") if not data.has(t)],
+        ),
+        activity=Activity.from_metrics(mm["activity"], phase_mix=mf["phase_mix"]),
+        repeat=Repeat.from_metrics(
+            mm["repeat"],
+            retention_by_month=mf["retention_by_month"],
+            days_to_second=mf["days_to_second"],
+            breakdowns={k[len("repeat_") :]: v for k, v in mf.items() if k.startswith("repeat_")},
+            cohorts=mf["cohorts"],
+        ),
+        completeness=Completeness.from_metrics(
+            mm["completeness"], by_year_table=mf["completeness_by_year"]
+        ),
+        history=History.from_metrics(mm["history"]),
+        refusers=Refusers.from_metrics(
+            {**ref.metrics, **_refuser_readings(ref.metrics)},
+            segments=ref.per_patient,
+            segment_ages=ref.frames["segment_ages"],
+            potential_table=ref.frames["potential"],
+            delay=ref.frames["delay"],
+        ),
+        forecast=Forecast.from_metrics(
+            {**forecast, **horizon_totals(forecast)},
+            by_month=mod.frames.get("forecast"),
+            backtest_runs=mod.frames.get("backtest"),
+        ),
+        models=Models.from_metrics(
+            model_readings(mod.metrics, base_figures(people, PHASES)),
+            holdout_by_frequency=mod.frames.get("holdout_by_frequency"),
+            frequency_fit=mod.frames.get("frequency_fit"),
+            cluster_profile=mod.frames.get("cluster_profile"),
+        ),
         patients=people.reset_index(drop=True),
         monthly=month,
         sources=summary.source_overview(data),
         reasons=summary.ledger_reasons(data),
         fits=fits,
     )
+    if model_value is not None:
+        audit.refusers.model_value_12m = model_value
     from clinic_analysis.measures.calls import call_metrics, call_table
 
-    audit.frames["calls"] = call_table(audit)  # the one call table: metrics, follow-up, file
-    metrics["calls"] = call_metrics(audit.frames["calls"])
+    table = call_table(audit)  # the one call table: metrics, follow-up, file
+    audit.calls = Calls.from_metrics(call_metrics(table), table=table)
     gaps.apply(audit)  # money "not exported" without amounts (never 0); who can be reached
     return audit
+
+
+def _refuser_readings(m: dict) -> dict:
+    return readings.refuser_readings(m["counts"], m["at_stake"], m["potential_by_segment"])
 
 
 def _reactivation(ref, fits) -> pd.Series | None:

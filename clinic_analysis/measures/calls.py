@@ -9,7 +9,7 @@ missed appointment, doctor); and who must not be called (``refused_contact``: re
 communication, or marked "do not call" on the last lists) or cannot be (``uncontactable``:
 no phone and no e-mail).
 
-Built once per audit (``audit.frames["calls"]``, by :func:`clinic_analysis.audit.compute_audit`)
+Built once per audit (``audit.calls.table``, by :func:`clinic_analysis.audit.compute_audit`)
 and reused by the metrics, the follow-up and the workbook. Nothing here knows the report's
 language or the spreadsheet: :mod:`clinic_analysis.report.calllists` formats and writes the lists.
 """
@@ -37,7 +37,7 @@ REASONS = ("price", "treated_elsewhere", "no_time", "fear", "doubts", "other")
 def call_table(audit: Audit) -> pd.DataFrame:
     """Everyone worth a call, one row per patient (index ``patient_id``), ranked within each
     sheet by :func:`rank`."""
-    seg = audit.frames["segments"]
+    seg = audit.refusers.segments
     phase = audit.patients.set_index("patient_id")["phase"].reindex(seg.index)
     sheet = seg["segment"].astype("object").where(seg["segment"].isin(CALL_SEGMENTS))
     sheet = sheet.mask((seg["segment"] == "returning") & (phase == "at_risk"), AT_RISK_SHEET)
@@ -77,16 +77,18 @@ def call_table(audit: Audit) -> pd.DataFrame:
         index=seg.index,
     )
     out.index.name = "patient_id"
-    out = mark_do_not_call(out, audit.frames.get("do_not_call", []))
+    dnc = audit.followup.do_not_call if audit.followup is not None else []
+    out = mark_do_not_call(out, dnc)
     return rank(out, out["months"])
 
 
 def calls_of(audit: Audit) -> pd.DataFrame:
     """The audit's call table, built once (:func:`call_table`; an audit computed by
     :func:`clinic_analysis.audit.compute_audit` already holds it)."""
-    if "calls" not in audit.frames:
-        audit.frames["calls"] = call_table(audit)
-    return audit.frames["calls"]
+    calls = audit.calls
+    if calls is None or calls.table is None:
+        return call_table(audit)
+    return calls.table
 
 
 def mark_do_not_call(table: pd.DataFrame, patient_ids: Iterable) -> pd.DataFrame:

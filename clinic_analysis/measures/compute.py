@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from clinic_analysis.ingest.tables import ClinicData
-from clinic_analysis.measures import activity, completeness, dynamics, repeat, summary
+from clinic_analysis.measures import activity, completeness, dynamics, readings, repeat, summary
 from clinic_analysis.measures.history import TOO_LITTLE_HISTORY, enough_history, months_of_history
 from clinic_analysis.params import Params
 
@@ -102,6 +102,8 @@ def compute_measures(
     for key, (start, end) in (("new_last_12m", summary.window_12m(as_of)),
                               ("new_prev_12m", summary.window_12m(as_of, 1))):  # fmt: skip
         metrics["base"][key] = int(((first > start) & (first <= end)).sum())
+    new_change = readings.change(metrics["base"]["new_last_12m"], metrics["base"]["new_prev_12m"])
+    metrics["base"]["new_growth_12m"] = new_change
     req = dynamics.required_growth(days, money, as_of, has_amount=has_amount)
     if not enough:  # retention over a year cannot be read from less than a year
         req["targets"] = {}
@@ -119,6 +121,7 @@ def compute_measures(
         }
         for r in flow.itertuples()
     ]
+    metrics["base"]["flow_last_12m"] = readings.flow_sums(flow)
     metrics["base"]["pre_appointment_rate"] = _f(
         dynamics.pre_appointment_rate(days, data.visits, as_of)
     )
@@ -163,6 +166,10 @@ def compute_measures(
         {"month": r["month"].strftime("%Y-%m"), **{k: int(r[k]) for k in activity.PHASES}}
         for _, r in mix.iterrows()
     ]
+    if enough:  # the readings of the section (shares, those at risk, the active trend)
+        covered = readings.covered(mix, days["day"].min() if len(days) else None)
+        a = metrics["activity"]
+        a.update(readings.phase_readings(a["counts"], a["revenue_12m"], covered, activity.PHASES))
 
     # ------------------------------------------------------------------ repeat
     fs = repeat.first_and_second(days)
@@ -217,6 +224,9 @@ def compute_measures(
         frames[f"repeat_{name}"] = table
         metrics["repeat"][name] = _breakdown_metrics(table)
     metrics["repeat"]["not_available"] = missing_breakdowns
+    metrics["repeat"]["pooled_groups"] = readings.pooled_groups(
+        {k[len("repeat_") :]: v for k, v in frames.items() if k.startswith("repeat_")}
+    )
     frames["cohorts"] = (
         repeat.cohort_matrix(days, as_of) if len(days) and enough else pd.DataFrame()
     )
@@ -236,6 +246,7 @@ def compute_measures(
         "not_exported": [f for f in completeness.FIELDS if f not in flags],
         "contactable": _f(pp["contactable"].mean()) if len(pp) else None,
         "mean_score": _f(pp["completeness"].mean()),
+        "uncontactable": int((~pp["contactable"].astype(bool)).sum()),
     }
     year = first.reindex(pp.index).dt.year
     by_year = flags.assign(year=year, contactable=pp["contactable"]).groupby("year").mean()

@@ -343,17 +343,25 @@ def since_last(then: dict | None, now: dict) -> dict:
     return out
 
 
+def _totals(by: dict) -> dict:
+    """Listed, called and no longer found patients over the segments."""
+    return {
+        k: int(sum(m.get(k, 0) for m in by.values())) for k in ("listed", "called", "not_found")
+    }
+
+
 def attach(audit: Audit, history: Path | None) -> None:
-    """Find the previous audit and add ``followup`` and ``since_last`` to the metrics, the
-    per-row table to ``frames['followup']``, and carry "do not call" marks forward (the
-    call lists and ``calls`` in metrics are then recounted). No previous audit: the
-    metrics say so (``followup.previous: null``)."""
+    """Find the previous audit and set ``audit.followup`` and ``audit.since_last`` (with
+    the per-row table in ``followup.rows``), and carry "do not call" marks forward (the
+    call lists and ``audit.calls`` are then recounted). No previous audit: the metrics say
+    so (``followup.previous: null``)."""
     from clinic_analysis.measures.calls import call_metrics, calls_of, mark_do_not_call
+    from clinic_analysis.measures.results import Calls, Followup, SinceLast
 
     prev = find_previous(audit.params, audit.data.as_of, history)
-    fu: dict = {"previous": None, "by_segment": {}}
-    audit.metrics["followup"] = fu
-    audit.metrics["since_last"] = {}
+    fu = Followup(previous=None, by_segment={})
+    audit.followup = fu
+    audit.since_last = SinceLast()
     if prev is None:
         return
     if prev.as_of is not None and prev.as_of >= audit.data.as_of:
@@ -362,24 +370,26 @@ def attach(audit: Audit, history: Path | None) -> None:
             f"audit's {audit.data.as_of.date()}",
             hint="name the filled-in lists of an earlier audit under followup:, or a later as_of",
         )
-    fu["previous"] = {
+    fu.previous = {
         "as_of": prev.as_of.date().isoformat() if prev.as_of is not None else None,
         "source": prev.source,
         "call_lists": prev.workbook is not None,
     }
-    audit.metrics["since_last"] = since_last(prev.metrics, audit.metrics)
+    fu.totals = _totals(fu.by_segment)
+    audit.since_last = SinceLast(figures=since_last(prev.metrics, audit.metrics))
     if prev.workbook is None or prev.as_of is None:
         return
     lists = read_outcomes(prev.workbook)
     by, rows = measure(lists, audit.data, prev.as_of, audit.data.patients)
-    fu["by_segment"] = by
+    fu.by_segment = by
+    fu.totals = _totals(by)
     on_lists = lists[lists["list"] != "do_not_contact"]
-    fu["outcomes"] = {k: int((on_lists["outcome"] == k).sum()) for k in (*OUTCOMES, "other")}
-    audit.frames["followup"] = rows.drop(columns=["keys"])
+    fu.outcomes = {k: int((on_lists["outcome"] == k).sum()) for k in (*OUTCOMES, "other")}
+    fu.rows = rows.drop(columns=["keys"])
     marked = lists[(lists["outcome"] == "do_not_call") | (lists["list"] == "do_not_contact")]
     person_of = persons_by_card(audit.data.patients)
     dnc = sorted({person_of[k] for keys in marked["keys"] for k in keys if k in person_of})
-    audit.frames["do_not_call"] = dnc
-    fu["do_not_call_carried"] = len(dnc)
-    audit.frames["calls"] = mark_do_not_call(calls_of(audit), dnc)  # ranks stay as they were
-    audit.metrics["calls"] = call_metrics(audit.frames["calls"])
+    fu.do_not_call = dnc
+    fu.do_not_call_carried = len(dnc)
+    table = mark_do_not_call(calls_of(audit), dnc)  # ranks stay as they were
+    audit.calls = Calls.from_metrics(call_metrics(table), table=table)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from clinic_analysis.measures.history import TOO_LITTLE_HISTORY
+from clinic_analysis.models.results import Forecast
 
 if TYPE_CHECKING:
     from clinic_analysis.audit import Audit
@@ -22,8 +23,6 @@ if TYPE_CHECKING:
 NOT_EXPORTED = "not_exported"
 # per-patient columns that are money (NaN without amounts)
 MONEY_COLUMNS = ("revenue", "revenue_12m", "historic_value", "expected_spend", "clv_12m")
-# frames drawn from money only
-MONEY_FRAMES = ("forecast", "backtest", "delay", "potential")
 # model notes about money models, meaningless without amounts
 MONEY_NOTES = ("gg_assumption_failed", "gg_q_below_one", "gg_not_converged", "forecast_failed")
 
@@ -48,44 +47,48 @@ def _nulls(d):
     return None
 
 
+def _blank(section, *keys: str) -> None:
+    """Set each money field of ``section`` that is set to its shape with None leaves."""
+    for k in keys:
+        if section.has(k):
+            setattr(section, k, _nulls(getattr(section, k)))
+
+
 def blank_money(audit: Audit) -> None:
     """Without visit amounts: every money figure becomes None / NaN and money charts go.
     Without plan amounts: the plan balances become None. Changes ``audit`` in place."""
-    m, data = audit.metrics, audit.data
-    if not has_plan_amounts(data) and "plan_balance" in m.get("refusers", {}):
-        m["refusers"]["plan_balance"] = _nulls(m["refusers"]["plan_balance"])
+    data = audit.data
+    if not has_plan_amounts(data):
+        _blank(audit.refusers, "plan_balance")
     if has_amounts(data):
         return
-    m["revenue"] = _nulls(m.get("revenue", {}))
-    if "paid" in m.get("base", {}).get("by_rule", {}):  # "paid" is read from the amounts
-        m["base"]["by_rule"]["paid"] = None
-    base = m.get("base", {})
-    if "required_growth_for_revenue" in base:
-        base["required_growth_for_revenue"] = _nulls(base["required_growth_for_revenue"])
-    inputs = base.get("required_growth_inputs", {})
+    rev = audit.revenue
+    _blank(rev, *(k for k in rev.as_metrics() if k not in NOT_MONEY))
+    base = audit.base
+    if "paid" in base.by_rule:  # "paid" is read from the amounts
+        base.by_rule["paid"] = None
+    _blank(base, "required_growth_for_revenue")
     for k in ("revenue_per_retained", "revenue_per_new", "revenue_12m"):
-        if k in inputs:
-            inputs[k] = None
-    if "revenue_12m" in m.get("activity", {}):
-        m["activity"]["revenue_12m"] = _nulls(m["activity"]["revenue_12m"])
-    ref = m.get("refusers", {})
-    for k in ("stake", "potential", "potential_by_segment", "delay_cost", "model_value_12m"):
-        if k in ref:
-            ref[k] = _nulls(ref[k])
-    if "return_history" in ref:
-        ref["return_history"]["average_check"] = None
-    anomalies = m.get("data_quality", {}).get("anomalies", {})
+        if k in base.required_growth_inputs:
+            base.required_growth_inputs[k] = None
+    _blank(audit.activity, "revenue_12m", "at_risk_revenue_12m")
+    ref = audit.refusers
+    _blank(ref, "stake", "potential", "potential_by_segment", "delay_cost", "model_value_12m")
+    ref.return_history["average_check"] = None
+    anomalies = audit.data_quality.anomalies
     for k in list(anomalies):
         if k.endswith("_amount") or "amount_" in k:
             anomalies[k] = None
-    models = m.get("models", {})
-    if models.get("status") not in (TOO_LITTLE_HISTORY, None):  # ran: their money parts cannot
-        models["gamma_gamma"] = {"status": NOT_EXPORTED}
-        models["clv"] = {"status": NOT_EXPORTED}
-        models["notes"] = [n for n in models.get("notes", []) if n not in MONEY_NOTES]
-        m["forecast"] = {"status": NOT_EXPORTED}
-    for k in MONEY_FRAMES:
-        audit.frames.pop(k, None)
+    models = audit.models
+    if models.status not in (TOO_LITTLE_HISTORY, None):  # ran: their money parts cannot
+        models.gamma_gamma = {"status": NOT_EXPORTED}
+        models.clv = {"status": NOT_EXPORTED}
+        models.notes = [n for n in (models.notes or []) if n not in MONEY_NOTES]
+        audit.forecast = Forecast(status=NOT_EXPORTED)
+    ref.potential_table = None  # the money charts and tables go
+    ref.delay = None
+    audit.forecast.by_month = None
+    audit.forecast.backtest_runs = None
     for col in MONEY_COLUMNS:
         if col in audit.patients:
             audit.patients[col] = np.nan
@@ -102,7 +105,7 @@ def contact_reach(audit: Audit) -> dict[str, int | None]:
     present = audit.data.present.get("patients", [])
     if not {"phone", "email"} & set(present):
         return {s: None for s in SEGMENTS}
-    seg = audit.frames["segments"]["segment"]
+    seg = audit.refusers.segments["segment"]
     cards = audit.data.patients.set_index("patient_id").reindex(seg.index)
     ok = contactable(cards, field_flags(cards, present, audit.params.clinic.phone_region))
     return {s: int(ok[seg == s].sum()) for s in SEGMENTS}
@@ -113,9 +116,10 @@ def apply(audit: Audit) -> None:
     segments nobody can be contacted in (``refusers.contactable``), and reachability
     without any phone or e-mail exported."""
     blank_money(audit)
-    audit.metrics["refusers"]["contactable"] = contact_reach(audit)
-    comp = audit.metrics.get("completeness", {})
-    if not {"phone", "email"} & set(audit.data.present.get("patients", [])) and comp:
-        comp["contactable"] = None  # reachability is unknown, not 0%
-        for year in comp.get("by_year", {}).values():
+    audit.refusers.contactable = contact_reach(audit)
+    comp = audit.completeness
+    if not {"phone", "email"} & set(audit.data.present.get("patients", [])):
+        comp.contactable = None  # reachability is unknown, not 0%
+        comp.uncontactable = None
+        for year in comp.by_year.values():
             year.pop("contactable", None)

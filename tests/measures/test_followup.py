@@ -179,6 +179,7 @@ def test_the_follow_up_reports_what_the_generator_did(loop):
     called = sum(t["called"] for t in truth["by_segment"].values())
     listed = sum(t["listed"] for t in truth["by_segment"].values())
     assert 0.4 < called / listed < 0.8  # the generator's 60 % of calls
+    assert (audit.followup.totals["listed"], audit.followup.totals["called"]) == (listed, called)
     assert audit.metrics["followup"]["previous"]["as_of"] == truth["previous_as_of"]
 
 
@@ -250,7 +251,6 @@ def test_a_first_audit_says_there_is_nothing_to_compare_yet(loop, tmp_path):
 
     audit, _, _ = loop
     first = copy.copy(audit)
-    first.metrics = dict(audit.metrics)
     first.params = audit.params.model_copy(update={"followup": type(audit.params.followup)()})
     followup.attach(first, tmp_path / "history")  # an empty archive
     assert first.metrics["followup"] == {"previous": None, "by_segment": {}}
@@ -272,8 +272,6 @@ def test_without_params_the_previous_audit_is_read_from_the_history_folder(loop,
     shutil.copy(folder / "data" / "previous" / "call_lists.xlsx", entry)  # as issued
     shutil.copy(folder / "data" / "call_lists.filled.xlsx", entry)  # the clinic's copy
     again = copy.copy(audit)
-    again.metrics = dict(audit.metrics)
-    again.frames = dict(audit.frames)
     again.params = audit.params.model_copy(update={"followup": type(audit.params.followup)()})
     followup.attach(again, tmp_path / "history")
     assert again.metrics["followup"]["previous"]["source"] == "history"
@@ -288,7 +286,6 @@ def test_lists_of_an_audit_not_before_this_one_are_one_clear_error(loop):
 
     audit, _, _ = loop
     late = copy.copy(audit)
-    late.metrics = dict(audit.metrics)
     late.data = copy.copy(audit.data)
     late.data.as_of = pd.Timestamp("2026-10-31")  # the previous audit's own date
     with pytest.raises(ParamsError, match="not before this audit"):

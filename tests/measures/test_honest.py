@@ -147,12 +147,12 @@ def test_a_segment_whose_patients_have_no_valid_phone_is_flagged(short):
     assert _text(V.unreachable_note(c)).strip() == ""  # everyone has a phone here
     counts = short.metrics["refusers"]["counts"]
     segment = next(s for s in ("no_show", "consulted_only", "lapsed") if counts[s])
-    reach = dict(short.metrics["refusers"]["contactable"])
-    short.metrics["refusers"]["contactable"] = {**reach, segment: 0}
+    reach = dict(short.refusers.contactable)
+    short.refusers.contactable = {**reach, segment: 0}
     try:
         text = _text(V.unreachable_note(c))
     finally:
-        short.metrics["refusers"]["contactable"] = reach
+        short.refusers.contactable = reach
     assert "Nobody can be contacted in" in text
     assert c.t(f"seg.{segment}") in text
 
@@ -214,7 +214,7 @@ def test_short_history_activity_limits_and_retention_carry_the_status(short):
     assert m["repeat"]["new_patient_retention"] is None
     assert m["repeat"]["retention_status"] == TOO_LITTLE_HISTORY
     assert m["base"]["growth_12m"] is None and m["revenue"]["growth_12m"] is None
-    assert short.frames["cohorts"].empty and short.frames["retention_by_month"].empty
+    assert short.repeat.cohorts.empty and short.repeat.retention_by_month.empty
 
 
 def test_short_history_phases_use_the_stated_defaults_not_six_week_artefacts(short):
@@ -304,17 +304,17 @@ def test_the_refuser_kpi_counts_the_refuser_rows_of_the_segments_table(no_amount
 
 def test_the_retention_sentence_follows_the_retention_figure(no_amounts):
     c = V.Context(no_amounts)
-    r = no_amounts.metrics["repeat"]
-    saved = r["new_patient_retention"]
+    r = no_amounts.repeat
+    saved = r.new_patient_retention
     try:
-        r["new_patient_retention"] = 0.9
+        r.new_patient_retention = 0.9
         assert "above the industry mark" in _text(V.repeat_reading(c))
-        r["new_patient_retention"] = 0.2
+        r.new_patient_retention = 0.2
         assert "below the industry mark" in _text(V.repeat_reading(c))
-        r["new_patient_retention"] = None
+        r.new_patient_retention = None
         assert "industry mark" not in _text(V.repeat_reading(c))
     finally:
-        r["new_patient_retention"] = saved
+        r.new_patient_retention = saved
 
 
 def test_the_dynamics_reading_compares_years_only_with_two_years_of_data(no_amounts, short):
@@ -392,6 +392,6 @@ def test_without_amounts_a_list_to_call_shows_its_value_as_not_exported(no_amoun
     import copy
 
     audit = copy.deepcopy(no_amounts)
-    audit.metrics["calls"]["sheets"] = {"no_show": 3}  # as if phones had been exported
+    audit.calls.sheets = {"no_show": 3}  # as if phones had been exported
     text = _text(V.action_plan_table(V.Context(audit)))
     assert "not exported" in text and not re.search(r"R\$\s*\d", text)

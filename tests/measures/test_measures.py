@@ -379,7 +379,7 @@ def test_repeat_headline_needs_twelve_months_of_history(tmp_path):
     assert r["status_12m"] == "too_little_history"
     assert r["rate_12m"] is None and r["rate_12m_ci"] is None
     assert r["rate"] == 1.0  # the lifetime share stays, labelled
-    assert "repeat_by_cohort_year" not in a.frames
+    assert "by_cohort_year" not in a.repeat.breakdowns
 
 
 # ----------------------------------------------------------------------------- month series

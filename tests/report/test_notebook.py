@@ -180,11 +180,19 @@ class _Section(SimpleNamespace):
 
 
 def _context(metrics: dict):
-    """An audit whose sections (``audit.refusers``...) hold the given figures, the rest None."""
+    """An audit whose sections (``audit.refusers``...) hold the given figures, the rest None;
+    the readings compute_audit adds (frozen money, the forecast's totals) computed as it does."""
+    from clinic_analysis.measures.readings import refuser_readings
+    from clinic_analysis.models.results import horizon_totals
+
     sections = {
         name: _Section(**metrics.get(name, {}))
         for name in ("refusers", "forecast", "revenue", "repeat", "completeness", "calls")
     }
+    r = metrics.get("refusers", {})
+    sections["refusers"].frozen = refuser_readings({}, r.get("at_stake", {}), {})["frozen"]
+    for k, v in horizon_totals(metrics.get("forecast", {})).items():
+        setattr(sections["forecast"], k, v)
     audit = SimpleNamespace(data=SimpleNamespace(as_of=pd.Timestamp("2026-10-31")), **sections)
     return SimpleNamespace(audit=audit, t=Catalog("en"), f=Formatter("en", "UAH"))
 

@@ -48,8 +48,6 @@ def activity_table(c: Context) -> Table | Group:
     if a.status == TOO_LITTLE_HISTORY:
         return Group([])  # the section's intro says why
     th = a.thresholds_days
-    # computed in view: moved to compute by wt-typed (the phase shares, the day ranges)
-    total = sum(a.counts.values()) or 1
     ranges = {
         "active": f"≤ {th['active']}",
         "at_risk": f"{th['active'] + 1}–{th['at_risk']}",
@@ -62,7 +60,7 @@ def activity_table(c: Context) -> Table | Group:
             "phase": [t(f"act.phase.{p}") for p in PHASES],
             "days": [ranges[p] for p in PHASES],
             "patients": [a.counts[p] for p in PHASES],
-            "share": [a.counts[p] / total for p in PHASES],
+            "share": [a.shares[p] for p in PHASES],
             "revenue": [a.revenue_12m[p] for p in PHASES],
             "action": [t(f"act.action.{p}") for p in PHASES],
         }
@@ -76,7 +74,7 @@ def activity_table(c: Context) -> Table | Group:
 
 def activity_mix_chart(c: Context) -> Chart | Group:
     t, f = c.t, c.f
-    mix = _covered(c, c.audit.frames.get("phase_mix"))
+    mix = _covered(c, c.audit.activity.phase_mix)
     if mix is None or mix.empty:
         return Group([])  # too little history: the section's intro says why
     fig, ax = plt.subplots(figsize=plots.WIDE)
@@ -97,27 +95,20 @@ def activity_reading(c: Context) -> Callout | Group:
     a = c.audit.activity
     if a.status == TOO_LITTLE_HISTORY:
         return Group([])
-    mix = _covered(c, c.audit.frames.get("phase_mix"))
-    counts = a.counts
-    # computed in view: moved to compute by wt-typed (the active share now and a year ago,
-    # the patients and revenue at risk, the lost patients)
-    total = sum(counts.values()) or 1
+    act = a
     trend = ""
-    if mix is not None and len(mix) >= 13:
-        share_now = mix["active"].iloc[-1] / max(mix[list(counts)].iloc[-1].sum(), 1)
-        share_then = mix["active"].iloc[-13] / max(mix[list(counts)].iloc[-13].sum(), 1)
+    if act.active_share_year_ago is not None:
+        share_now, share_then = act.active_share_now, act.active_share_year_ago
         key = "act.trend_up" if share_now >= share_then else "act.trend_down"
         trend = " " + t(key, now=f.percent(share_now), then=f.percent(share_then))
     fields = dict(
-        active=f.percent(counts["active"] / total),
-        risk=f.number(counts["at_risk"] + counts["lapsing"]),
-        lost=f.number(counts["lost_1y"] + counts["lost_2y"]),
+        active=f.percent(act.shares["active"]),
+        risk=f.number(act.at_risk_patients),
+        lost=f.number(act.lost_patients),
     )
     if _amounts(c):
-        rev = a.revenue_12m
-        text = t(
-            "act.reading", risk_revenue=f.money_short(rev["at_risk"] + rev["lapsing"]), **fields
-        )
+        risk_revenue = f.money_short(act.at_risk_revenue_12m)
+        text = t("act.reading", risk_revenue=risk_revenue, **fields)
     else:
         text = t("honest.act_reading_no_amounts", **fields)
     return P.callout(html.escape(text + trend))

@@ -46,7 +46,7 @@ def completeness_chart(c: Context) -> Chart | Group:
 def completeness_by_year_table(c: Context) -> Table | Group:
     """Fields as rows, the last six first-visit years as columns (fits an A4 page)."""
     t, f = c.t, c.f
-    by_year = c.audit.frames.get("completeness_by_year")
+    by_year = c.audit.completeness.by_year_table
     if by_year is None or by_year.empty:
         return Group([])
     wide = by_year.set_index("year").tail(6).T
@@ -73,8 +73,7 @@ def completeness_reading(c: Context) -> Callout:
             t(
                 "comp.reading",
                 contactable=f.percent(m.contactable),
-                # computed in view: moved to compute by wt-typed (the patients not reachable)
-                n=f.number(round((1 - m.contactable) * c.audit.base.patients)),
+                n=f.number(c.audit.completeness.uncontactable),
             )
         ]
     if m.not_exported:

@@ -18,38 +18,11 @@ from clinic_analysis.report.i18n import Catalog, Formatter
 CHART_MONTHS = 60  # monthly charts show the last five years
 
 
-SECTIONS = (
-    "clinic", "base", "revenue", "ledger", "data_quality", "activity", "repeat", "completeness",
-    "history", "refusers", "forecast", "models", "calls", "followup", "since_last",
-)  # fmt: skip
-
-
-class _Section(dict):
-    """TEMPORARY (issue 11 transition): a metrics.json section read as attributes; a missing
-    key reads None. Removed when the typed results land."""
-
-    def __getattr__(self, name: str):
-        return self.get(name)
-
-
-class _TypedView:
-    """TEMPORARY (issue 11 transition): ``audit.<section>.<key>`` over metrics.json's dicts,
-    the contract the typed results fulfil."""
-
-    def __init__(self, audit: Audit) -> None:
-        self.__dict__["_audit"] = audit
-
-    def __getattr__(self, name: str):
-        if name in SECTIONS:
-            return _Section(self._audit.metrics.get(name) or {})
-        return getattr(self._audit, name)
-
-
 class Context:
     """What every view needs: the audit, the catalogue and the formatter."""
 
     def __init__(self, audit: Audit) -> None:
-        self.audit = audit if hasattr(audit, "repeat") else _TypedView(audit)
+        self.audit = audit
         self.t = Catalog(audit.params.clinic.language)
         self.f = Formatter(audit.params.clinic.language, audit.params.clinic.currency)
         self.palette = plots.set_report_theme(audit.params.report.branding.colour)
@@ -115,11 +88,6 @@ def _get(d, *path):
         if d is None:
             return None
     return d
-
-
-def _sum(values) -> float | None:
-    vals = [v for v in (values or []) if v is not None]
-    return float(sum(vals)) if vals else None
 
 
 def _or_missing(c: Context, fmt, x) -> str:

@@ -46,7 +46,7 @@ def dynamics_kpis(c: Context) -> Kpis:
 
 def dynamics_flow_chart(c: Context) -> Chart | Callout:
     t, f = c.t, c.f
-    flow = c.audit.frames.get("flow")
+    flow = c.audit.base.flow
     if flow is None or flow.empty:
         return P.callout(html.escape(t("dyn.no_data")), kind="warn")
     flow = _covered(c, flow)
@@ -98,15 +98,14 @@ def required_growth_reading(c: Context) -> Callout | Group:
 def dynamics_reading(c: Context) -> Callout | Group:
     t, f = c.t, c.f
     base, history = c.audit.base, c.audit.history
-    flow = c.audit.frames.get("flow")
+    flow = base.flow
     if flow is None or flow.empty:
         return Group([])
-    last12 = flow.tail(12)
+    last12 = base.flow_last_12m
     fields = dict(
-        # computed in view: moved to compute by wt-typed (the flow of the last 12 months)
-        new=f.number(last12["new"].sum()),
-        recaptured=f.number(last12["recaptured"].sum()),
-        lost=f.number(last12["lost"].sum()),
+        new=f.number(last12["new"]),
+        recaptured=f.number(last12["recaptured"]),
+        lost=f.number(last12["lost"]),
         pre=f.percent(base.pre_appointment_rate),
     )
     if history.year_on_year:

@@ -27,9 +27,8 @@ def followup_intro(c: Context) -> Callout:
         "fu.intro",
         then=f.date(prev["as_of"]) if prev.get("as_of") else "—",
         now=f.date(c.audit.data.as_of),
-        # computed in view: moved to compute by wt-typed (listed and called, all lists)
-        listed=f.number(sum(m["listed"] for m in by.values())),
-        called=f.number(sum(m["called"] for m in by.values())),
+        listed=f.number(c.audit.followup.totals["listed"]),
+        called=f.number(c.audit.followup.totals["called"]),
     )
     if not by:
         text += " " + t("fu.no_lists")
@@ -103,8 +102,7 @@ def followup_note(c: Context) -> Paragraph | Group:
     if not by:
         return Group([])
     text = t("fu.note")
-    # computed in view: moved to compute by wt-typed (listed patients no longer found)
-    lost = sum(m.get("not_found", 0) for m in by.values())
+    lost = c.audit.followup.totals["not_found"]
     if lost:
         text += " " + t("fu.unmatched", n=f.number(lost))
     return P.paragraph(html.escape(text), muted=True)

@@ -15,7 +15,7 @@ from clinic_analysis.report.views.models import _models_off
 
 def forecast_chart(c: Context) -> Chart | Callout | Group:
     t, f = c.t, c.f
-    fc = c.audit.frames.get("forecast")
+    fc = c.audit.forecast.by_month
     if _models_off(c):
         return Group([])
     if not _amounts(c):
@@ -38,7 +38,7 @@ def forecast_table(c: Context) -> Table | Group:
     """Month by month: revenue with no action, its band ``(low, high)``, what the calls
     add and the total with calls. The month is its label (text, left-aligned)."""
     t, f = c.t, c.f
-    fc = c.audit.frames.get("forecast")
+    fc = c.audit.forecast.by_month
     if fc is None:
         return Group([])
     df = fc.copy()
@@ -57,7 +57,7 @@ def forecast_table(c: Context) -> Table | Group:
 
 def backtest_chart(c: Context) -> Group | Callout:
     t, f = c.t, c.f
-    bt = c.audit.frames.get("backtest")
+    bt = c.audit.forecast.backtest_runs
     fm = c.audit.forecast.backtest or {}
     if _models_off(c):
         return Group([])

@@ -69,24 +69,20 @@ def glance_reading(c: Context) -> Callout:
     """A plain-language reading of the last 12 months against the 12 before."""
     t, f = c.t, c.f
     base, revenue, history = c.audit.base, c.audit.revenue, c.audit.history
-    mo = c.audit.monthly
     if not history.year_on_year:
         return _too_little(c, history.year_on_year_months)
     # the one "last 12 months" window (summary.last_12_months), as dynamics and activity
-    new_l, new_p = base.new_last_12m, base.new_prev_12m
+    new_l = base.new_last_12m
     if not _amounts(c):
         text = t(
             "honest.glance_no_amounts",
             new=f.number(new_l),
-            # computed in view: moved to compute by wt-typed
-            new_change=_pct_signed(f, (new_l / new_p - 1) if new_p else None),
+            new_change=_pct_signed(f, base.new_growth_12m),
         )
         return P.callout(html.escape(text))
-    last = mo.tail(12)
     rev_l = revenue.last_12m
     change = revenue.growth_12m
-    # computed in view: moved to compute by wt-typed
-    new_change = (new_l / new_p - 1) if new_p else None
+    new_change = base.new_growth_12m
     key = "glance.reading_up" if (change or 0) >= 0 else "glance.reading_down"
     text = t(
         key,
@@ -96,7 +92,6 @@ def glance_reading(c: Context) -> Callout:
         new_change=(("+" if new_change >= 0 else "−") + f.percent(abs(new_change)))
         if new_change is not None
         else "—",
-        # computed in view: moved to compute by wt-typed (the best month of the 12)
-        best=f.month(last.loc[last["revenue"].idxmax(), "month"], "wide"),
+        best=f.month(revenue.best_month_12m, "wide"),
     )
     return P.callout(html.escape(text))

@@ -75,15 +75,12 @@ def model_choice_table(c: Context) -> Group | Callout:
 
 def models_kpis(c: Context) -> Kpis | Group:
     t, f = c.t, c.f
-    p = c.audit.patients
-    if "p_alive" not in p:
+    if "p_alive" not in c.audit.patients:
         return Group([])
-    base = p[p["in_base"]]
     return P.kpis(
         [
-            # computed in view: moved to compute by wt-typed (mean P(alive), expected visits)
-            (f.percent(base["p_alive"].mean()), t("mod.kpi.p_alive")),
-            (f.number(base["expected_visits_12m"].sum()), t("mod.kpi.visits")),
+            (f.percent(c.audit.models.p_alive["base_mean"]), t("mod.kpi.p_alive")),
+            (f.number(c.audit.models.expected_visits_12m), t("mod.kpi.visits")),
             (_money(c, (c.audit.models.clv or {}).get("total_12m")), t("mod.kpi.clv")),
             (_money(c, c.audit.forecast.total_12m), t("mod.kpi.forecast")),
         ]
@@ -96,20 +93,18 @@ def p_alive_by_phase(c: Context) -> Group:
     from clinic_analysis.measures.activity import PHASES
 
     t, f = c.t, c.f
-    p = c.audit.patients
-    if "p_alive" not in p:
+    if "p_alive" not in c.audit.patients:
         return Group([])
-    # computed in view: moved to compute by wt-typed (patients and mean P(alive) by phase)
-    g = p[p["in_base"]].groupby("phase", observed=False)["p_alive"].agg(["size", "mean"])
-    g = g.reindex(list(PHASES))
+    by = c.audit.models.p_alive["by_phase"]
     df = pd.DataFrame(
         {
-            "phase": [t(f"act.phase.{x}") for x in g.index],
-            "patients": g["size"].to_numpy(),
-            "p_alive": g["mean"].to_numpy(),
+            "phase": [t(f"act.phase.{x}") for x in PHASES],
+            "patients": [by[x]["patients"] for x in PHASES],
+            "p_alive": [by[x]["mean"] for x in PHASES],
         }
     )
-    text = t("mod.phase_agree" if phases_agree(g["mean"]) else "mod.phase_disagree")
+    mean = pd.Series([by[x]["mean"] for x in PHASES], dtype=float)
+    text = t("mod.phase_agree" if phases_agree(mean) else "mod.phase_disagree")
     return Group(
         [
             P.table(
@@ -132,7 +127,7 @@ def phases_agree(p_alive) -> bool:
 
 def holdout_chart(c: Context) -> Group | Callout:
     t, f = c.t, c.f
-    hb = c.audit.frames.get("holdout_by_frequency")
+    hb = c.audit.models.holdout_by_frequency
     h = c.audit.models.holdout
     if _models_off(c):
         return Group([])
@@ -157,15 +152,14 @@ def holdout_chart(c: Context) -> Group | Callout:
         pred=f.number(h["predicted_total"]),
         actual=f.number(h["actual_total"]),
         mae=f.number(h["mae"], 2),
-        # computed in view: moved to compute by wt-typed (the holdout's relative error)
-        err=f.percent(abs(h["predicted_total"] / max(h["actual_total"], 1) - 1)),
+        err=f.percent(h["total_error"]),
     )
     return Group([P.figure(fig, t("mod.caption.holdout")), P.callout(html.escape(text))])
 
 
 def frequency_fit_chart(c: Context) -> Chart | Group:
     t = c.t
-    ff = c.audit.frames.get("frequency_fit")
+    ff = c.audit.models.frequency_fit
     if ff is None:
         return Group([])
     fig, ax = plt.subplots(figsize=(10, 3.0))
@@ -209,9 +203,9 @@ def clv_chart(c: Context) -> Group | Callout:
         xlabel=t("mod.axis.decile"),
         money_fmt=f.money_short,
     )
-    share = (c.audit.models.clv or {}).get("top_decile_share")
-    # computed in view: moved to compute by wt-typed (the base's 12-month CLV total)
-    text = t("mod.clv_reading", share=f.percent(share), total=f.money_short(values.sum()))
+    clv = c.audit.models.clv or {}
+    share, total = clv.get("top_decile_share"), clv.get("base_total_12m")
+    text = t("mod.clv_reading", share=f.percent(share), total=f.money_short(total))
     return Group([P.figure(fig, t("mod.caption.clv")), P.callout(html.escape(text))])
 
 
@@ -219,7 +213,7 @@ def clusters_block(c: Context) -> Group | Callout:
     import pandas as pd
 
     t, f = c.t, c.f
-    prof = c.audit.frames.get("cluster_profile")
+    prof = c.audit.models.cluster_profile
     cl = c.audit.models.clusters or {}
     if _models_off(c):
         return Group([])

@@ -78,7 +78,6 @@ def segments_table(c: Context) -> Table:
     from clinic_analysis.measures.refusers import SEGMENTS
 
     r, t, f = c.audit.refusers, c.t, c.f
-    total = sum(r.counts.values()) or 1  # computed in view: moved to compute by wt-typed
     plan_money = gaps.has_plan_amounts(c.audit.data)
     rows = []
     for s in SEGMENTS:
@@ -90,7 +89,7 @@ def segments_table(c: Context) -> Table:
             {
                 "segment": t(f"seg.{s}"),
                 "patients": n,
-                "share": n / total,  # computed in view: moved to compute by wt-typed
+                "share": r.shares[s],
                 "balance": r.plan_balance.get(s) or None,
                 "model_value": (r.model_value_12m or {}).get(s) or None,
                 "potential": pot,
@@ -131,7 +130,7 @@ def segment_ages_chart(c: Context) -> Chart | Paragraph:
     from clinic_analysis.measures.refusers import AGE_BUCKETS, REFUSER_SEGMENTS
 
     t = c.t
-    ages = c.audit.frames.get("segment_ages")
+    ages = c.audit.refusers.segment_ages
     rows = [s for s in (*REFUSER_SEGMENTS, "lapsed") if ages is not None and s in ages.index]
     if not rows or not ages.loc[rows].to_numpy().sum():
         return P.paragraph(html.escape(t("honest.no_refusers")), muted=True)
@@ -173,8 +172,7 @@ def scenarios_table(c: Context) -> Table | Callout:
     rows.append(
         {
             "segment": t("ref.total"),
-            # computed in view: moved to compute by wt-typed
-            "patients": sum(x["patients"] for x in rows),
+            "patients": r.potential_patients,
             **{sc: r.potential[sc] for sc in SCENARIOS},
         }
     )
@@ -213,7 +211,7 @@ def potential_method(c: Context) -> Paragraph | Group:
 
 def delay_chart(c: Context) -> Chart | Callout | Group:
     t, f = c.t, c.f
-    d = c.audit.frames.get("delay")
+    d = c.audit.refusers.delay
     if not _amounts(c):
         return _no_amounts(c)
     if d is None or d.empty:

@@ -66,7 +66,7 @@ def repeat_reading(c: Context) -> Callout:
 
 def repeat_days_chart(c: Context) -> Chart | Callout:
     t = c.t
-    d = c.audit.frames.get("days_to_second")
+    d = c.audit.repeat.days_to_second
     if d is None or d.empty:
         return P.callout(html.escape(t("rep.no_repeats")), kind="warn")
     fig, ax = plt.subplots(figsize=plots.WIDE)
@@ -83,7 +83,7 @@ def repeat_days_chart(c: Context) -> Chart | Callout:
 
 def repeat_retention_chart(c: Context) -> Chart | Callout:
     t, f = c.t, c.f
-    ret = _covered(c, c.audit.frames.get("retention_by_month"))
+    ret = _covered(c, c.audit.repeat.retention_by_month)
     if not _enough(c):
         return _too_little(c)
     if ret is None or ret.empty:
@@ -115,7 +115,7 @@ def repeat_breakdown(c: Context, name: str) -> Group | Callout:
     """Dot chart and table of one breakdown (by_doctor, by_service_line, ...)."""
     t, f = c.t, c.f
     r = c.audit.repeat
-    table = c.audit.frames.get(f"repeat_{name}")
+    table = r.breakdowns.get(name)
     if table is None and name not in r.not_available:
         return P.callout(html.escape(t("rep.breakdown_short")), kind="warn")
     if table is None:
@@ -151,7 +151,7 @@ def repeat_breakdown(c: Context, name: str) -> Group | Callout:
             },
         )
     )
-    pooled = int(table["pooled_groups"].sum())  # computed in view: moved to compute by wt-typed
+    pooled = c.audit.repeat.pooled_groups.get(name, 0)
     if pooled:
         min_size = f.number(r.min_group_size)
         text = t("rep.pooled", n=f.number(pooled), min=min_size)
@@ -163,7 +163,7 @@ def repeat_breakdown(c: Context, name: str) -> Group | Callout:
 
 def repeat_cohort_chart(c: Context) -> Chart | Callout:
     t = c.t
-    share = c.audit.frames.get("cohorts")
+    share = c.audit.repeat.cohorts
     if not _enough(c):
         return _too_little(c)
     if share is None or share.empty:

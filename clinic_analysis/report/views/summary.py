@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 
 from clinic_analysis.report.elements import Group, Html, Paragraph
-from clinic_analysis.report.views.context import Context, _or_missing, _pct_signed, _sum
+from clinic_analysis.report.views.context import Context, _or_missing, _pct_signed
 
 
 def executive_summary(c: Context) -> Html:
@@ -15,13 +15,11 @@ def executive_summary(c: Context) -> Html:
     at_stake = a.refusers.at_stake or {}
     # frozen: every unpaid stopped-plan balance and refused plan, however old; at stake:
     # the refusers section's windowed part of it (refusals of the last months)
-    # computed in view: moved to compute by wt-typed (frozen, and the two forecast totals)
-    frozen = _sum(at_stake.get(k) for k in ("open_balances", "refused_recent", "refused_older"))
+    frozen = a.refusers.frozen
     stake = at_stake.get("total")
     potential = (a.refusers.potential or {}).get("base")
-    monthly = a.forecast.monthly or []
-    fc_base = _sum(row.get("no_action") for row in monthly)  # "if nothing is done"
-    fc_total = _sum(row.get("with_calls") for row in monthly)  # "if the base is worked"
+    fc_base = a.forecast.no_action_total  # "if nothing is done"
+    fc_total = a.forecast.with_calls_total  # "if the base is worked"
     money = [
         (frozen, t("web.sum.frozen")),
         (stake, t("web.sum.stake")),
