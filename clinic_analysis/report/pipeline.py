@@ -468,8 +468,9 @@ def data_outputs_key(audit: Audit) -> str:
     name the call lists' columns)."""
     h = hashlib.sha256(audit.cache_key.encode())
     h.update(json.dumps(audit.metrics, sort_keys=True, default=str).encode())
-    h.update(json.dumps(audit.frames.get("do_not_call"), default=str).encode())
-    rows = audit.frames.get("followup")
+    fu = audit.followup
+    h.update(json.dumps(fu.do_not_call if fu is not None else None, default=str).encode())
+    rows = fu.rows if fu is not None else None
     if isinstance(rows, pd.DataFrame):
         h.update(rows.to_csv(index=False).encode())
     h.update(package_files_digest().encode())

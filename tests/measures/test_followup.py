@@ -209,7 +209,7 @@ def test_do_not_call_marks_carry_forward_to_the_next_lists(loop):
     assert len(marked)
     people = followup.persons_by_card(audit.data.patients)
     ids = {people[k[0]] for k in marked["keys"]}
-    table = audit.frames["calls"]
+    table = audit.calls.table
     now = table[table.index.isin(ids)]
     assert now["refused_contact"].all()
 

@@ -141,12 +141,12 @@ def test_at_risk_rows_are_not_labelled_returning(demo_audit, book):
     wb = load_workbook(book, read_only=True)
     cells = {c for ws in wb.worksheets for r in ws.iter_rows(values_only=True) for c in r}
     assert t("seg.returning") not in cells
-    table = demo_audit.frames["calls"]
+    table = demo_audit.calls.table
     assert (table["sheet"] == "returning_at_risk").any()
 
 
 def test_patients_with_neither_phone_nor_email_are_counted_and_left_off(demo_audit, book):
-    table = demo_audit.frames["calls"]
+    table = demo_audit.calls.table
     gone = table[table["uncontactable"] & ~table["refused_contact"]]
     m = demo_audit.metrics["calls"]
     assert sum(m["uncontactable"].values()) == int(table["uncontactable"].sum())

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
 
+from clinic_analysis.measures import readings
 from clinic_analysis.measures.history import TOO_LITTLE_HISTORY
 from clinic_analysis.report import present as P
 from clinic_analysis.report import views as V
@@ -23,7 +24,7 @@ matplotlib.use("Agg")
 
 
 def _context(amounts: bool = True, **sections) -> SimpleNamespace:
-    """A context over hand-built typed results; ``frames`` are the tables the views draw."""
+    """A context over hand-built typed results (the tables the views draw are their fields)."""
     history = SimpleNamespace(
         months=60.0, min_months=12, enough=True, year_on_year_months=24, year_on_year=True
     )
@@ -31,7 +32,6 @@ def _context(amounts: bool = True, **sections) -> SimpleNamespace:
         data=SimpleNamespace(has=lambda table, column: amounts),
         base=SimpleNamespace(first_visit=None, patients=10),
         history=history,
-        frames={},
         params=SimpleNamespace(patient_rule="came"),
     )
     for name, value in sections.items():
@@ -67,7 +67,9 @@ def _activity(**overrides) -> SimpleNamespace:
             "lost_2y": 0.0,
         },
     )
-    return SimpleNamespace(**(fields | overrides))
+    fields = fields | overrides
+    fields.setdefault("shares", readings.shares(fields["counts"]))  # as compute_measures does
+    return SimpleNamespace(**fields)
 
 
 def test_activity_table_frame_holds_each_phase_count_share_and_revenue():
@@ -113,8 +115,7 @@ def test_completeness_by_year_shows_the_last_six_years_and_no_contact_row_withou
     by_year = pd.DataFrame(
         {"year": years, "phone": [0.5] * 8, "email": [0.25] * 8, "contactable": [0.6] * 8}
     )
-    c = _context(completeness=SimpleNamespace(contactable=None))
-    c.audit.frames["completeness_by_year"] = by_year
+    c = _context(completeness=SimpleNamespace(contactable=None, by_year_table=by_year))
     table = V.completeness_by_year_table(c)
     assert isinstance(table, Table)
     assert list(table.frame.columns) == ["field", *years[2:]]
@@ -137,9 +138,14 @@ def _breakdown() -> pd.DataFrame:
 
 
 def test_repeat_breakdown_is_a_chart_a_table_and_the_pooled_note():
-    repeat = SimpleNamespace(not_available=[], rate_12m=0.42, min_group_size=10)
+    repeat = SimpleNamespace(
+        not_available=[],
+        rate_12m=0.42,
+        min_group_size=10,
+        breakdowns={"by_doctor": _breakdown()},
+        pooled_groups={"by_doctor": 3},
+    )
     c = _context(repeat=repeat)
-    c.audit.frames["repeat_by_doctor"] = _breakdown()
     out = V.repeat_breakdown(c, "by_doctor")
     assert isinstance(out, Group)
     chart, table, note = out.parts
@@ -154,14 +160,16 @@ def test_repeat_breakdown_is_a_chart_a_table_and_the_pooled_note():
 
 
 def test_a_breakdown_that_was_not_exported_says_so():
-    repeat = SimpleNamespace(not_available=["by_channel"], rate_12m=0.42, min_group_size=10)
+    repeat = SimpleNamespace(
+        not_available=["by_channel"], rate_12m=0.42, min_group_size=10, breakdowns={}
+    )
     out = V.repeat_breakdown(_context(repeat=repeat), "by_channel")
     assert isinstance(out, Callout) and out.kind == "warn"
 
 
 def test_a_restyled_chart_shows_its_new_title_next_time():
-    c = _context()
-    c.audit.frames["days_to_second"] = pd.DataFrame({"days_to_second": [10, 20, 30, 200]})
+    days = pd.DataFrame({"days_to_second": [10, 20, 30, 200]})
+    c = _context(repeat=SimpleNamespace(days_to_second=days))
     chart = V.repeat_days_chart(c)
     assert isinstance(chart, Chart)
     old = c.t("rep.chart.days")
@@ -182,7 +190,11 @@ def test_too_little_history_leaves_the_phase_table_empty_and_its_block_without_h
 
 def test_no_flow_and_no_required_growth_render_nothing():
     base = SimpleNamespace(
-        first_visit=None, required_growth_for_revenue={}, required_growth_inputs={}
+        first_visit=None,
+        required_growth_for_revenue={},
+        required_growth_inputs={},
+        flow=None,
+        flow_last_12m=None,
     )
     c = _context(base=base)
     for out in (V.dynamics_reading(c), V.required_growth_reading(c)):
@@ -210,7 +222,7 @@ def test_kpis_read_typed_fields_and_mark_missing_contacts_not_exported():
 
 
 def test_completeness_reading_counts_the_patients_who_cannot_be_reached():
-    comp = SimpleNamespace(contactable=0.7, not_exported=["messenger"])
+    comp = SimpleNamespace(contactable=0.7, not_exported=["messenger"], uncontactable=3)
     text = V.completeness_reading(_context(completeness=comp)).text  # 10 patients, 70% reachable
     assert text.startswith("70% of patients can be reached")
     assert "3 cannot" in text and "Fields not exported: messenger;" in text

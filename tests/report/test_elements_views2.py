@@ -10,7 +10,11 @@ import matplotlib
 import pandas as pd
 import pytest
 
+from clinic_analysis.measures.activity import PHASES
+from clinic_analysis.measures.followup import _totals as followup_totals
+from clinic_analysis.measures.readings import refuser_readings
 from clinic_analysis.measures.refusers import SEGMENTS
+from clinic_analysis.models.results import base_figures, horizon_totals
 from clinic_analysis.report import present as P
 from clinic_analysis.report import views as V
 from clinic_analysis.report.elements import Callout, Chart, Group, Html, Kpis, Table
@@ -59,8 +63,14 @@ def _refusers(**over) -> NS:
         "contactable": {"plan_stopped": 3, "lapsed": 1},
         "return_history": {"source": "history", "events": 10, "transactions": 1.5},
         "refusal_reasons": {},
+        "delay": None,
     }
-    return NS(**(values | over))
+    values = values | over
+    # the readings compute_audit adds (shares, frozen money, the potential's patients)
+    readings = refuser_readings(
+        values["counts"], values["at_stake"], values["potential_by_segment"]
+    )
+    return NS(**(readings | values))
 
 
 def _context(amounts: bool = True, frames: dict | None = None, **sections) -> V.Context:
@@ -72,7 +82,6 @@ def _context(amounts: bool = True, frames: dict | None = None, **sections) -> V.
             refusers=NS(gone_elsewhere_share=0.5, gone_elsewhere_months=12),
         ),
         data=_Data({"visits": visits, "patients": set(), "plans": {"amount_total"}}),
-        frames=frames or {},
         patients=pd.DataFrame(),
         refusers=_refusers(),
         revenue=NS(last_12m=12000.0, growth_12m=0.1),
@@ -84,6 +93,9 @@ def _context(amounts: bool = True, frames: dict | None = None, **sections) -> V.
             monthly=[{"no_action": 100.0, "with_calls": 150.0}] * 12,
             total_12m=1200.0,
             backtest=None,
+            by_month=None,
+            backtest_runs=None,
+            **horizon_totals({"monthly": [{"no_action": 100.0, "with_calls": 150.0}] * 12}),
         ),
         calls=NS(sheets={"plan_stopped": 3, "lapsed": 1}, uncontactable={}),
         followup=NS(previous=None, by_segment={}),
@@ -91,6 +103,11 @@ def _context(amounts: bool = True, frames: dict | None = None, **sections) -> V.
     )
     for name, value in sections.items():
         setattr(audit, name, value)
+    # the tables the views draw are fields of their sections
+    where = {"forecast": ("forecast", "by_month"), "delay": ("refusers", "delay")}
+    for name, value in (frames or {}).items():
+        section, field = where[name]
+        setattr(getattr(audit, section), field, value)
     return V.Context(audit)
 
 
@@ -161,7 +178,8 @@ def test_followup_table_frame_holds_counts_rates_and_the_difference():
             "revenue": 1500.0,
         }
     }
-    c = _context(followup=NS(previous={"as_of": "2026-04-30"}, by_segment=by))
+    fu = NS(previous={"as_of": "2026-04-30"}, by_segment=by, totals=followup_totals(by))
+    c = _context(followup=fu)
     table = V.followup_table(c)
     assert isinstance(table, Table)
     row = table.frame.iloc[0]
@@ -260,6 +278,8 @@ def test_p_alive_by_phase_tabulates_the_mean_per_phase(phase_means):
     )
     c = _context()
     c.audit.patients = patients
+    p_alive = base_figures(patients.assign(expected_visits_12m=1.0), PHASES)  # as compute does
+    c.audit.models.p_alive = p_alive
     group = V.p_alive_by_phase(c)
     table = group.parts[0]
     assert isinstance(table, Table)
