@@ -176,7 +176,8 @@ def test_merges_note_gives_counts_and_no_contacts(tmp_path, language):
     params = _identity_params(tmp_path, clinic={"language": language})
     data = load_clinic(params)
     metrics = {"data_quality": {"merges": checks.merges(data), "identity": checks.identity(data)}}
-    text = V.merges_note(V.Context(SimpleNamespace(params=params, metrics=metrics))).data
+    quality = SimpleNamespace(**metrics["data_quality"])
+    text = V.merges_note(V.Context(SimpleNamespace(params=params, data_quality=quality))).data
     for fragment in ("067", "044", "093", "123", "222", "Іваненко", "Коваль", "Ткаченко"):
         assert fragment not in text
     if language == "en":
@@ -195,6 +196,7 @@ def test_merges_note_says_when_no_phone_is_shared(tmp_path):
     params = _identity_params(tmp_path, cards=cards, clinic={"language": "en"})
     data = load_clinic(params)
     metrics = {"data_quality": {"merges": checks.merges(data), "identity": checks.identity(data)}}
-    text = V.merges_note(V.Context(SimpleNamespace(params=params, metrics=metrics))).data
+    quality = SimpleNamespace(**metrics["data_quality"])
+    text = V.merges_note(V.Context(SimpleNamespace(params=params, data_quality=quality))).data
     assert "No phone is on the cards of several different people." in text
     assert "Cards joined" not in text

@@ -283,7 +283,8 @@ def _intro(activity_metrics, language="en"):
             ],
         }
     )
-    audit = SimpleNamespace(params=params, metrics=activity_metrics)
+    activity = SimpleNamespace(status=None, **activity_metrics["activity"])
+    audit = SimpleNamespace(params=params, activity=activity)
     return V.activity_intro(V.Context(audit))
 
 

@@ -200,12 +200,14 @@ def test_followup_without_a_previous_audit_renders_nothing():
 
 def test_since_last_table_reads_each_figure_and_skips_unknown_ones():
     since = NS(
-        base={"then": 100, "now": 120},
-        active_base={"then": None, "now": None},
-        revenue_12m={"then": 1000.0, "now": 2000.0},
-        repeat_rate={"then": 0.4, "now": 0.5},
-        **{f"phase_{p}": None for p in ("active", "at_risk", "lapsing", "lost_1y", "lost_2y")},
-        **{f"segment_{s}": None for s in SEGMENTS + ("returning_at_risk",)},
+        figures=dict(
+            base={"then": 100, "now": 120},
+            active_base={"then": None, "now": None},
+            revenue_12m={"then": 1000.0, "now": 2000.0},
+            repeat_rate={"then": 0.4, "now": 0.5},
+            **{f"phase_{p}": None for p in ("active", "at_risk", "lapsing", "lost_1y", "lost_2y")},
+            **{f"segment_{s}": None for s in SEGMENTS + ("returning_at_risk",)},
+        )
     )
     table = V.since_last_table(_context(since_last=since))
     assert isinstance(table, Table)

@@ -127,11 +127,12 @@ def since_last_table(c: Context) -> Table | Group:
 
     t, f = c.t, c.f
     since = c.audit.since_last
-    if not since:
+    figures = getattr(since, "figures", None) or {}
+    if not figures:
         return Group([])
     rows = []
     for key in _since_keys():
-        v = getattr(since, key)
+        v = figures.get(key)
         if v is None or (v["then"] is None and v["now"] is None):
             continue
         if key.startswith("phase_"):
