@@ -22,7 +22,7 @@ from clinic_analysis.ingest.init import (
     guess_table,
     write_draft,
 )
-from clinic_analysis.ingest.load import sniff_delimiter
+from clinic_analysis.ingest.readers import sniff_delimiter
 from clinic_analysis.params import Params
 from clinic_analysis.report.pipeline import build_report
 from tests.measures.test_honest import _blocks

@@ -83,7 +83,7 @@ def test_every_view_renders_without_amounts_and_on_six_weeks(tmp_path, world, la
 def test_a_dollar_sign_in_a_doctors_name_is_plain_text_in_charts():
     import matplotlib.pyplot as plt
 
-    from clinic_analysis.report.plots import set_report_theme
+    from clinic_analysis.report.theme import set_report_theme
 
     set_report_theme()
     fig, ax = plt.subplots()

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 from IPython.display import HTML
 
 from clinic_analysis.measures.history import TOO_LITTLE_HISTORY
-from clinic_analysis.report import plots
+from clinic_analysis.report import plots, theme
 from clinic_analysis.report import present as P
 from clinic_analysis.report.views.context import Context, _amounts, _covered, _money, _too_little
 
@@ -82,7 +82,7 @@ def activity_mix_chart(c: Context) -> HTML:
     mix = _covered(c, c.audit.frames.get("phase_mix"))
     if mix is None or mix.empty:
         return HTML("")  # too little history: the section's intro says why
-    fig, ax = plt.subplots(figsize=plots.WIDE)
+    fig, ax = plt.subplots(figsize=theme.WIDE)
     plots.plot_phase_mix(
         mix,
         list(PHASES),

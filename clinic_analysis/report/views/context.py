@@ -10,8 +10,8 @@ from IPython.display import HTML
 
 from clinic_analysis.audit import Audit
 from clinic_analysis.measures import gaps
-from clinic_analysis.report import plots
 from clinic_analysis.report import present as P
+from clinic_analysis.report import theme
 from clinic_analysis.report.i18n import Catalog, Formatter
 
 CHART_MONTHS = 60  # monthly charts show the last five years
@@ -51,7 +51,7 @@ class Context:
         self.audit = audit if hasattr(audit, "repeat") else _TypedView(audit)
         self.t = Catalog(audit.params.clinic.language)
         self.f = Formatter(audit.params.clinic.language, audit.params.clinic.currency)
-        self.palette = plots.set_report_theme(audit.params.report.branding.colour)
+        self.palette = theme.set_report_theme(audit.params.report.branding.colour)
 
 
 def _amounts(c: Context) -> bool:

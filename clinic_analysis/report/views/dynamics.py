@@ -7,7 +7,7 @@ import html
 import matplotlib.pyplot as plt
 from IPython.display import HTML
 
-from clinic_analysis.report import plots
+from clinic_analysis.report import plots, theme
 from clinic_analysis.report import present as P
 from clinic_analysis.report.views.context import (
     Context,
@@ -50,7 +50,7 @@ def dynamics_flow_chart(c: Context) -> HTML:
     if flow is None or flow.empty:
         return P.callout(html.escape(t("dyn.no_data")), kind="warn")
     flow = _covered(c, flow)
-    fig, ax = plt.subplots(figsize=plots.WIDE)
+    fig, ax = plt.subplots(figsize=theme.WIDE)
     plots.plot_flow(
         flow,
         ax=ax,

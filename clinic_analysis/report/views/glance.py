@@ -7,7 +7,7 @@ import html
 import matplotlib.pyplot as plt
 from IPython.display import HTML
 
-from clinic_analysis.report import plots
+from clinic_analysis.report import plots, theme
 from clinic_analysis.report import present as P
 from clinic_analysis.report.views.context import (
     CHART_MONTHS,
@@ -37,7 +37,7 @@ def glance_monthly_chart(c: Context) -> HTML:
     t, f = c.t, c.f
     if not _amounts(c):
         return _no_amounts(c)
-    fig, ax = plt.subplots(figsize=plots.WIDE)
+    fig, ax = plt.subplots(figsize=theme.WIDE)
     plots.plot_monthly(
         c.audit.monthly.tail(CHART_MONTHS),
         ax=ax,
@@ -53,7 +53,7 @@ def glance_monthly_chart(c: Context) -> HTML:
 
 def glance_new_chart(c: Context) -> HTML:
     t, f = c.t, c.f
-    fig, ax = plt.subplots(figsize=plots.WIDE)
+    fig, ax = plt.subplots(figsize=theme.WIDE)
     plots.plot_new_patients(
         c.audit.monthly.tail(CHART_MONTHS),
         ax=ax,
