@@ -38,7 +38,7 @@ from clinic_analysis.audit import CACHE_MAGIC, cache_dir_for, cache_key, get_aud
 from clinic_analysis.errors import ParamsError, ReportError
 from clinic_analysis.params import load_params
 from clinic_analysis.report import pipeline as report
-from clinic_analysis.report import render
+from clinic_analysis.report import publish, render
 from tests.conftest import ROOT
 from tests.ingest.test_load import _visits_params
 
@@ -256,13 +256,13 @@ def test_a_run_stopped_while_moving_into_place_puts_the_last_report_back(
             raise KeyboardInterrupt
         os.replace(src, dst)
 
-    monkeypatch.setattr(report, "_move", move)
+    monkeypatch.setattr(publish, "_move", move)
     with pytest.raises(KeyboardInterrupt):
         run(clinic, out)
     assert len(calls) == at_call
     assert snapshot(out) == before
     assert leftovers(out) == []
-    monkeypatch.setattr(report, "_move", os.replace)
+    monkeypatch.setattr(publish, "_move", os.replace)
     run(clinic, out)  # the next run is clean and replaces the report
     assert b"second run" in (out / "audit.html").read_bytes()
     assert leftovers(out) == []
@@ -270,12 +270,14 @@ def test_a_run_stopped_while_moving_into_place_puts_the_last_report_back(
 
 KILL = """
 import os, signal, sys
-from clinic_analysis.report import pipeline as report
+from clinic_analysis.report import pipeline as report, publish
 from tests.test_faults import stub_execute
 
 report.execute_notebook = stub_execute("killed run")
-name, at_call = sys.argv[3], int(sys.argv[4])
-original = getattr(report, name)
+where, _, name = sys.argv[3].rpartition(".")  # "publish._move" or a name in the pipeline
+module = publish if where == "publish" else report
+at_call = int(sys.argv[4])
+original = getattr(module, name)
 calls = []
 
 def killed(*args, **kwargs):
@@ -284,7 +286,7 @@ def killed(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGKILL)
     return original(*args, **kwargs)
 
-setattr(report, name, killed)
+setattr(module, name, killed)
 report.build_report(
     sys.argv[1], out_dir=sys.argv[2], formats=["html"], log=lambda s: None, fresh=True
 )
@@ -320,7 +322,7 @@ def test_a_run_killed_while_moving_into_place_is_undone_at_the_next_start(
     clinic, last_good, monkeypatch
 ):
     out, before = last_good
-    kill_run(clinic, out, "_move", at_call=8)  # old files set aside, one new file moved in
+    kill_run(clinic, out, "publish._move", at_call=8)  # old files set aside, one new file moved in
     assert snapshot(out) != before  # a hard kill cannot be undone until the next start
     lines = []
     monkeypatch.setattr(report, "get_audit", _raise(KeyboardInterrupt))
@@ -577,7 +579,7 @@ def test_a_full_or_read_only_report_folder_is_one_line_naming_it(
             raise OSError(err, os.strerror(err), str(dst))
         os.replace(src, dst)
 
-    monkeypatch.setattr(report, "_move", move)
+    monkeypatch.setattr(publish, "_move", move)
     with pytest.raises(ReportError) as e:
         run(clinic, out)
     msg = str(e.value)

@@ -16,17 +16,15 @@ import pandas as pd
 
 from clinic_analysis.errors import ClinicAuditError
 from clinic_analysis.ingest.headers import HEADER_GUESSES
-from clinic_analysis.ingest.load import (
+from clinic_analysis.ingest.readers import detect_encoding, read_table, sniff_delimiter
+from clinic_analysis.ingest.tables import CATEGORIES, COLUMNS
+from clinic_analysis.ingest.values import (
     FALSE_WORDS,
     TRUE_WORDS,
-    _as_text,
-    detect_encoding,
+    as_text,
     parse_datetime,
     parse_money,
-    read_table,
-    sniff_delimiter,
 )
-from clinic_analysis.ingest.tables import CATEGORIES, COLUMNS
 
 SAMPLE = 2000  # values of a column looked at to check a guess
 MOST = 0.8  # share of a column's values that must fit a guess (dates, amounts, flags)
@@ -79,7 +77,7 @@ def date_share(col: pd.Series) -> float:
     is not taken for dates."""
     if pd.api.types.is_datetime64_any_dtype(col):
         return 1.0 if col.notna().any() else 0.0
-    t = _as_text(col).dropna().head(SAMPLE)
+    t = as_text(col).dropna().head(SAMPLE)
     if t.empty:
         return 0.0
     parsed = parse_datetime(t)
@@ -183,7 +181,7 @@ def guess_attendance(frame: pd.DataFrame) -> tuple[str, str] | None:
         meaning = attendance_direction(str(h))
         if meaning is None:
             continue
-        low = _as_text(frame[h]).dropna().head(SAMPLE).str.lower()
+        low = as_text(frame[h]).dropna().head(SAMPLE).str.lower()
         if len(low) and low.isin(TRUE_WORDS | FALSE_WORDS).mean() >= MOST:
             return str(h), meaning
     return None
@@ -273,7 +271,7 @@ class SourceGuess:
         money = [h for c, h in self.columns.items() if COLUMNS[self.table][c] == "money"]
         if not money or pd.api.types.is_numeric_dtype(frame[money[0]]):
             return None
-        t = _as_text(frame[money[0]]).dropna().head(SAMPLE)
+        t = as_text(frame[money[0]]).dropna().head(SAMPLE)
         comma = t.str.contains(r",\d{1,2}$").sum()
         dot = t.str.contains(r"\.\d{1,2}$").sum()
         return "," if comma > dot else "." if dot else None
@@ -314,7 +312,7 @@ def guess_source(path: Path, sheet: str | None = None) -> SourceGuess:
     if mark:
         g.options["decimal"] = mark
     for h in headers:
-        g.samples[h] = ", ".join(_as_text(df[h]).dropna().unique()[:3])[:60]
+        g.samples[h] = ", ".join(as_text(df[h]).dropna().unique()[:3])[:60]
     for canon, h in cols.items():
         if COLUMNS[table][canon] in ("date", "datetime"):
             g.notes[canon] = f"{date_share(df[h]):.0%} of its values are dates"
@@ -325,7 +323,7 @@ def guess_source(path: Path, sheet: str | None = None) -> SourceGuess:
         if meaning and not by_name:
             yes = "did not come" if meaning == "no_show" else "came"
             g.notes["status"] = f"attendance flag: yes = the patient {yes}"
-        counts = _as_text(df[h]).dropna().value_counts()
+        counts = as_text(df[h]).dropna().value_counts()
         for value, n in counts.head(30).items():
             g.status[str(value)] = (guess_status(str(value), table, h), int(n))
         g.status_more = max(0, len(counts) - 30)

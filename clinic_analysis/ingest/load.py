@@ -1,66 +1,36 @@
 """Load: source files -> canonical tables (:class:`~clinic_analysis.ingest.tables.ClinicData`).
 
-Parsing follows how clinics' exports really look: UTF-8 (with or without BOM) or
-Windows-1251, ``;``/``,``/tab separators, decimal commas and spaces in thousands,
+Reading files is :mod:`~clinic_analysis.ingest.readers`, parsing values
+:mod:`~clinic_analysis.ingest.values`. Parsing follows how clinics' exports really look:
+UTF-8 (with or without BOM) or Windows-1251, ``;``/``,``/tab separators, decimal commas and spaces in thousands,
 day-first dates with or without time, Excel's empty cells. Every input row ends up in the
 ledger: kept, or dropped with a named reason (and written to ``rejected_rows.csv``).
 """
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
 import hashlib
-import math
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from clinic_analysis.errors import ColumnError, DataValueError, ParamsError, SourceFileError
+from clinic_analysis.errors import ColumnError, DataValueError, ParamsError
 from clinic_analysis.ingest import identity
-from clinic_analysis.ingest.tables import CATEGORIES, COLUMNS, DEFAULTS, ClinicData, LedgerEntry
-from clinic_analysis.params import Params, Source
-
-ENCODINGS = ("utf-8-sig", "utf-8", "cp1251", "utf-16", "utf-16-le", "utf-16-be")
-# tried in this order on each value the params' date_format did not read (day-first; the
-# day and month swap places when the params' date_format is month-first)
-DATE_FORMATS = (
-    "%d.%m.%Y %H:%M",
-    "%d.%m.%Y",
-    "%d.%m.%Y %H:%M:%S",
-    "%d.%m.%y",
-    "%d.%m.%y %H:%M",
-    "%Y-%m-%d",
-    "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%d %H:%M",
-    "%Y-%m-%dT%H:%M:%S",
-    "%Y-%m-%dT%H:%M",
-    "%Y-%m-%d %H:%M:%S.%f",
-    "%Y-%m-%dT%H:%M:%S.%f",
-    "%Y.%m.%d",
-    "%Y/%m/%d",
-    "%Y/%m/%d %H:%M",
-    "%d/%m/%Y",
-    "%d/%m/%Y %H:%M",
-    "%d/%m/%Y %H:%M:%S",
-    "%d/%m/%y",
-    "%d-%m-%Y",
-    "%d-%m-%Y %H:%M",
+from clinic_analysis.ingest.readers import apply_lookup, read_raw
+from clinic_analysis.ingest.tables import COLUMNS, DEFAULTS, ClinicData, LedgerEntry
+from clinic_analysis.ingest.values import (
+    SCI_ID,
+    WHOLE_ID,
+    as_text,
+    month_first_format,
+    parse_bool,
+    parse_category,
+    parse_datetime,
+    parses_month_first,
+    read_money,
 )
-SERIAL_DAYS = (10_000, 80_000)  # Excel day numbers read as dates: 1927-05-18 .. 2119-01-10
-TRUE_WORDS = {"так", "да", "yes", "y", "true", "1", "+", "є", "есть", "згоден", "согласен"}
-FALSE_WORDS = {"ні", "нет", "no", "n", "false", "0", "-", "немає", "нема"}
-SEX_WORDS = {
-    "f": "f", "ж": "f", "жін": "f", "жін.": "f", "жіноча": "f", "жен": "f", "жен.": "f",
-    "женский": "f", "female": "f", "woman": "f",
-    "m": "m", "ч": "m", "чол": "m", "чол.": "m", "чоловіча": "m", "м": "m", "муж": "m",
-    "муж.": "m", "мужской": "m", "male": "m", "man": "m",
-}  # fmt: skip
-
-WHOLE_ID = r"^([1-9]\d*)\.0+$"  # "29872499824296.0": a number an export wrote as a float
-SCI_ID = r"\d+(?:[.,]\d+)?[eE]\+?\d+"  # an id Excel turned into a number: 2.98725E+13
+from clinic_analysis.params import Params, Source
 
 # ledger reasons (stable keys; the report translates them)
 R_MISSING_ID = "missing_patient_id"
@@ -71,420 +41,6 @@ R_EXCLUDED_PATIENT = "excluded_patient"
 R_BEFORE_OPENED = "before_clinic_opened"
 R_CROSS_DUPLICATE = "duplicate_row_across_sources"
 DEFAULT_OPENED = pd.Timestamp("1990-01-01")  # no visit is plausible before, unless params say
-
-
-def detect_encoding(raw: bytes) -> str:
-    """UTF-8 with BOM; UTF-16 (by its BOM, or without one by the NUL bytes of its ASCII
-    characters); else UTF-8 if it decodes, else Windows-1251."""
-    if raw.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig"
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "utf-16"
-    if b"\0" in raw:  # text in UTF-8 or cp1251 holds no NUL bytes; UTF-16 without BOM does
-        return "utf-16-le" if raw[1::2].count(0) >= raw[0::2].count(0) else "utf-16-be"
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        # a multi-byte character cut at the end of a sample is still UTF-8
-        if err.reason != "unexpected end of data":
-            return "cp1251"
-    return "utf-8"
-
-
-def sniff_delimiter(sample: str) -> str:
-    """The separator of a CSV sample: ``;``, ``,``, tab or ``|``.
-
-    ``csv.Sniffer`` guesses first; another separator wins when it splits every line into the
-    same, larger number of fields (the sniffer can take ``1;29.09.2025;1 970,00`` for
-    comma-separated)."""
-    lines = [ln for ln in sample.splitlines()[:50] if ln.strip()]
-    if not lines:
-        return ","
-    try:
-        sniffed = csv.Sniffer().sniff("\n".join(lines), delimiters=";,\t|").delimiter
-    except csv.Error:
-        counts = {d: lines[0].count(d) for d in ";,\t|"}
-        sniffed = max(counts, key=counts.get) if max(counts.values()) else ","
-    if len(lines) > 2:
-        lines = lines[:-1]  # the last line of a sample may be cut
-
-    def fields(d: str) -> int:
-        counts = {len(row) for row in csv.reader(lines, delimiter=d)}
-        return counts.pop() if len(counts) == 1 else 0
-
-    best = max(";,\t|", key=fields)
-    return best if fields(best) > fields(sniffed) else sniffed
-
-
-def read_raw(source: Source) -> pd.DataFrame:
-    """Read one source file into a frame of raw values (strings for text files)."""
-    return read_table(
-        source.path,
-        encoding=source.encoding,
-        delimiter=source.delimiter,
-        sheet=source.sheet,
-        what=f"source '{source.system}' / {source.table}",
-    )
-
-
-def read_table(
-    path: Path,
-    *,
-    encoding: str | None = None,
-    delimiter: str | None = None,
-    sheet: str | None = None,
-    what: str = "",
-) -> pd.DataFrame:
-    """CSV (sniffed), XLSX (calamine) or Parquet, by extension; errors name the file."""
-    path = Path(path)
-    if not path.exists():
-        raise SourceFileError(
-            path,
-            f"file not found ({what})" if what else "file not found",
-            hint="check `path:` in params; relative paths start at the params file's folder",
-        )
-    if path.is_dir():
-        raise SourceFileError.folder(path, what)
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".csv", ".txt", ".tsv"):
-            return _read_csv(path, encoding, delimiter)
-        if suffix in (".xlsx", ".xlsm", ".xls"):
-            # dtype=object: cells keep their own type, so text ids such as "00123" stay text
-            return pd.read_excel(
-                path, engine="calamine", sheet_name=sheet if sheet else 0, dtype=object
-            )
-        if suffix == ".parquet":
-            return pd.read_parquet(path)
-    except (SourceFileError, ColumnError):
-        raise
-    except ValueError as err:
-        if sheet and "sheet" in str(err).lower():
-            raise SourceFileError(path, f"no sheet '{sheet}' ({err})") from None
-        raise SourceFileError(path, f"cannot be read: {err}") from None
-    except Exception as err:  # noqa: BLE001 - any reader failure becomes one clear message
-        raise SourceFileError(path, f"cannot be read as {suffix[1:]}: {err}") from None
-    raise SourceFileError(path, f"unknown file type '{suffix}'", hint="use .csv, .xlsx or .parquet")
-
-
-def _read_csv(path: Path, encoding: str | None, delimiter: str | None) -> pd.DataFrame:
-    with path.open("rb") as fh:
-        head = fh.read(256 * 1024)
-    encoding = encoding or detect_encoding(head)
-    if encoding == "utf-8" and head.startswith(b"\xef\xbb\xbf"):
-        encoding = "utf-8-sig"
-    sep = delimiter or sniff_delimiter(head.decode(encoding, errors="replace"))
-    try:
-        return pd.read_csv(
-            path,
-            sep=sep,
-            encoding=encoding,
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-            on_bad_lines="error",
-        )
-    except UnicodeDecodeError as err:
-        raise SourceFileError(
-            path,
-            f"not valid {encoding} text ({err.reason} at byte {err.start})",
-            hint="set `encoding:` (utf-8, utf-8-sig, cp1251 or utf-16) for this source in params",
-        ) from None
-    except pd.errors.ParserError as err:
-        raise SourceFileError(
-            path,
-            f"rows do not split into the same columns with separator {sep!r}: {err}",
-            hint="set `delimiter:` for this source in params",
-        ) from None
-    except pd.errors.EmptyDataError:
-        raise SourceFileError(path, "the file is empty") from None
-
-
-def apply_lookup(values: pd.Series, lookup) -> pd.Series:
-    """Replace ids by the names a dictionary file gives them; unknown ids stay as they are."""
-    table = read_table(
-        lookup.path,
-        encoding=lookup.encoding,
-        delimiter=lookup.delimiter,
-        sheet=lookup.sheet,
-        what="lookup",
-    )
-    table.columns = [str(c).strip() for c in table.columns]
-    for col in (lookup.key, lookup.value):
-        if col not in table.columns:
-            raise ColumnError(lookup.path, col, list(table.columns), role="lookup")
-    names = dict(zip(_as_text(table[lookup.key]), _as_text(table[lookup.value]), strict=True))
-    return values.map(names).fillna(values)
-
-
-# ----------------------------------------------------------------------------- parsers
-
-
-def _cell_text(v) -> str | None:
-    """One cell as text: a whole float (Excel's number for an id) loses '.0'."""
-    if v is None or v is pd.NA or v is pd.NaT:
-        return None
-    if isinstance(v, float):
-        if v != v:  # NaN
-            return None
-        if math.isfinite(v) and v == math.floor(v):
-            return str(int(v))
-    return str(v)
-
-
-def _as_text(s: pd.Series) -> pd.Series:
-    """Strings, stripped; empty -> missing. Excel floats that are whole numbers lose '.0'
-    (whether the column is all numbers or numbers mixed with text)."""
-    if pd.api.types.is_float_dtype(s) or s.dtype == object:
-        s = s.map(_cell_text, na_action="ignore").astype(object)
-    s = s.astype("str").where(s.notna())
-    s = s.str.strip()
-    return s.where(s != "")
-
-
-# YAML 1.1 (PyYAML) reads bare yes/no/on/off as booleans and params keep them as
-# "true"/"false": such a key matches a cell written in any of these spellings
-BOOL_SPELLINGS = {"true": ("yes", "on"), "false": ("no", "off")}
-
-
-def value_lookup(mapping: dict[str, str] | None) -> dict[str, str]:
-    """A params ``values:`` mapping keyed by lower-case cell text; a key that YAML read as a
-    boolean also matches yes/on (no/off), case-insensitively."""
-    low = {str(k).strip().lower(): v for k, v in (mapping or {}).items()}
-    for key, spellings in BOOL_SPELLINGS.items():
-        if key in low:
-            for alias in spellings:
-                low.setdefault(alias, low[key])
-    return low
-
-
-MONEY_NOISE = r"[\s\u00a0\u202f'’]|грн\.?|₴|uah|руб\.?|₽|\$|€|usd|eur"
-
-
-def _reading(body: str, dec: str) -> float | None:
-    """The number ``body`` (digits and separators, no sign) means if ``dec`` is the decimal
-    mark and the other mark groups thousands; None when it cannot be read that way."""
-    th = re.escape("." if dec == "," else ",")
-    m = re.fullmatch(rf"(\d+|[1-9]\d{{0,2}}(?:{th}\d{{3}})+)?(?:{re.escape(dec)}(\d+))?", body)
-    if not m or not (m.group(1) or m.group(2)):
-        return None
-    whole = re.sub(th, "", m.group(1) or "0")
-    return float(f"{whole}.{m.group(2) or 0}")
-
-
-def _money_readings(v) -> tuple[float | None, float | None]:
-    """(value if ',' is the decimal mark, value if '.' is) of one cell; None = unreadable."""
-    if isinstance(v, bool):
-        return None, None
-    if isinstance(v, (int, float, np.number)):
-        x = float(v)
-        return (x, x) if math.isfinite(x) else (None, None)
-    text = re.sub(MONEY_NOISE, "", str(v), flags=re.IGNORECASE)
-    m = re.fullmatch(r"([+\-−]?)(.*)", text)
-    sign = -1.0 if m.group(1) in ("-", "−") else 1.0
-    comma, dot = _reading(m.group(2), ","), _reading(m.group(2), ".")
-    return (
-        None if comma is None else sign * comma,
-        None if dot is None else sign * dot,
-    )
-
-
-def read_money(
-    s: pd.Series, decimal: str | None = None, mapping: dict[str, str] | None = None
-) -> tuple[pd.Series, pd.Series]:
-    """Amounts parsed per value, the decimal mark checked per column.
-
-    Returns ``(values, ambiguous)``. A value is read the only way it can be read
-    ("1234.50", "1 234,50", "1.234,50", "1,234.50" are all 1234.5, whatever the column's
-    convention). A value that reads two ways ("1.234": 1234 or 1.234) follows the column's
-    convention: the mark that the column's unambiguous values use most, else the
-    ``decimal:`` of the params; when there is none, or the two disagree, it is left missing
-    and marked in ``ambiguous``. Text that is no number ("abc", "inf", "nan") is missing.
-    ``mapping`` (params ``values:``) gives numbers to words such as "безкоштовно": 0.
-    """
-    cells = s.astype(object)
-    readings = {v: _money_readings(v) for v in pd.unique(cells[cells.notna()])}
-    comma = cells.map(lambda v: readings[v][0], na_action="ignore").astype("float64")
-    dot = cells.map(lambda v: readings[v][1], na_action="ignore").astype("float64")
-    # the column's own convention: the votes of the values only one convention can read
-    only_comma = int((comma.notna() & dot.isna()).sum())
-    only_dot = int((dot.notna() & comma.isna()).sum())
-    shown = "," if only_comma > only_dot else "." if only_dot > only_comma else None
-    if decimal is None:
-        decimal = shown
-    elif shown is not None and shown != decimal:
-        decimal = None  # the column contradicts the params: neither is trusted
-    two_ways = comma.notna() & dot.notna() & (comma != dot)
-    if decimal == ",":
-        values = comma.fillna(dot)
-    elif decimal == ".":
-        values = dot.fillna(comma)
-    else:
-        values = comma.fillna(dot).where(~two_ways)
-    ambiguous = two_ways & (decimal is None)
-    if mapping:
-        low = value_lookup(mapping)
-        words = _as_text(s).str.lower().map(low)
-        named = words.notna()
-        values = values.where(~named, pd.to_numeric(words, errors="coerce"))
-        ambiguous &= ~named
-    return values.astype("float64"), ambiguous
-
-
-def parse_money(s: pd.Series, decimal: str | None = None) -> pd.Series:
-    """'1 234,50', '1234.50', '1.234,50 грн' -> float; unreadable or ambiguous -> NaN
-    (see :func:`read_money`)."""
-    return read_money(s, decimal)[0]
-
-
-def _month_first_format(fmt: str) -> bool:
-    """Does a date format put the month before the day (``%m/%d/%Y``)?"""
-    return "%m" in fmt and "%d" in fmt and fmt.index("%m") < fmt.index("%d")
-
-
-def _swap_day_month(fmt: str) -> str:
-    if fmt.startswith(("%Y", "%y")):  # year-first formats are the same everywhere
-        return fmt
-    return fmt.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
-
-
-def _date_formats(date_format: str | None, month_first: bool) -> list[str]:
-    formats = (
-        [date_format, f"{date_format} %H:%M", f"{date_format} %H:%M:%S"] if date_format else []
-    )
-    for f in DATE_FORMATS:
-        f = _swap_day_month(f) if month_first else f
-        if f not in formats:
-            formats.append(f)
-    return formats
-
-
-def _serial_dates(num: pd.Series) -> pd.Series:
-    """Excel serial day numbers in a plausible range -> datetimes; others -> NaT."""
-    ok = num.between(*SERIAL_DAYS)
-    out = pd.Series(pd.NaT, index=num.index, dtype="datetime64[us]")
-    if ok.any():
-        days = pd.to_timedelta(num[ok], unit="D")
-        out[ok] = (pd.Timestamp("1899-12-30") + days).astype("datetime64[us]")
-    return out
-
-
-def _stamp(v) -> pd.Timestamp:
-    """An Excel date cell as a naive timestamp (NaT when out of range)."""
-    try:
-        x = pd.Timestamp(v)
-    except (ValueError, OverflowError):
-        return pd.NaT
-    return x.tz_convert(None) if x.tzinfo is not None else x
-
-
-def parse_datetime(s: pd.Series, date_format: str | None = None) -> pd.Series:
-    """Dates parsed per value -> datetime64 (naive): day-first dates with or without time
-    (month-first when the params' ``date_format`` is), ISO dates, Excel dates and serial
-    day numbers; one column may mix them. ``date_format`` is tried first. Unreadable -> NaT.
-    """
-    if pd.api.types.is_datetime64_any_dtype(s):
-        out = s
-        if getattr(out.dt, "tz", None) is not None:
-            out = out.dt.tz_convert(None)
-        return out.astype("datetime64[us]")
-    if pd.api.types.is_bool_dtype(s):
-        return pd.Series(pd.NaT, index=s.index, dtype="datetime64[us]")
-    if pd.api.types.is_numeric_dtype(s):
-        return _serial_dates(s.astype("float64"))
-    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[us]")
-    if pd.api.types.is_string_dtype(s) and s.dtype != object:  # text only (a CSV column)
-        t = _as_text(s)
-    else:  # Excel cells: dates, numbers and text mixed
-        cells = s.astype(object)
-        stamps = cells.map(lambda v: isinstance(v, (dt.date, np.datetime64))).astype(bool)
-        if stamps.any():  # Excel date cells
-            out[stamps] = cells[stamps].map(_stamp).astype("datetime64[us]")
-        numbers = cells.map(
-            lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and v == v
-        ).astype(bool)
-        if numbers.any():  # Excel numbers in a date column
-            out[numbers] = _serial_dates(cells[numbers].astype("float64"))
-        t = _as_text(s.where(~(stamps | numbers)))
-    written = pd.Series(t.dropna().unique(), dtype=object)  # each distinct text parsed once
-    if written.empty:
-        return out
-    # ISO with a zone suffix (e.g. 2019-02-17T10:06:38Z): drop the zone, keep the wall time
-    uniq = written.str.replace(r"(?<=\d)(Z|[+-]\d\d:?\d\d)$", "", regex=True)
-    parsed = pd.Series(pd.NaT, index=uniq.index, dtype="datetime64[us]")
-    todo = pd.Series(True, index=uniq.index)
-    month_first = bool(date_format) and _month_first_format(date_format)
-    for fmt in _date_formats(date_format, month_first):
-        if not todo.any():
-            break
-        got = pd.to_datetime(uniq[todo], format=fmt, errors="coerce")
-        ok = got.notna()
-        if ok.any():
-            idx = ok[ok].index
-            parsed[idx] = got[idx].astype("datetime64[us]")
-            todo[idx] = False
-    if todo.any():  # Excel serials written as text
-        parsed[todo] = _serial_dates(pd.to_numeric(uniq[todo], errors="coerce"))
-    lookup = dict(zip(written, parsed, strict=True))
-    has = t.notna()
-    out[has] = t[has].map(lookup).astype("datetime64[us]")
-    return out
-
-
-def _month_first(failed: pd.Series, month_first: bool = False) -> pd.Series:
-    """Which failures parse in the other convention (``12.31.2024`` in a day-first column):
-    day and month swapped?"""
-    if failed.empty:
-        return pd.Series(dtype=bool)
-    ok = pd.Series(False, index=failed.index)
-    for fmt in ("%m.%d.%Y", "%m/%d/%Y", "%m-%d-%Y", "%m.%d.%Y %H:%M", "%m/%d/%Y %H:%M"):
-        fmt = _swap_day_month(fmt) if month_first else fmt
-        ok |= pd.to_datetime(failed, format=fmt, errors="coerce").notna()
-    return ok
-
-
-def parse_bool(s: pd.Series, mapping: dict[str, str] | None = None) -> pd.Series:
-    t = _as_text(s)
-    if mapping:
-        m = t.str.lower().map(value_lookup(mapping))
-        return m.map({"true": True, "false": False}).astype("boolean")
-    low = t.str.lower()
-    out = pd.Series(pd.NA, index=t.index, dtype="boolean")
-    out[low.isin(TRUE_WORDS)] = True
-    out[low.isin(FALSE_WORDS)] = False
-    return out
-
-
-def parse_category(
-    s: pd.Series, table: str, column: str, mapping: dict[str, str] | None, path: Path, header: str
-) -> pd.Series:
-    """Map the file's values onto the canonical ones; an unknown status is an error."""
-    allowed = CATEGORIES[(table, column)]
-    t = _as_text(s)
-    if column == "sex" and not mapping:
-        return t.str.lower().map(SEX_WORDS)
-    low = value_lookup(mapping)
-    for a in allowed:  # canonical words are understood as they are
-        low.setdefault(a, a)
-    key = t.str.lower()
-    mapped = key.map(low)
-    unknown = t[t.notna() & mapped.isna()]
-    if len(unknown) and column == "status":
-        counts = unknown.value_counts()
-        listed = ", ".join(f"{v!r} ({n})" for v, n in counts.head(15).items())
-        raise DataValueError(
-            path,
-            header,
-            f"values not mapped to a {table} status: {listed}",
-            hint=(
-                f"map each under `values: {{{column}: {{...}}}}` in params to one of "
-                f"{', '.join(allowed)}"
-            ),
-        )
-    default = DEFAULTS.get((table, column))
-    if default is not None:
-        mapped = mapped.fillna(default)
-    return mapped
 
 
 # ----------------------------------------------------------------------------- one source
@@ -512,13 +68,13 @@ def load_source(
 
     kinds = COLUMNS[source.table]
     out = pd.DataFrame(index=raw.index)
-    month_first = bool(source.date_format) and _month_first_format(source.date_format)
+    month_first = bool(source.date_format) and month_first_format(source.date_format)
     for canon, header in source.columns.items():
         col = raw[header]
         kind = kinds[canon]
         mapping = source.values.get(canon)
         if kind == "id" or kind == "text":
-            out[canon] = _as_text(col)
+            out[canon] = as_text(col)
             if kind == "id":  # a whole number written as "123.0" is the id "123"
                 floats = out[canon].str.contains(".0", regex=False, na=False)
                 out.loc[floats, canon] = out.loc[floats, canon].str.replace(
@@ -531,14 +87,14 @@ def load_source(
         elif kind == "money":
             out[canon], ambiguous = read_money(col, source.decimal, mapping)
             entry.flag(f"ambiguous_{canon}", ambiguous.sum())
-            unread = out[canon].isna() & _as_text(col).notna() & ~ambiguous
+            unread = out[canon].isna() & as_text(col).notna() & ~ambiguous
             entry.flag(f"unparseable_{canon}", unread.sum())
         elif kind == "datetime" or kind == "date":
             out[canon] = parse_datetime(col, source.date_format)
             if kind == "date":
                 out[canon] = out[canon].dt.normalize()
-            failed = _as_text(col)[out[canon].isna() & col.notna()].dropna()
-            entry.flag(f"{canon}_month_first", _month_first(failed, month_first).sum())
+            failed = as_text(col)[out[canon].isna() & col.notna()].dropna()
+            entry.flag(f"{canon}_month_first", parses_month_first(failed, month_first).sum())
             if canon != "date":
                 entry.flag(f"unparseable_{canon}", len(failed))
         elif kind == "bool":
@@ -556,7 +112,7 @@ def load_source(
     reasons = pd.Series(pd.NA, index=raw.index, dtype="object")
     reasons[out["patient_id"].isna()] = R_MISSING_ID
     if "date" in source.columns:
-        bad = out["date"].isna() & _as_text(raw[source.columns["date"]]).notna()
+        bad = out["date"].isna() & as_text(raw[source.columns["date"]]).notna()
         if source.table == "visits":
             bad |= out["date"].isna()
         reasons[bad & reasons.isna()] = R_BAD_DATE
@@ -579,7 +135,7 @@ def _fail_fast(
     """Stop with one line when a mapped column drops more than half of the source's rows."""
     counts = reasons.value_counts()
     n_rows = len(raw)
-    month_first = bool(source.date_format) and _month_first_format(source.date_format)
+    month_first = bool(source.date_format) and month_first_format(source.date_format)
     for reason in (R_MISSING_ID, R_BAD_DATE, R_BEFORE_OPENED):
         if counts.get(reason, 0) * 2 <= n_rows:
             continue
@@ -593,7 +149,7 @@ def _fail_fast(
                 f"is empty in {where}: map `patient_id` to the column holding the patient's "
                 "id (or card number)",
             )
-        sample = _as_text(raw.loc[reasons == reason, header]).dropna()
+        sample = as_text(raw.loc[reasons == reason, header]).dropna()
         example = f" (e.g. {sample.iloc[0]})" if len(sample) else ""
         unmapped = raw.drop(columns=list(set(source.columns.values())))
         others = _date_columns(unmapped, source.date_format, opened)
@@ -605,7 +161,7 @@ def _fail_fast(
         if reason == R_BEFORE_OPENED:
             problem = f"holds dates before {opened.date().isoformat()}{example} in {where}"
             fix += " (or set `clinic.opened` if the clinic is that old)"
-        elif len(sample) and _month_first(sample, month_first).all():
+        elif len(sample) and parses_month_first(sample, month_first).all():
             problem = f"holds dates with day and month swapped{example} in {where}"
             mark = re.search(r"[./-]", sample.iloc[0])
             sep = mark.group(0) if mark else "."

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from clinic_analysis.errors import ParamsError
+from clinic_analysis.measures import summary
 from clinic_analysis.params import Activity
 
 PHASES = ("active", "at_risk", "lapsing", "lost_1y", "lost_2y")
@@ -41,9 +42,7 @@ def intervals(days: pd.DataFrame) -> pd.Series:
     """Days between consecutive visit days of the same patient (``days`` from
     :func:`summary.visit_days`, sorted by patient and day)."""
     d = days.sort_values(["patient_id", "day"])
-    gap = d["day"].diff().dt.days
-    same = d["patient_id"].eq(d["patient_id"].shift())
-    return gap[same].astype("int64")
+    return summary.visit_gaps(d).dropna().astype("int64")
 
 
 def thresholds(days: pd.DataFrame, settings: Activity) -> Thresholds:

@@ -79,7 +79,7 @@ def compute_measures(
     }
 
     # ------------------------------------------------------------------ dynamics
-    first = days.groupby("patient_id")["day"].min()
+    first = summary.first_visits(days)
     new = first.dt.to_period("M").value_counts().sort_index()
     metrics["base"]["new_by_month"] = {str(k): int(v) for k, v in new.items()}
     active_by_month = dynamics.active_base_by_month(days, as_of) if len(days) else pd.Series()

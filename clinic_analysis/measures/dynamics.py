@@ -77,7 +77,7 @@ def required_growth(
     year_ago = as_of - pd.Timedelta(days=YEAR)
     now = set(_window(days, as_of)["patient_id"])
     before = set(_window(days, year_ago)["patient_id"])
-    first = days.groupby("patient_id")["day"].min()
+    first = summary.first_visits(days)
     new = set(first[(first > year_ago) & (first <= as_of)].index)
     retained = now & before
     m = summary.in_window(money, *summary.window_12m(as_of))
@@ -112,7 +112,7 @@ def flow_by_month(days: pd.DataFrame, as_of: pd.Timestamp, months: int = 24) -> 
     """Per month: new, recaptured, lost and net patients (the last ``months`` months)."""
     d = days.sort_values(["patient_id", "day"])
     same_prev = d["patient_id"].eq(d["patient_id"].shift())
-    gap = d["day"].diff().dt.days.where(same_prev)
+    gap = summary.visit_gaps(d)
     month = d["day"].dt.to_period("M")
     new = month[~same_prev].value_counts()
     recaptured = month[gap > YEAR].value_counts()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-AVG_MONTH_DAYS = 365.25 / 12
+AVG_MONTH_DAYS = 365.25 / 12  # days in an average month (30.4375); every stage uses this one
 TOO_LITTLE_HISTORY = "too_little_history"
 
 

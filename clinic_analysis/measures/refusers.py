@@ -38,6 +38,7 @@ import pandas as pd
 from clinic_analysis.errors import ParamsError
 from clinic_analysis.measures import summary
 from clinic_analysis.measures.activity import Thresholds
+from clinic_analysis.measures.history import AVG_MONTH_DAYS
 
 SEGMENTS = ("no_show", "plan_refused", "plan_stopped", "consulted_only", "active_treatment",
             "returning", "lapsed", "new", "awaiting")  # fmt: skip
@@ -52,7 +53,6 @@ DEFAULT_RATES = {
     "lapsed": (0.05, 0.10, 0.15),
 }
 AGE_BUCKETS = (("0-1", 0, 1), ("1-2", 1, 2), ("2-4", 2, 4), ("4-12", 4, 12), ("12+", 12, np.inf))
-MONTH = 30.4375
 
 
 def patient_features(
@@ -138,7 +138,7 @@ def assign_segments(f: pd.DataFrame, th: Thresholds, as_of: pd.Timestamp) -> pd.
     event[out["segment"] == "no_show"] = out["last_missed"]
     refused = out["segment"] == "plan_refused"
     event[refused] = out.loc[refused, "refusal_date"].fillna(out.loc[refused, "last_visit"])
-    out["months_since_event"] = ((as_of - event).dt.days / MONTH).clip(lower=0)
+    out["months_since_event"] = ((as_of - event).dt.days / AVG_MONTH_DAYS).clip(lower=0)
     out.loc[out["segment"] == "awaiting", "months_since_event"] = 0.0
     return out
 
@@ -175,7 +175,7 @@ def return_history(
     if money is None:  # visit days only: their amounts are the money
         gross = d["amount"].fillna(0.0).clip(lower=0.0)
         money = d.assign(gross=gross, refunded=0.0, refund=False, revenue=gross)
-    gap = d["day"].diff().dt.days.where(d["patient_id"].eq(d["patient_id"].shift()))
+    gap = summary.visit_gaps(d)
     returns = d[gap > th.at_risk][["patient_id", "day"]].rename(columns={"day": "back"})
     nan = float("nan")
     overall_check = summary.money_totals(money, d, has_amount).average_check

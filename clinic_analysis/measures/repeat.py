@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from clinic_analysis.measures import summary
+
 Z95 = 1.959963984540054
 OTHER = "__other__"
 RETURN_WINDOWS = (90, 180, 365)
@@ -111,7 +113,7 @@ def cohort_matrix(days: pd.DataFrame, as_of: pd.Timestamp, quarters: int = 8) ->
     """Share of each first-visit quarter's patients who visited in each later quarter
     (rows: cohort; columns: quarters since the first visit, 1..quarters)."""
     d = days[["patient_id", "day"]].copy()
-    first = d.groupby("patient_id")["day"].transform("min")
+    first = d["patient_id"].map(summary.first_visits(d))
     d["cohort"] = first.dt.to_period("Q")
     d["age_q"] = _quarter_number(d["day"]) - _quarter_number(first)
     size = d.drop_duplicates("patient_id").groupby("cohort").size()
@@ -140,7 +142,7 @@ def revenue_split(money: pd.DataFrame, days: pd.DataFrame, has_amount: bool = Tr
     split). ``None`` figures without amounts."""
     if not has_amount:
         return {"first_visits": None, "repeat_visits": None, "repeat_share": None}
-    first = days.groupby("patient_id")["day"].min()
+    first = summary.first_visits(days)
     visits = money[~money["refund"]]
     is_first = visits["day"] == visits["patient_id"].map(first)
     total = float(visits["gross"].sum())

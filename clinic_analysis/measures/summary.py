@@ -48,6 +48,20 @@ def visit_days(visits: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def visit_gaps(days: pd.DataFrame) -> pd.Series:
+    """Days since the same patient's previous visit day, for each row of ``days`` (one row
+    per patient and visit day, as :func:`visit_days` gives), in the rows' own order and index;
+    NaN on a patient's first visit day."""
+    d = days[["patient_id", "day"]].reset_index(drop=True).sort_values(["patient_id", "day"])
+    gap = d["day"].diff().dt.days.where(d["patient_id"].eq(d["patient_id"].shift()))
+    return pd.Series(gap.sort_index().to_numpy(), index=days.index, name="gap")
+
+
+def first_visits(days: pd.DataFrame) -> pd.Series:
+    """The first visit day of each patient (indexed by ``patient_id``) of visit days."""
+    return days.groupby("patient_id")["day"].min()
+
+
 def money_rows(visits: pd.DataFrame) -> pd.DataFrame:
     """Every row that moves money: visits and refunds.
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from clinic_analysis.measures.history import AVG_MONTH_DAYS
 from clinic_analysis.models import lifetimes_adapter as L
 
 MIN_REPEATERS = 20  # fewer patients with a repeat visit than this: no model, said plainly
-MONTH_DAYS = 30.4375
 
 
 class NotFittedError(RuntimeError):
@@ -323,7 +323,7 @@ def clv(
     monthly = (1 + annual_discount) ** (1 / 12) - 1
     total = np.zeros(len(summary))
     prev = np.zeros(len(summary))
-    cums = model.expected_visits_over(summary, [m * MONTH_DAYS for m in range(1, months + 1)])
+    cums = model.expected_visits_over(summary, [m * AVG_MONTH_DAYS for m in range(1, months + 1)])
     for m, cum in enumerate(cums, start=1):
         total += (cum - prev) * spend / (1 + monthly) ** m
         prev = cum

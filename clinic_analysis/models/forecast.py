@@ -29,9 +29,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from clinic_analysis.measures.history import enough_history
+from clinic_analysis.measures import summary
+from clinic_analysis.measures.history import AVG_MONTH_DAYS, enough_history
 from clinic_analysis.models import lifetimes_adapter as L
-from clinic_analysis.models.clv import MONTH_DAYS
 
 SEED = 20261122
 REACTIVATION_SPREAD = (0.3, 0.3, 0.2, 0.1, 0.1)  # share of the potential realised per month
@@ -94,9 +94,9 @@ def month_noise(monthly: pd.Series, season: pd.Series) -> float:
 def new_patient_curve(days: pd.DataFrame, as_of: pd.Timestamp, months: int = 12) -> np.ndarray:
     """Average revenue per new patient in month 0, 1, ... after the first visit."""
     days = days[days["day"] <= as_of]
-    first = days.groupby("patient_id")["day"].transform("min")
-    age = ((days["day"] - first).dt.days // MONTH_DAYS).astype(int)
-    cohort_ok = first <= as_of - pd.Timedelta(days=months * MONTH_DAYS)
+    first = days["patient_id"].map(summary.first_visits(days))
+    age = ((days["day"] - first).dt.days // AVG_MONTH_DAYS).astype(int)
+    cohort_ok = first <= as_of - pd.Timedelta(days=months * AVG_MONTH_DAYS)
     d = days[cohort_ok & (age < months)]
     n = d["patient_id"].nunique()
     if n == 0:
@@ -225,7 +225,7 @@ def forecast(
     sf = np.array([season[p.month] for p in periods])
     rows = _base_rows(fits)
     base_visits, base = _base_layer(fits, periods, as_of, rows)
-    first = days[days["day"] <= as_of].groupby("patient_id")["day"].min()
+    first = summary.first_visits(days[days["day"] <= as_of])
     recent = int((first > as_of - pd.Timedelta(days=365)).sum())
     curve = new_patient_curve(days, as_of, months)
     new = _new_layer(recent / 12 * sf, curve)

@@ -19,7 +19,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from clinic_analysis.measures.history import TOO_LITTLE_HISTORY, enough_history, months_of_history
+from clinic_analysis.measures.history import (
+    AVG_MONTH_DAYS,
+    TOO_LITTLE_HISTORY,
+    enough_history,
+    months_of_history,
+)
 from clinic_analysis.models import clusters as K
 from clinic_analysis.models import forecast as F
 from clinic_analysis.models import lifetimes_adapter as L
@@ -243,7 +248,7 @@ def compute_models(
         m["notes"].append("bgnbd_one_visit_unknown")
     pp["p_alive"] = fits.p_alive()
     horizons = (3, 6, 12)
-    cums = model.expected_visits_over(s, [months * F.MONTH_DAYS for months in horizons])
+    cums = model.expected_visits_over(s, [months * AVG_MONTH_DAYS for months in horizons])
     for months, cum in zip(horizons, cums, strict=True):
         pp[f"expected_visits_{months}m"] = cum
     m["gamma_gamma"] = dict(fits.gamma_gamma)

@@ -9,11 +9,7 @@ one run at a time per clinic; a stopped run's leftovers are cleaned at the next 
 
 from __future__ import annotations
 
-import fcntl
-import filecmp
 import hashlib
-import hmac
-import json
 import os
 import re
 import shutil
@@ -21,22 +17,36 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from clinic_analysis.audit import Audit, cache_dir_for, cache_root, get_audit, make_private_dir
-from clinic_analysis.errors import ParamsError, ReportError
+from clinic_analysis.audit import Audit, cache_dir_for, get_audit, make_private_dir
+from clinic_analysis.errors import ParamsError
 from clinic_analysis.measures import followup
-from clinic_analysis.outputs import DISK_PROBLEMS, disk_error, write_csv
 from clinic_analysis.params import SLUG_PATTERN, Params, load_params
+from clinic_analysis.report.execute import execute_notebook, nbformat_write
 from clinic_analysis.report.i18n import Catalog, Formatter
-
-if TYPE_CHECKING:  # nbformat loads jsonschema: seconds the notebook's first cell need not pay
-    import nbformat
+from clinic_analysis.report.publish import (
+    archive,
+    clean_stale,
+    clinic_lock,
+    disk_errors,
+    move_into_place,
+)
+from clinic_analysis.report.reuse import (
+    DATA_ENTRY,
+    PDF_ENTRY,
+    VIEW_ENTRY,
+    data_outputs_key,
+    notebook_key,
+    output_files,
+    read_executed,
+    record_outputs,
+    report_view_key,
+    reuse_outputs,
+    write_data_outputs,
+    write_executed,
+)
 
 # jsonschema (which nbformat loads) imports rfc3987_syntax whenever it is installed (JupyterLab
 # brings it) only to check IRI formats, which notebooks never use; building its grammar costs
@@ -45,7 +55,6 @@ sys.modules.setdefault("rfc3987_syntax", None)
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 NOTEBOOK = PROJECT_DIR / "notebooks" / "audit.ipynb"
-KERNEL_NAME = "clinic-audit"
 SLUG_RE = re.compile(SLUG_PATTERN)
 
 
@@ -214,7 +223,7 @@ def build_report(
                     log("  data files: unchanged since the last run, kept")
                 else:
                     write_data_outputs(audit, tmp)
-                    record_outputs(cache_dir, DATA_ENTRY, data_key, _files(tmp))
+                    record_outputs(cache_dir, DATA_ENTRY, data_key, output_files(tmp))
                 timings["data files"] = time.perf_counter() - t
 
                 t = time.perf_counter()
@@ -281,251 +290,6 @@ def build_report(
     return ReportResult(out_dir=out, files=files, cache_hit=hit, timings=timings)
 
 
-# ------------------------------------------------------------- one run at a time, as a whole
-
-# every file a run may leave in reports/<clinic>/; a run replaces all of them
-OUTPUTS = (
-    "audit.html",
-    "audit.pdf",
-    "audit.ipynb",
-    "metrics.json",
-    "patients.parquet",
-    "rejected_rows.csv",
-    "call_lists.xlsx",
-    "audit.failed.ipynb",
-)
-# folders of reports/<clinic>/ a run keeps: the archive of every audit (metrics.json and the
-# call lists it issued), which the next audit reads back
-PRESERVED = (followup.HISTORY,)
-MOVING = ".moving"  # in a temp folder: the names being moved in (present only while moving)
-PREVIOUS = ".previous"  # in a temp folder: the last report's files, set aside while moving
-
-
-@contextmanager
-def disk_errors(folder: Path, elsewhere: str = "choose another folder with --out"):
-    """A read-only, full or forbidden ``folder`` becomes one line naming it."""
-    try:
-        yield
-    except OSError as err:
-        if err.errno not in DISK_PROBLEMS or not _concerns(err.filename, Path(folder)):
-            raise
-        raise disk_error(err, folder, elsewhere) from None
-
-
-def _concerns(filename, folder: Path) -> bool:
-    """Whether an error's file is ``folder``, inside it or one of the folders above it."""
-    if filename is None:
-        return True
-    p = Path(os.fsdecode(filename)).resolve()
-    folder = folder.resolve()
-    return p == folder or folder in p.parents or p in folder.parents
-
-
-@contextmanager
-def clinic_lock(cache_dir: Path, slug: str, wait: float, log: Callable[[str], None]):
-    """Hold ``<cache_dir>/lock`` (``fcntl.flock``) for the whole run. A second run of the
-    same clinic waits up to ``wait`` seconds, then stops with one line. The lock goes with
-    the process, so a killed run never leaves it behind."""
-    path = cache_dir / "lock"
-    with disk_errors(cache_dir, "set CLINIC_AUDIT_CACHE"):
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        deadline = time.monotonic() + wait
-        waiting = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                holder = path.read_text(encoding="utf-8", errors="replace").strip()
-                who = f" (pid {holder})" if holder.isdigit() else ""
-                if time.monotonic() >= deadline:
-                    raise ReportError(
-                        f"another run of '{slug}'{who} is still writing its report; "
-                        "run again when it has finished"
-                    ) from None
-                if not waiting:
-                    log(f"  waiting for another run of '{slug}'{who} (up to {wait:.0f} s)")
-                    waiting = True
-                time.sleep(0.25)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        yield
-    finally:
-        os.close(fd)  # releases the lock
-
-
-def clean_stale(out: Path, log: Callable[[str], None]) -> None:
-    """Before a run: put back the last report if a run was killed while moving its files
-    into place, and remove the temporary folders (with personal data) of stopped runs and
-    the cache an older version kept inside the report."""
-    if not out.is_dir():
-        return
-    stale = sorted(out.glob(".tmp-*"))
-    for tmp in stale:
-        if (tmp / MOVING).exists():
-            roll_back(tmp, out)
-            log("  the last report was put back: a stopped run had begun to replace it")
-        shutil.rmtree(tmp)
-    if stale:
-        log(f"  removed {len(stale)} unfinished temporary folder(s) of stopped runs")
-    legacy = out / ".cache"
-    if legacy.is_dir():
-        shutil.rmtree(legacy)
-        log(f"  removed {legacy}: the cache now lives in {cache_root()}, outside the report")
-
-
-def _move(src: Path, dst: Path) -> None:
-    os.replace(src, dst)
-
-
-def move_into_place(tmp: Path, out: Path, log: Callable[[str], None]) -> list[Path]:
-    """Replace the report in ``out`` by the files in ``tmp`` as a whole: the last report's
-    files are set aside, the new ones moved in; if anything stops it, the last report is
-    put back (here, or by :func:`clean_stale` at the next start after a hard kill)."""
-    new = sorted(f.name for f in tmp.iterdir() if not f.name.startswith("."))
-    (tmp / MOVING).write_text("\n".join(new) + "\n", encoding="utf-8")
-    previous = tmp / PREVIOUS
-    previous.mkdir()
-    try:
-        for name in sorted({*OUTPUTS, *new}):
-            if (out / name).exists():
-                _move(out / name, previous / name)
-        for name in new:
-            _move(tmp / name, out / name)
-    except BaseException:
-        roll_back(tmp, out)
-        raise
-    (tmp / MOVING).unlink()
-    dropped = sorted({f.name for f in previous.iterdir()} - set(new))
-    if dropped:
-        log(f"  removed {', '.join(dropped)}: not made by this run")
-    others = sorted(
-        f.name for f in out.iterdir() if f.name not in (*OUTPUTS, *PRESERVED) and f != tmp
-    )
-    if others:
-        log(f"  kept {', '.join(others)} in {out}: not made by clinic-audit")
-    return [out / n for n in new]
-
-
-def archive(out: Path, as_of: str, log: Callable[[str], None]) -> Path:
-    """Copy this audit's metrics.json and call lists to ``out/history/<as_of>/``. A copy the
-    front desk already filled in there is never overwritten (a re-run of the same audit)."""
-    entry = out / followup.HISTORY / as_of
-    entry.mkdir(parents=True, exist_ok=True)
-    for name in ("metrics.json", followup.ISSUED):
-        src, dst = out / name, entry / name
-        if not src.exists() or (dst.exists() and filecmp.cmp(src, dst, shallow=False)):
-            continue  # nothing to archive, or archived already (a re-run of the same audit)
-        if name == followup.ISSUED and dst.exists() and followup.has_outcomes(dst):
-            log(f"  kept {dst}: it holds the front desk's outcomes")
-            continue
-        part = entry / f".{name}.part"
-        shutil.copyfile(src, part)
-        os.replace(part, dst)
-    return entry
-
-
-def roll_back(tmp: Path, out: Path) -> None:
-    """Undo a partial :func:`move_into_place`: remove what was moved in, put back the rest."""
-    listed = (tmp / MOVING).read_text(encoding="utf-8").split()
-    for name in listed:
-        if not (tmp / name).exists():  # already moved in
-            (out / name).unlink(missing_ok=True)
-    previous = tmp / PREVIOUS
-    if previous.is_dir():
-        for f in previous.iterdir():
-            os.replace(f, out / f.name)
-    (tmp / MOVING).unlink()
-
-
-def write_data_outputs(audit: Audit, folder: Path) -> None:
-    """metrics.json, patients.parquet and rejected_rows.csv."""
-    (folder / "metrics.json").write_text(
-        json.dumps(audit.metrics, ensure_ascii=False, indent=2, default=_json_default) + "\n",
-        encoding="utf-8",
-    )
-    audit.patients.to_parquet(folder / "patients.parquet", index=False)
-    write_csv(audit.data.rejected, folder / "rejected_rows.csv")
-    from clinic_analysis.report.calllists import write_call_lists
-
-    write_call_lists(audit, folder / "call_lists.xlsx")
-
-
-# ------------------------------------------------------------- outputs of the last run, reused
-
-# in the cache folder: signed records of the files the last run wrote and what they were made
-# from (a key); a file is reused only when its key matches and its bytes are still the same
-DATA_ENTRY = "data-files.signed"  # metrics.json, patients.parquet, call lists...
-VIEW_ENTRY = "report-view.signed"  # audit.ipynb and audit.html, of one notebook_key and cover
-PDF_ENTRY = "pdf.signed"  # audit.pdf, made from the exact HTML of this run
-
-
-def data_outputs_key(audit: Audit) -> str:
-    """What the data files depend on: the audit (its cache key: params, sources, code,
-    packages), what the follow-up attached to it after the cached compute (metrics, the
-    follow-up rows, the do-not-call marks) and the package's other files (the locales that
-    name the call lists' columns)."""
-    h = hashlib.sha256(audit.cache_key.encode())
-    h.update(json.dumps(audit.metrics, sort_keys=True, default=str).encode())
-    fu = audit.followup
-    h.update(json.dumps(fu.do_not_call if fu is not None else None, default=str).encode())
-    rows = fu.rows if fu is not None else None
-    if isinstance(rows, pd.DataFrame):
-        h.update(rows.to_csv(index=False).encode())
-    h.update(package_files_digest().encode())
-    return h.hexdigest()
-
-
-def report_view_key(notebook_key: str, meta) -> str:
-    """What the executed notebook and the HTML depend on: :func:`notebook_key` and the
-    report's cover and page furniture (with the logo's bytes)."""
-    h = hashlib.sha256(notebook_key.encode())
-    h.update(json.dumps(asdict(meta), sort_keys=True, default=str).encode())
-    if meta.logo is not None and Path(meta.logo).is_file():
-        h.update(Path(meta.logo).read_bytes())
-    return h.hexdigest()
-
-
-def reuse_outputs(cache_dir: Path, entry: str, key: str, out: Path, tmp: Path) -> bool:
-    """Copy the last run's files from ``out`` into ``tmp`` when the signed record ``entry``
-    says they were made for ``key`` and every one of them still has the bytes recorded
-    (sha256). Otherwise nothing is reused (and the caller makes them again)."""
-    from clinic_analysis.audit import _read_entry, cache_secret, file_digest
-
-    record, _ = _read_entry(cache_dir / entry, key, cache_secret())
-    if not isinstance(record, dict) or not record:
-        return False
-    if not all((out / n).is_file() and file_digest(out / n) == d for n, d in record.items()):
-        return False
-    for name, digest in record.items():
-        shutil.copyfile(out / name, tmp / name)
-        if file_digest(tmp / name) != digest:  # changed while being copied
-            return False
-    return True
-
-
-def record_outputs(cache_dir: Path, entry: str, key: str, files: list[Path]) -> None:
-    """Sign which files were made for ``key``: the name and sha256 of each."""
-    from clinic_analysis.audit import _write_entry, cache_secret, file_digest
-
-    _write_entry(cache_dir / entry, key, {f.name: file_digest(f) for f in files}, cache_secret())
-
-
-def _files(folder: Path) -> list[Path]:
-    return sorted(f for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
-
-
-def _json_default(o):
-    if isinstance(o, pd.Timestamp):
-        return o.isoformat()
-    if hasattr(o, "item"):
-        return o.item()
-    if hasattr(o, "isoformat"):
-        return o.isoformat()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
 def report_meta(params: Params, audit: Audit):
     from clinic_analysis.report.render import ReportMeta
 
@@ -545,163 +309,3 @@ def report_meta(params: Params, audit: Audit):
             for k in ("toc", "page", "of", "prepared_by", "audit_date", "confidential")
         },
     )
-
-
-def ensure_kernel() -> None:
-    """Register the ``clinic-audit`` kernel inside this environment if it is missing."""
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    try:
-        KernelSpecManager().get_kernel_spec(KERNEL_NAME)
-    except NoSuchKernel:
-        import sys
-
-        from ipykernel.kernelspec import install
-
-        install(kernel_name=KERNEL_NAME, display_name="clinic-audit", prefix=sys.prefix)
-
-
-# ------------------------------------------------------------- the executed notebook, reused
-
-EXECUTED_ENTRY = "notebook.signed"
-
-
-def notebook_key(notebook: Path, params_path: Path, audit: Audit) -> str:
-    """What the executed notebook depends on: the notebook's bytes, the params path it is
-    given, the audit's cache key (params, every source file's bytes, the library's code,
-    the installed packages) and every other file of the package (locales, templates)."""
-    h = hashlib.sha256(audit.cache_key.encode())
-    # the figures attached after the cached compute (the follow-up of the last audit's
-    # lists, read from the report's history/) change the notebook's outputs too
-    h.update(json.dumps(audit.metrics, sort_keys=True, default=str).encode())
-    h.update(str(params_path).encode() + b"\n" + Path(notebook).read_bytes())
-    h.update(package_files_digest().encode())
-    return h.hexdigest()
-
-
-def package_files_digest() -> str:
-    """sha256 of the package's files other than code (locales, templates): the code is in
-    the audit's cache key already."""
-    from clinic_analysis.audit import PACKAGE_DIR
-
-    h = hashlib.sha256()
-    for p in sorted(PACKAGE_DIR.rglob("*")):
-        if p.is_file() and p.suffix not in (".py", ".pyc"):
-            h.update(p.relative_to(PACKAGE_DIR).as_posix().encode() + p.read_bytes())
-    return h.hexdigest()
-
-
-def read_executed(cache_dir: Path, key: str) -> nbformat.NotebookNode | None:
-    """The executed notebook stored for ``key``, if it is there, signed by this machine's
-    cache key and intact; else ``None`` (the notebook runs)."""
-    from clinic_analysis.audit import CACHE_MAGIC, _signature, cache_secret
-
-    try:
-        blob = (cache_dir / EXECUTED_ENTRY).read_bytes()
-    except OSError:
-        return None
-    if not blob.startswith(CACHE_MAGIC):
-        return None
-    stored_key, _, rest = blob[len(CACHE_MAGIC) :].partition(b"\n")
-    mac, payload = rest[:32], rest[32:]
-    if stored_key != key.encode() or not hmac.compare_digest(
-        mac, _signature(cache_secret(), key, payload)
-    ):
-        return None
-    import nbformat
-
-    return nbformat.reads(payload.decode("utf-8"), as_version=4)
-
-
-def write_executed(cache_dir: Path, key: str, nb: nbformat.NotebookNode) -> None:
-    import nbformat
-
-    from clinic_analysis.audit import CACHE_MAGIC, _signature, cache_secret
-
-    payload = nbformat.writes(nb).encode("utf-8")
-    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".notebook-", suffix=".tmp")  # 0600
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(CACHE_MAGIC + key.encode() + b"\n")
-            fh.write(_signature(cache_secret(), key, payload))
-            fh.write(payload)
-        os.replace(tmp, cache_dir / EXECUTED_ENTRY)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
-def nbformat_write(nb: nbformat.NotebookNode, path: Path) -> None:
-    import nbformat
-
-    nbformat.write(nb, str(path))
-
-
-def _write_once_engine() -> str:
-    """papermill's nbclient engine, but the executed notebook is written once at the end
-    (papermill does that itself, also on a failure) instead of twice per cell: each write
-    re-serialises every chart so far, which grows with the square of the notebook."""
-    from papermill.engines import NBClientEngine, papermill_engines
-
-    class WriteOnceEngine(NBClientEngine):
-        @classmethod
-        def execute_notebook(cls, nb, kernel_name, output_path=None, **kwargs):
-            return super().execute_notebook(nb, kernel_name, output_path=None, **kwargs)
-
-    papermill_engines.register(ENGINE_NAME, WriteOnceEngine)
-    return ENGINE_NAME
-
-
-ENGINE_NAME = "clinic-audit-write-once"
-
-
-def execute_notebook(
-    notebook: Path, output: Path, params_path: Path, out_dir: Path, log=print
-) -> nbformat.NotebookNode:
-    """Run the notebook with papermill; a failing cell becomes a :class:`ReportError` that
-    names the report section (the heading above the cell) and keeps the partial notebook."""
-    import papermill as pm
-
-    ensure_kernel()
-    try:
-        nb = pm.execute_notebook(
-            str(notebook),
-            str(output),
-            parameters={"params_path": str(params_path), "report_dir": str(out_dir)},
-            kernel_name=KERNEL_NAME,
-            cwd=str(notebook.parent),
-            progress_bar=False,
-            log_output=False,
-            engine_name=_write_once_engine(),
-            # the kernel talks to us over loopback only; its TCP notice is noise in the log
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
-        )
-    except pm.PapermillExecutionError as err:
-        partial = out_dir / "audit.failed.ipynb"
-        shutil.copy(output, partial)
-        import nbformat
-
-        section = _section_of_cell(nbformat.read(output, as_version=4), err.cell_index)
-        raise ReportError(
-            f"the report section '{section}' failed: {err.ename}: {err.evalue}",
-            hint=f"open {partial} at cell {err.exec_count} to see it; --debug shows more",
-        ) from None
-    return nb
-
-
-def _section_of_cell(nb: nbformat.NotebookNode, index: int) -> str:
-    """The last section title the report showed at or above a cell (an ``<h2>`` in the
-    outputs), else the analyst's markdown heading above it."""
-    import re
-
-    cells = nb.cells[: index + 1]
-    for cell in reversed(cells):
-        for o in reversed(cell.get("outputs", [])):
-            m = re.search(r"<h2[^>]*>(.*?)</h2>", o.get("data", {}).get("text/html", ""), re.S)
-            if m:
-                return re.sub(r"<[^>]+>", "", m.group(1)).strip()
-    for cell in reversed(cells):
-        if cell.cell_type == "markdown":
-            m = re.search(r"^#{1,2}\s+(.+)$", cell.source, re.M)
-            if m:
-                return m.group(1).strip()
-    return "(before the first section)"

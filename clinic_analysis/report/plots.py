@@ -1,56 +1,19 @@
 """Charts: each ``plot_x(data, ax=None, **labels) -> Axes``; style from one theme.
 
-Call :func:`set_report_theme` once per kernel; labels come from the string catalogue.
+Call :func:`~clinic_analysis.report.theme.set_report_theme` once per kernel; labels come from the string catalogue.
 No backend is forced: in a Jupyter kernel (papermill too) matplotlib uses the inline backend,
 so an analyst's ``plt.show()`` reaches the report; without a display it falls back to Agg.
 """
 
 from __future__ import annotations
 
-import matplotlib.dates as mdates
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter
 
-FONT = "DejaVu Sans"  # renders Cyrillic and ₴
-WIDE = (10, 3.8)  # A4 content width at 150 dpi
-
-
-def set_report_theme(colour: str = "#1f6f8b") -> list[str]:
-    """One seaborn theme for the whole report; returns the palette (branding colour first)."""
-    palette = [colour, "#e07a5f", "#81b29a", "#f2cc8f", "#3d405b", "#9c89b8", "#5f7470"]
-    sns.set_theme(
-        context="notebook",
-        style="whitegrid",
-        palette=palette,
-        font=FONT,
-        rc={
-            "figure.figsize": WIDE,
-            "figure.dpi": 100,
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-            "axes.titlesize": 12,
-            "axes.titleweight": "bold",
-            "axes.titlelocation": "left",
-            "axes.labelsize": 10,
-            "xtick.labelsize": 9,
-            "ytick.labelsize": 9,
-            "legend.fontsize": 9,
-            "legend.frameon": False,
-            "grid.color": "#e6e6e6",
-            "text.parse_math": False,  # labels come from the data: "$" is a dollar sign
-        },
-    )
-    return palette
-
-
-def _ax(ax: Axes | None, figsize=WIDE) -> Axes:
-    if ax is None:
-        _, ax = plt.subplots(figsize=figsize)
-    return ax
+from clinic_analysis.report.theme import chart_axes, month_axis
 
 
 def plot_monthly(
@@ -65,7 +28,7 @@ def plot_monthly(
     month_fmt=lambda d: d.strftime("%m.%Y"),
 ) -> Axes:
     """Revenue by month as bars, patients seen by month as a line on a second axis."""
-    ax = _ax(ax)
+    ax = chart_axes(ax)
     colours = sns.color_palette()
     x = monthly["month"]
     ax.bar(x, monthly["revenue"], width=20, color=colours[0], alpha=0.85, label=bars_label)
@@ -78,7 +41,7 @@ def plot_monthly(
     ax2.spines["top"].set_visible(False)
     ax2.yaxis.set_major_formatter(FuncFormatter(lambda v, _: number_fmt(v)))
     ax2.set_ylabel(line_label)
-    _month_axis(ax, month_fmt, x)
+    month_axis(ax, month_fmt, x)
     handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
     labels = ax.get_legend_handles_labels()[1] + ax2.get_legend_handles_labels()[1]
     ax.legend(handles, labels, loc="upper left")
@@ -98,7 +61,7 @@ def plot_new_patients(
     month_fmt=lambda d: d.strftime("%m.%Y"),
 ) -> Axes:
     """New patients per month (bars) and the cumulative base (line, right axis)."""
-    ax = _ax(ax)
+    ax = chart_axes(ax)
     colours = sns.color_palette()
     ax.bar(monthly["month"], monthly["new_patients"], width=20, color=colours[2], label=new_label)
     ax.set_ylabel(new_label)
@@ -109,38 +72,13 @@ def plot_new_patients(
     ax2.grid(False)
     ax2.yaxis.set_major_formatter(FuncFormatter(lambda v, _: number_fmt(v)))
     ax2.set_ylabel(base_label)
-    _month_axis(ax, month_fmt, monthly["month"])
+    month_axis(ax, month_fmt, monthly["month"])
     h = ax.get_legend_handles_labels()
     h2 = ax2.get_legend_handles_labels()
     ax.legend(h[0] + h2[0], h[1] + h2[1], loc="upper left")
     if title:
         ax.set_title(title)
     return ax
-
-
-MAX_MONTH_TICKS = 10
-
-
-def month_ticks(months) -> list[pd.Timestamp]:
-    """Tick positions for a monthly axis: the first day of the months the data covers, every
-    k-th so that at most ``MAX_MONTH_TICKS`` remain; one tick per month at most, so no two
-    ticks read the same month."""
-    periods = pd.DatetimeIndex(pd.to_datetime(pd.Series(months))).to_period("M").unique()
-    periods = periods.sort_values()
-    step = max(1, -(-len(periods) // MAX_MONTH_TICKS))
-    return [p.to_timestamp() for p in periods[::step]]
-
-
-def _month_axis(ax: Axes, month_fmt, months) -> None:
-    """Ticks on the data's own months, and the axis spanning only those months."""
-    ticks = month_ticks(months)
-    ax.set_xticks(ticks)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: month_fmt(mdates.num2date(v))))
-    if ticks:
-        last = pd.Timestamp(pd.to_datetime(pd.Series(months)).max())
-        pad = pd.Timedelta(days=20)
-        ax.set_xlim(ticks[0] - pad, max(last, ticks[-1]) + pad)
-    ax.set_xlabel("")
 
 
 def plot_flow(
@@ -153,7 +91,7 @@ def plot_flow(
     month_fmt=lambda d: d.strftime("%m.%Y"),
 ) -> Axes:
     """Monthly flow: new and recaptured above zero, lost below, net as a line."""
-    ax = _ax(ax)
+    ax = chart_axes(ax)
     labels = labels or {}
     c = sns.color_palette()
     x = flow["month"]
@@ -170,7 +108,7 @@ def plot_flow(
     ax.plot(x, flow["net"], color=c[4], lw=2, marker="o", ms=3, label=labels.get("net", "net"))
     ax.axhline(0, color="#666", lw=0.8)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: number_fmt(v)))
-    _month_axis(ax, month_fmt, x)
+    month_axis(ax, month_fmt, x)
     ax.legend(loc="upper left", ncols=4)
     if title:
         ax.set_title(title)
@@ -188,7 +126,7 @@ def plot_phase_mix(
     month_fmt=lambda d: d.strftime("%m.%Y"),
 ) -> Axes:
     """Patients per activity phase at each month end, stacked."""
-    ax = _ax(ax)
+    ax = chart_axes(ax)
     labels = labels or {}
     colours = ["#2a9d8f", "#e9c46a", "#f4a261", "#e76f51", "#8d99ae"]
     ax.stackplot(
@@ -199,7 +137,7 @@ def plot_phase_mix(
         alpha=0.9,
     )
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: number_fmt(v)))
-    _month_axis(ax, month_fmt, mix["month"])
+    month_axis(ax, month_fmt, mix["month"])
     ax.legend(loc="upper left", ncols=len(phases), fontsize=8)
     ax.set_ylim(0, mix[phases].sum(axis=1).max() * 1.18)
     if title:
@@ -218,7 +156,7 @@ def plot_days_to_second(
     limit: int = 730,
 ) -> Axes:
     """Histogram of days from the first to the second visit (first two years)."""
-    ax = _ax(ax)
+    ax = chart_axes(ax)
     d = days[days <= limit]
     ax.hist(d, bins=range(0, limit + 15, 15), color=sns.color_palette()[0], alpha=0.85)
     med = float(days.median()) if len(days) else None
@@ -248,13 +186,13 @@ def plot_retention(
     month_fmt=lambda d: d.strftime("%m.%Y"),
 ) -> Axes:
     """New-patient 12-month retention by month of first visit, with the industry mark."""
-    ax = _ax(ax)
+    ax = chart_axes(ax)
     c = sns.color_palette()
     ax.plot(ret["month"], ret["rate"], color=c[0], lw=2, marker="o", ms=3, label=rate_label)
     ax.axhline(mark, color=c[1], ls="--", lw=1.5, label=mark_label)
     ax.set_ylim(0, 1)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: pct_fmt(v)))
-    _month_axis(ax, month_fmt, ret["month"])
+    month_axis(ax, month_fmt, ret["month"])
     ax.legend(loc="lower left")
     if title:
         ax.set_title(title)
@@ -273,7 +211,7 @@ def plot_rates(
 ) -> Axes:
     """Rates with 95% intervals per group (dot and whisker), largest group on top."""
     n = len(table)
-    ax = _ax(ax, figsize=(10, max(1.6, 0.42 * n + 0.9)))
+    ax = chart_axes(ax, figsize=(10, max(1.6, 0.42 * n + 0.9)))
     y = list(range(n))[::-1]
     c = sns.color_palette()
     ax.errorbar(
@@ -311,7 +249,7 @@ def plot_cohorts(
     ylabel: str = "",
 ) -> Axes:
     """Cohort retention heatmap: rows = first-visit quarter, columns = quarters since."""
-    ax = _ax(ax, figsize=(10, 0.36 * len(share) + 1.4))
+    ax = chart_axes(ax, figsize=(10, 0.36 * len(share) + 1.4))
     sns.heatmap(
         share * 100,
         ax=ax,
@@ -341,7 +279,7 @@ def plot_shares(
     pct_fmt=lambda v: f"{v:.0%}",
 ) -> Axes:
     """Horizontal bars of shares (0..1) with their values written at the end."""
-    ax = _ax(ax, figsize=(10, 0.42 * len(shares) + 1.0))
+    ax = chart_axes(ax, figsize=(10, 0.42 * len(shares) + 1.0))
     y = list(range(len(shares)))[::-1]
     ax.barh(y, shares.values, color=sns.color_palette()[0], alpha=0.85)
     for yi, v in zip(y, shares.values, strict=True):
@@ -366,7 +304,7 @@ def plot_stacked_rows(
     colours: list[str] | None = None,
 ) -> Axes:
     """Horizontal stacked bars: one bar per row of ``table``, one stack per column."""
-    ax = _ax(ax, figsize=(10, 0.5 * len(table) + 1.4))
+    ax = chart_axes(ax, figsize=(10, 0.5 * len(table) + 1.4))
     colours = colours or ["#2a9d8f", "#8ab17d", "#e9c46a", "#f4a261", "#b5b5b5"]
     y = np.arange(len(table))[::-1]
     left = np.zeros(len(table))
@@ -400,7 +338,7 @@ def plot_paired_bars(
 ) -> Axes:
     """Two bars per category (e.g. actual against the model's expectation); with
     ``open_last`` the last category reads "N+"."""
-    ax = _ax(ax, figsize=(10, 3.2))
+    ax = chart_axes(ax, figsize=(10, 3.2))
     c = sns.color_palette()
     pos = np.arange(len(table))
     ax.bar(pos - 0.2, table[first], width=0.4, color=c[0], label=first_label)
@@ -427,7 +365,7 @@ def plot_deciles(
     money_fmt=lambda v: f"{v:,.0f}",
 ) -> Axes:
     """Sum of ``values`` in each tenth of patients, most valuable first."""
-    ax = _ax(ax, figsize=(10, 3.2))
+    ax = chart_axes(ax, figsize=(10, 3.2))
     v = np.sort(np.asarray(values, float))[::-1]
     sums = [part.sum() for part in np.array_split(v, 10)]
     ax.bar(range(1, 11), sums, color=sns.color_palette()[0])
@@ -450,7 +388,7 @@ def plot_curve(
     money_fmt=lambda v: f"{v:,.0f}",
 ) -> Axes:
     """A line with markers, the area down to its last value shaded (what is lost)."""
-    ax = _ax(ax, figsize=(10, 3.2))
+    ax = chart_axes(ax, figsize=(10, 3.2))
     c = sns.color_palette()
     ax.plot(data[x], data[y], marker="o", lw=2, color=c[0])
     ax.fill_between(data[x], data[y], data[y].iloc[-1], alpha=0.12, color=c[1])
@@ -473,7 +411,7 @@ def plot_forecast(
 ) -> Axes:
     """Monthly forecast: the "if nothing is done" line with its 80% band, and the line "if
     the base is worked" (the first plus the reactivation layer)."""
-    ax = _ax(ax)
+    ax = chart_axes(ax)
     labels = labels or {}
     c = sns.color_palette()
     x = fc["month"]
@@ -484,7 +422,7 @@ def plot_forecast(
     ax.plot(x, fc["with_calls"], marker="s", lw=2, ls="--", color=c[2],
             label=labels.get("with_calls", "with calls"))  # fmt: skip
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: money_fmt(v)))
-    _month_axis(ax, month_fmt, x)
+    month_axis(ax, month_fmt, x)
     ax.legend(loc="upper left", ncols=3, fontsize=8)
     top = max(fc["no_action_high"].max(), fc["with_calls"].max())
     ax.set_ylim(0, top * 1.25)
@@ -504,7 +442,7 @@ def plot_backtest(
     month_fmt=lambda d: d.strftime("%m.%Y"),
 ) -> Axes:
     """Forecasts made from past cut-offs (each with its band) against what happened."""
-    ax = _ax(ax, figsize=(10, 3.2))
+    ax = chart_axes(ax, figsize=(10, 3.2))
     c = sns.color_palette()
     actual = bt.groupby("month")["actual"].first()
     ax.plot(actual.index, actual.to_numpy(), marker="o", lw=2, color=c[0], label=actual_label)
@@ -515,7 +453,7 @@ def plot_backtest(
         ax.fill_between(g["month"], g["no_action_low"], g["no_action_high"], color=colour,
                         alpha=0.12)  # fmt: skip
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: money_fmt(v)))
-    _month_axis(ax, month_fmt, bt["month"])
+    month_axis(ax, month_fmt, bt["month"])
     ax.set_ylim(bottom=0)
     ax.legend(loc="lower left")
     if title:

@@ -6,7 +6,6 @@ No patient names, phones or e-mails ever pass through here.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
@@ -24,22 +23,18 @@ from clinic_analysis.report.elements import (
     Table,
     figure_alt,
 )
+from clinic_analysis.report.layout import slug
 
 __all__ = ["FIG_DPI", "block", "callout", "figure", "figure_alt", "kpis", "paragraph"]
 
 
-def _slug(text: str) -> str:
-    s = re.sub(r"[^\w]+", "-", text.lower(), flags=re.UNICODE).strip("-")
-    return s or "section"
-
-
 def section(title: str, anchor: str | None = None) -> Heading:
     """A numbered report section (``<h2>``); the number comes from CSS counters."""
-    return Heading(title, anchor or f"sec-{_slug(title)}", 2)
+    return Heading(title, anchor or f"sec-{slug(title)}", 2)
 
 
 def subsection(title: str, anchor: str | None = None) -> Heading:
-    return Heading(title, anchor or f"sub-{_slug(title)}", 3)
+    return Heading(title, anchor or f"sub-{slug(title)}", 3)
 
 
 def block(title: str, *parts: Element, anchor: str | None = None) -> Block:

@@ -7,7 +7,8 @@ import pytest
 import yaml
 
 from clinic_analysis.errors import DataValueError, ParamsError, SourceFileError
-from clinic_analysis.ingest.load import detect_encoding, load_clinic
+from clinic_analysis.ingest.load import load_clinic
+from clinic_analysis.ingest.readers import detect_encoding
 from clinic_analysis.params import Params, load_params
 from tests.ingest.test_load import make_params
 from tests.test_cli import run

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from clinic_analysis.ingest import checks
-from clinic_analysis.ingest.load import load_clinic, parse_datetime, parse_money, read_money
+from clinic_analysis.ingest.load import load_clinic
+from clinic_analysis.ingest.values import parse_datetime, parse_money, read_money
 from clinic_analysis.params import Params
 from tests.ingest.test_load import make_params
 

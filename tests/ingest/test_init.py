@@ -20,7 +20,7 @@ from clinic_analysis.ingest.init_guess import (
     guess_status,
     guess_table,
 )
-from clinic_analysis.ingest.load import sniff_delimiter
+from clinic_analysis.ingest.readers import sniff_delimiter
 from clinic_analysis.params import Params
 from clinic_analysis.report.pipeline import build_report
 from tests.measures.test_honest import _blocks

@@ -6,13 +6,9 @@ import pandas as pd
 import pytest
 
 from clinic_analysis.errors import ColumnError, DataValueError, SourceFileError
-from clinic_analysis.ingest.load import (
-    detect_encoding,
-    load_clinic,
-    parse_datetime,
-    parse_money,
-    sniff_delimiter,
-)
+from clinic_analysis.ingest.load import load_clinic
+from clinic_analysis.ingest.readers import detect_encoding, sniff_delimiter
+from clinic_analysis.ingest.values import parse_datetime, parse_money
 from clinic_analysis.params import Params
 
 VISIT_COLS = {"patient_id": "Код", "date": "Дата", "amount": "Сума", "status": "Статус"}

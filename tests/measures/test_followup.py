@@ -118,7 +118,7 @@ def test_the_previous_audit_is_the_latest_history_entry_before_this_one(tmp_path
 
 
 def test_the_archive_keeps_a_filled_in_copy_and_the_run_keeps_history(tmp_path):
-    from clinic_analysis.report.pipeline import PRESERVED, archive
+    from clinic_analysis.report.publish import PRESERVED, archive
 
     (tmp_path / "metrics.json").write_text("{}", encoding="utf-8")
     (tmp_path / "call_lists.xlsx").write_bytes(b"issued")

@@ -16,7 +16,7 @@ from clinic_analysis.measures.history import TOO_LITTLE_HISTORY
 from clinic_analysis.measures.refusers import REFUSER_SEGMENTS
 from clinic_analysis.models import clusters as K
 from clinic_analysis.params import load_params
-from clinic_analysis.report import plots
+from clinic_analysis.report import plots, theme
 from clinic_analysis.report import views as V
 from tests import worlds
 
@@ -251,13 +251,13 @@ def test_short_history_flow_chart_spans_only_the_covered_months(short, monkeypat
 
 def test_month_ticks_are_one_per_month_on_two_months_of_data():
     months = pd.to_datetime(["2026-09-01", "2026-10-01"])
-    assert plots.month_ticks(months) == list(months)
+    assert theme.month_ticks(months) == list(months)
 
 
 def test_month_ticks_thin_out_a_long_span_and_never_repeat_a_month():
     months = pd.date_range("2021-11-01", periods=60, freq="MS")
-    ticks = plots.month_ticks(months)
-    assert len(ticks) <= plots.MAX_MONTH_TICKS
+    ticks = theme.month_ticks(months)
+    assert len(ticks) <= theme.MAX_MONTH_TICKS
     assert len({t.strftime("%Y-%m") for t in ticks}) == len(ticks)
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from clinic_analysis.measures import refusers as R
 from clinic_analysis.measures.activity import Thresholds
+from clinic_analysis.measures.history import AVG_MONTH_DAYS
 from clinic_analysis.params import Refusers
 
 AS_OF = pd.Timestamp("2025-12-31")
@@ -93,8 +94,8 @@ def test_one_patient_per_rule():
     }
     assert seg.loc["stopped", "open_plan_balance"] == 8000.0
     assert seg.loc["refused", "refusal_reason"] == "Дорого"
-    assert seg.loc["noshow", "months_since_event"] == pytest.approx(30 / R.MONTH, abs=0.05)
-    assert seg.loc["refused", "months_since_event"] == pytest.approx(100 / R.MONTH, abs=0.05)
+    assert seg.loc["noshow", "months_since_event"] == pytest.approx(30 / AVG_MONTH_DAYS, abs=0.05)
+    assert seg.loc["refused", "months_since_event"] == pytest.approx(100 / AVG_MONTH_DAYS, abs=0.05)
 
 
 @pytest.mark.parametrize(("days", "expected"), [(180, "active_treatment"), (181, "plan_stopped")])
@@ -141,7 +142,7 @@ def test_potential_is_size_times_rate_times_value_and_decays_with_delay():
     hist = R.ReturnHistory(events=100, transactions=2.0, average_check=1000.0, source="history")
     settings = Refusers()
     pot = R.potential(seg, hist, {}, settings)
-    fresh = 0.1 ** ((10 / R.MONTH) / 4)
+    fresh = 0.1 ** ((10 / AVG_MONTH_DAYS) / 4)
     assert pot.loc["no_show", "base"] == pytest.approx(fresh * 0.20 * 2000.0, rel=1e-3)
     assert pot.loc["lapsed", "base"] == pytest.approx(0.10 * 2000.0)
     later = R.potential(seg, hist, {}, settings, delay_months=2)

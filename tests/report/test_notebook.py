@@ -156,7 +156,7 @@ def test_an_unchanged_notebook_is_reused_and_an_edited_one_runs(analyst_report, 
 
 
 def test_a_stored_notebook_altered_or_for_other_inputs_is_not_reused(tmp_path):
-    from clinic_analysis.report.pipeline import EXECUTED_ENTRY, read_executed, write_executed
+    from clinic_analysis.report.reuse import EXECUTED_ENTRY, read_executed, write_executed
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("stored 42")])
     write_executed(tmp_path, "key-a", nb)
@@ -235,7 +235,8 @@ def test_a_new_follow_up_reading_runs_the_notebook_again(tmp_path):
     figures that change there must not reuse the last run's notebook outputs."""
     from types import SimpleNamespace
 
-    from clinic_analysis.report.pipeline import NOTEBOOK, notebook_key
+    from clinic_analysis.report.pipeline import NOTEBOOK
+    from clinic_analysis.report.reuse import notebook_key
 
     params = tmp_path / "p.yaml"
     before = SimpleNamespace(cache_key="k", metrics={"followup": {"by_segment": {}}})

@@ -355,7 +355,7 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_escaped(tmp_path):
 
 def _inputs_contacts(params_path):
     """The names, phones (last nine digits) and e-mails of every patients file of a clinic."""
-    from clinic_analysis.ingest.load import read_raw
+    from clinic_analysis.ingest.readers import read_raw
     from clinic_analysis.params import load_params
 
     names, phones, emails = set(), set(), set()

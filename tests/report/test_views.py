@@ -116,7 +116,7 @@ def test_an_analyst_reuses_a_views_figure_and_frame(audit):
 def test_a_dollar_sign_in_a_doctors_name_is_plain_text_in_charts():
     import matplotlib.pyplot as plt
 
-    from clinic_analysis.report.plots import set_report_theme
+    from clinic_analysis.report.theme import set_report_theme
 
     set_report_theme()
     fig, ax = plt.subplots()

@@ -9,7 +9,7 @@ import pandas as pd
 
 from clinic_analysis.measures.activity import PHASES
 from clinic_analysis.measures.history import TOO_LITTLE_HISTORY
-from clinic_analysis.report import plots
+from clinic_analysis.report import plots, theme
 from clinic_analysis.report import present as P
 from clinic_analysis.report.elements import Callout, Chart, Group, Paragraph, Table
 from clinic_analysis.report.views.context import Context, _amounts, _covered, _money, _too_little
@@ -77,7 +77,7 @@ def activity_mix_chart(c: Context) -> Chart | Group:
     mix = _covered(c, c.audit.activity.phase_mix)
     if mix is None or mix.empty:
         return Group([])  # too little history: the section's intro says why
-    fig, ax = plt.subplots(figsize=plots.WIDE)
+    fig, ax = plt.subplots(figsize=theme.WIDE)
     plots.plot_phase_mix(
         mix,
         list(PHASES),

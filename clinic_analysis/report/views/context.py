@@ -10,8 +10,8 @@ import pandas as pd
 
 from clinic_analysis.audit import Audit
 from clinic_analysis.measures import gaps
-from clinic_analysis.report import plots
 from clinic_analysis.report import present as P
+from clinic_analysis.report import theme
 from clinic_analysis.report.elements import Callout
 from clinic_analysis.report.i18n import Catalog, Formatter
 
@@ -25,7 +25,7 @@ class Context:
         self.audit = audit
         self.t = Catalog(audit.params.clinic.language)
         self.f = Formatter(audit.params.clinic.language, audit.params.clinic.currency)
-        self.palette = plots.set_report_theme(audit.params.report.branding.colour)
+        self.palette = theme.set_report_theme(audit.params.report.branding.colour)
 
 
 def _amounts(c: Context) -> bool:

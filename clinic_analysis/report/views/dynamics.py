@@ -7,7 +7,7 @@ import html
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from clinic_analysis.report import plots
+from clinic_analysis.report import plots, theme
 from clinic_analysis.report import present as P
 from clinic_analysis.report.elements import Callout, Chart, Group, Kpis, Table
 from clinic_analysis.report.views.context import (
@@ -50,7 +50,7 @@ def dynamics_flow_chart(c: Context) -> Chart | Callout:
     if flow is None or flow.empty:
         return P.callout(html.escape(t("dyn.no_data")), kind="warn")
     flow = _covered(c, flow)
-    fig, ax = plt.subplots(figsize=plots.WIDE)
+    fig, ax = plt.subplots(figsize=theme.WIDE)
     plots.plot_flow(
         flow,
         ax=ax,

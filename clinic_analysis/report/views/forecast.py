@@ -6,7 +6,7 @@ import html
 
 import matplotlib.pyplot as plt
 
-from clinic_analysis.report import plots
+from clinic_analysis.report import plots, theme
 from clinic_analysis.report import present as P
 from clinic_analysis.report.elements import Callout, Chart, Group, Table
 from clinic_analysis.report.views.context import Context, _amounts, _no_amounts
@@ -22,7 +22,7 @@ def forecast_chart(c: Context) -> Chart | Callout | Group:
         return _no_amounts(c)
     if fc is None:
         return P.callout(html.escape(t("mod.no_forecast")), kind="warn")
-    fig, ax = plt.subplots(figsize=plots.WIDE)
+    fig, ax = plt.subplots(figsize=theme.WIDE)
     plots.plot_forecast(
         fc,
         ax=ax,

@@ -6,7 +6,7 @@ import html
 
 import matplotlib.pyplot as plt
 
-from clinic_analysis.report import plots
+from clinic_analysis.report import plots, theme
 from clinic_analysis.report import present as P
 from clinic_analysis.report.elements import Callout, Chart, Kpis
 from clinic_analysis.report.views.context import (
@@ -36,7 +36,7 @@ def glance_monthly_chart(c: Context) -> Chart | Callout:
     t, f = c.t, c.f
     if not _amounts(c):
         return _no_amounts(c)
-    fig, ax = plt.subplots(figsize=plots.WIDE)
+    fig, ax = plt.subplots(figsize=theme.WIDE)
     plots.plot_monthly(
         c.audit.monthly.tail(CHART_MONTHS),
         ax=ax,
@@ -52,7 +52,7 @@ def glance_monthly_chart(c: Context) -> Chart | Callout:
 
 def glance_new_chart(c: Context) -> Chart:
     t, f = c.t, c.f
-    fig, ax = plt.subplots(figsize=plots.WIDE)
+    fig, ax = plt.subplots(figsize=theme.WIDE)
     plots.plot_new_patients(
         c.audit.monthly.tail(CHART_MONTHS),
         ax=ax,

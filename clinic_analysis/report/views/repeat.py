@@ -6,7 +6,7 @@ import html
 
 import matplotlib.pyplot as plt
 
-from clinic_analysis.report import plots
+from clinic_analysis.report import plots, theme
 from clinic_analysis.report import present as P
 from clinic_analysis.report.elements import Callout, Chart, Element, Group, Kpis
 from clinic_analysis.report.views.context import (
@@ -69,7 +69,7 @@ def repeat_days_chart(c: Context) -> Chart | Callout:
     d = c.audit.repeat.days_to_second
     if d is None or d.empty:
         return P.callout(html.escape(t("rep.no_repeats")), kind="warn")
-    fig, ax = plt.subplots(figsize=plots.WIDE)
+    fig, ax = plt.subplots(figsize=theme.WIDE)
     plots.plot_days_to_second(
         d["days_to_second"],
         ax=ax,
@@ -88,7 +88,7 @@ def repeat_retention_chart(c: Context) -> Chart | Callout:
         return _too_little(c)
     if ret is None or ret.empty:
         return P.callout(html.escape(t("rep.no_retention")), kind="warn")
-    fig, ax = plt.subplots(figsize=plots.WIDE)
+    fig, ax = plt.subplots(figsize=theme.WIDE)
     mark = c.audit.repeat.retention_mark
     plots.plot_retention(
         ret.tail(36),

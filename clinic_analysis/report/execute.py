@@ -1,0 +1,106 @@
+"""The report notebook run by papermill in the ``clinic-audit`` kernel; a failing cell named
+by the report section it belongs to."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from clinic_analysis.errors import ReportError
+
+if TYPE_CHECKING:
+    import nbformat
+
+KERNEL_NAME = "clinic-audit"
+
+
+def ensure_kernel() -> None:
+    """Register the ``clinic-audit`` kernel inside this environment if it is missing."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+    except NoSuchKernel:
+        import sys
+
+        from ipykernel.kernelspec import install
+
+        install(kernel_name=KERNEL_NAME, display_name="clinic-audit", prefix=sys.prefix)
+
+
+def nbformat_write(nb: nbformat.NotebookNode, path: Path) -> None:
+    import nbformat
+
+    nbformat.write(nb, str(path))
+
+
+def _write_once_engine() -> str:
+    """papermill's nbclient engine, but the executed notebook is written once at the end
+    (papermill does that itself, also on a failure) instead of twice per cell: each write
+    re-serialises every chart so far, which grows with the square of the notebook."""
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    class WriteOnceEngine(NBClientEngine):
+        @classmethod
+        def execute_notebook(cls, nb, kernel_name, output_path=None, **kwargs):
+            return super().execute_notebook(nb, kernel_name, output_path=None, **kwargs)
+
+    papermill_engines.register(ENGINE_NAME, WriteOnceEngine)
+    return ENGINE_NAME
+
+
+ENGINE_NAME = "clinic-audit-write-once"
+
+
+def execute_notebook(
+    notebook: Path, output: Path, params_path: Path, out_dir: Path, log=print
+) -> nbformat.NotebookNode:
+    """Run the notebook with papermill; a failing cell becomes a :class:`ReportError` that
+    names the report section (the heading above the cell) and keeps the partial notebook."""
+    import papermill as pm
+
+    ensure_kernel()
+    try:
+        nb = pm.execute_notebook(
+            str(notebook),
+            str(output),
+            parameters={"params_path": str(params_path), "report_dir": str(out_dir)},
+            kernel_name=KERNEL_NAME,
+            cwd=str(notebook.parent),
+            progress_bar=False,
+            log_output=False,
+            engine_name=_write_once_engine(),
+            # the kernel talks to us over loopback only; its TCP notice is noise in the log
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+        )
+    except pm.PapermillExecutionError as err:
+        partial = out_dir / "audit.failed.ipynb"
+        shutil.copy(output, partial)
+        import nbformat
+
+        section = _section_of_cell(nbformat.read(output, as_version=4), err.cell_index)
+        raise ReportError(
+            f"the report section '{section}' failed: {err.ename}: {err.evalue}",
+            hint=f"open {partial} at cell {err.exec_count} to see it; --debug shows more",
+        ) from None
+    return nb
+
+
+def _section_of_cell(nb: nbformat.NotebookNode, index: int) -> str:
+    """The last section title the report showed at or above a cell (an ``<h2>`` in the
+    outputs), else the analyst's markdown heading above it."""
+    import re
+
+    cells = nb.cells[: index + 1]
+    for cell in reversed(cells):
+        for o in reversed(cell.get("outputs", [])):
+            m = re.search(r"<h2[^>]*>(.*?)</h2>", o.get("data", {}).get("text/html", ""), re.S)
+            if m:
+                return re.sub(r"<[^>]+>", "", m.group(1)).strip()
+    for cell in reversed(cells):
+        if cell.cell_type == "markdown":
+            m = re.search(r"^#{1,2}\s+(.+)$", cell.source, re.M)
+            if m:
+                return m.group(1).strip()
+    return "(before the first section)"
