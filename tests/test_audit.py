@@ -2,7 +2,8 @@
 
 import pandas as pd
 
-from clinic_analysis.audit import cache_key, compute_audit, get_audit
+from clinic_analysis.audit import compute_audit
+from clinic_analysis.cache import cache_key, get_audit
 from tests.ingest.test_load import STATUS, VISIT_COLS, VISITS, _visits_params, make_params
 
 

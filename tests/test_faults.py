@@ -33,8 +33,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from clinic_analysis import audit as audit_mod
-from clinic_analysis.audit import CACHE_MAGIC, cache_dir_for, cache_key, get_audit
+from clinic_analysis import cache as cache_mod
+from clinic_analysis.cache import CACHE_MAGIC, cache_dir_for, cache_key, get_audit
 from clinic_analysis.errors import ParamsError, ReportError
 from clinic_analysis.params import load_params
 from clinic_analysis.report import pipeline as report
@@ -371,7 +371,7 @@ def test_the_cache_lives_outside_the_report_readable_by_its_owner_only(clinic, l
     assert folder.stat().st_mode & 0o777 == 0o700
     (entry,) = folder.glob("audit-*.pkl")
     assert entry.stat().st_mode & 0o777 == 0o600
-    assert audit_mod.cache_secret_path().stat().st_mode & 0o777 == 0o600
+    assert cache_mod.cache_secret_path().stat().st_mode & 0o777 == 0o600
 
 
 # ----------------------------------------------------------------------------- the cache
@@ -484,7 +484,7 @@ def test_the_cache_key_follows_the_installed_versions(tmp_path):
     assert cache_key(params, code="c", versions="pandas==3.1.0") != cache_key(
         params, code="c", versions="pandas==3.1.1"
     )
-    assert f"pandas=={importlib.metadata.version('pandas')}" in audit_mod.dependency_versions()
+    assert f"pandas=={importlib.metadata.version('pandas')}" in cache_mod.dependency_versions()
 
 
 # ----------------------------------------------------------------------------- one at a time

@@ -32,9 +32,8 @@ import yaml
 
 from clinic_analysis.examples.demo import DemoSpec, generate_demo
 from clinic_analysis.examples.export import money_text, money_value, write_csv
-from clinic_analysis.measures.calls import OUTCOMES, REASONS
-from clinic_analysis.report.calllists import card_keys
-from clinic_analysis.report.i18n import Catalog
+from clinic_analysis.i18n import Catalog
+from clinic_analysis.measures.calls import OUTCOMES, REASONS, card_keys
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEMO_PARAMS = PROJECT_DIR / "params" / "demo.yaml"
@@ -69,7 +68,7 @@ def generate_followup(
     """Write the previous audit, the filled lists and the next export; returns the truth."""
     from clinic_analysis.audit import compute_audit
     from clinic_analysis.params import load_params
-    from clinic_analysis.report.pipeline import write_data_outputs
+    from clinic_analysis.report.reuse import write_data_outputs
 
     out = Path(out_dir)
     prev = out / "previous"

@@ -32,6 +32,18 @@ SHEETS = (*CALL_SEGMENTS, AT_RISK_SHEET)
 # the outcome drop-down and the refusal reasons (keys; their texts are in the catalogue)
 OUTCOMES = ("not_reached", "call_back", "booked", "refused", "wrong_number", "do_not_call")
 REASONS = ("price", "treated_elsewhere", "no_time", "fear", "doubts", "other")
+# the workbook's hidden sheet that names each sheet's segment and columns, and its format:
+# the next audit reads the filled-in lists back by them (measures/followup.py)
+META_SHEET = "_meta"
+META_FORMAT = "clinic-audit call lists 1"
+
+
+def card_keys(text) -> list[str]:
+    """The source keys (``system:id``) a card cell names (``"mis:17, lab:9"``): the inverse
+    of :func:`clinic_analysis.report.calllists.card_text`."""
+    if text is None:
+        return []
+    return [p.strip() for p in str(text).split(",") if p.strip()]
 
 
 def call_table(audit: Audit) -> pd.DataFrame:

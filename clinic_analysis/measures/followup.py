@@ -29,10 +29,16 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from clinic_analysis.errors import ParamsError, SourceFileError
-from clinic_analysis.measures.calls import OUTCOMES, REASONS, SHEETS
+from clinic_analysis.i18n import LANGUAGES, load_catalog
+from clinic_analysis.measures.calls import (
+    META_FORMAT,
+    META_SHEET,
+    OUTCOMES,
+    REASONS,
+    SHEETS,
+    card_keys,
+)
 from clinic_analysis.measures.summary import money_rows, visit_days
-from clinic_analysis.report.calllists import META_FORMAT, META_SHEET, card_keys
-from clinic_analysis.report.i18n import LANGUAGES, load_catalog
 
 if TYPE_CHECKING:
     from clinic_analysis.audit import Audit

@@ -264,12 +264,12 @@ def forecast(
     return out
 
 
-def backtest(days: pd.DataFrame, as_of: pd.Timestamp, params, fits) -> pd.DataFrame:
+def backtest(days: pd.DataFrame, as_of: pd.Timestamp, params, fits, refit) -> pd.DataFrame:
     """The forecast made from several past cut-offs (6, 9 and 12 months back, as history
     allows; no reactivation layer) against the revenue that came. One row per cut-off and
-    month: cutoff, month, actual, no_action, no_action_low, no_action_high."""
-    from clinic_analysis.models.selection import fit_one
-
+    month: cutoff, month, actual, no_action, no_action_low, no_action_high. ``refit``
+    fits the chosen model again on the history up to a cut-off
+    (:func:`clinic_analysis.models.selection.fit_one`)."""
     monthly = complete_months(days, as_of)
     if monthly.empty:
         return pd.DataFrame()
@@ -282,7 +282,7 @@ def backtest(days: pd.DataFrame, as_of: pd.Timestamp, params, fits) -> pd.DataFr
         hist = days[days["day"] <= cutoff]
         if not enough_history(hist, cutoff, params.history.min_months):
             continue
-        f = fit_one(fits.chosen, hist, cutoff, ids, params.models.max_spend_correlation)
+        f = refit(fits.chosen, hist, cutoff, ids, params.models.max_spend_correlation)
         if not f.ok:
             continue
         fc = forecast(f, hist, cutoff, params, months=back, draws=400)

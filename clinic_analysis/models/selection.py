@@ -296,7 +296,7 @@ def compute_models(
         frames["cluster_profile"] = cl.profile
     try:
         fc = F.forecast(fits, days, as_of, params, reactivation)
-        bt = F.backtest(days, as_of, params, fits)
+        bt = F.backtest(days, as_of, params, fits, refit=fit_one)
     except (L.ConvergenceError, ValueError) as err:  # said plainly, never a crash
         m["notes"].append("forecast_failed")
         m["forecast_error"] = type(err).__name__

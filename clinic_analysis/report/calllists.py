@@ -31,8 +31,16 @@ import numpy as np
 import pandas as pd
 import phonenumbers
 
-from clinic_analysis.measures.calls import OUTCOMES, REASONS, SHEETS, calls_of, on_lists
-from clinic_analysis.report.i18n import Catalog, Formatter
+from clinic_analysis.i18n import Catalog, Formatter
+from clinic_analysis.measures.calls import (
+    META_FORMAT,
+    META_SHEET,
+    OUTCOMES,
+    REASONS,
+    SHEETS,
+    calls_of,
+    on_lists,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -137,8 +145,6 @@ def why_first(table: pd.DataFrame, t: Catalog, fmt: Formatter) -> np.ndarray:
     return np.asarray(texts, dtype=object)[pair]
 
 
-META_SHEET = "_meta"
-META_FORMAT = "clinic-audit call lists 1"
 HEADER_ROWS = 5  # title, who, script, how to fill in, blank; the table header follows
 # column widths (Excel character units); columns empty on a sheet are left out
 WIDTHS = {"rank": 4, "why_first": 13, "card": 12, "name": 22, "phone": 16, "email": 19,
@@ -231,13 +237,6 @@ def short_name(full) -> str:
     if len(parts) != 3 or any(p.endswith(".") for p in parts):
         return " ".join(parts)
     return f"{parts[0]} {parts[1][0]}. {parts[2][0]}."
-
-
-def card_keys(text) -> list[str]:
-    """The source keys (``system:id``) a card cell names: the inverse of :func:`card_text`."""
-    if text is None:
-        return []
-    return [p.strip() for p in str(text).split(",") if p.strip()]
 
 
 def _columns(key: str, cells: pd.DataFrame) -> list[str]:

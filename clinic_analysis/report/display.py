@@ -21,8 +21,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
+from clinic_analysis.i18n import Catalog, Formatter
 from clinic_analysis.report import present as P
-from clinic_analysis.report.i18n import Catalog, Formatter
 
 MAX_ROWS = 50  # a plain DataFrame longer than this shows its first rows and a note
 #: column names read as money (English, Ukrainian, Russian); ``df.attrs["money"]`` overrides

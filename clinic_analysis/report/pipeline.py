@@ -20,12 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clinic_analysis.audit import Audit, cache_dir_for, get_audit, make_private_dir
+from clinic_analysis.audit import Audit
+from clinic_analysis.cache import cache_dir_for, get_audit, make_private_dir
 from clinic_analysis.errors import ParamsError
+from clinic_analysis.i18n import Catalog, Formatter
 from clinic_analysis.measures import followup
 from clinic_analysis.params import SLUG_PATTERN, Params, load_params
 from clinic_analysis.report.execute import execute_notebook, nbformat_write
-from clinic_analysis.report.i18n import Catalog, Formatter
 from clinic_analysis.report.publish import (
     archive,
     clean_stale,

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
-from clinic_analysis.audit import cache_root
+from clinic_analysis.cache import cache_root
 from clinic_analysis.errors import ReportError
 from clinic_analysis.measures import followup
 from clinic_analysis.outputs import DISK_PROBLEMS, disk_error

@@ -74,7 +74,7 @@ def reuse_outputs(cache_dir: Path, entry: str, key: str, out: Path, tmp: Path) -
     """Copy the last run's files from ``out`` into ``tmp`` when the signed record ``entry``
     says they were made for ``key`` and every one of them still has the bytes recorded
     (sha256). Otherwise nothing is reused (and the caller makes them again)."""
-    from clinic_analysis.audit import _read_entry, cache_secret, file_digest
+    from clinic_analysis.cache import _read_entry, cache_secret, file_digest
 
     record, _ = _read_entry(cache_dir / entry, key, cache_secret())
     if not isinstance(record, dict) or not record:
@@ -90,7 +90,7 @@ def reuse_outputs(cache_dir: Path, entry: str, key: str, out: Path, tmp: Path) -
 
 def record_outputs(cache_dir: Path, entry: str, key: str, files: list[Path]) -> None:
     """Sign which files were made for ``key``: the name and sha256 of each."""
-    from clinic_analysis.audit import _write_entry, cache_secret, file_digest
+    from clinic_analysis.cache import _write_entry, cache_secret, file_digest
 
     _write_entry(cache_dir / entry, key, {f.name: file_digest(f) for f in files}, cache_secret())
 
@@ -142,7 +142,7 @@ def package_files_digest() -> str:
 def read_executed(cache_dir: Path, key: str) -> nbformat.NotebookNode | None:
     """The executed notebook stored for ``key``, if it is there, signed by this machine's
     cache key and intact; else ``None`` (the notebook runs)."""
-    from clinic_analysis.audit import CACHE_MAGIC, _signature, cache_secret
+    from clinic_analysis.cache import CACHE_MAGIC, _signature, cache_secret
 
     try:
         blob = (cache_dir / EXECUTED_ENTRY).read_bytes()
@@ -164,7 +164,7 @@ def read_executed(cache_dir: Path, key: str) -> nbformat.NotebookNode | None:
 def write_executed(cache_dir: Path, key: str, nb: nbformat.NotebookNode) -> None:
     import nbformat
 
-    from clinic_analysis.audit import CACHE_MAGIC, _signature, cache_secret
+    from clinic_analysis.cache import CACHE_MAGIC, _signature, cache_secret
 
     payload = nbformat.writes(nb).encode("utf-8")
     fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".notebook-", suffix=".tmp")  # 0600

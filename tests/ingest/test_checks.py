@@ -79,7 +79,7 @@ def test_merges_count_people_made_of_several_records(tmp_path):
 
 
 def test_every_anomaly_and_warning_has_a_label_in_every_language():
-    from clinic_analysis.report.i18n import LANGUAGES, load_catalog
+    from clinic_analysis.i18n import LANGUAGES, load_catalog
 
     anomaly_keys = [
         "future_bookings",

@@ -229,8 +229,8 @@ def test_a_formula_in_the_outcome_column_is_never_evaluated(loop, tmp_path):
 
 
 def test_the_report_section_shows_the_calls_and_then_and_now(loop):
+    from clinic_analysis.i18n import Catalog
     from clinic_analysis.report import views as V
-    from clinic_analysis.report.i18n import Catalog
 
     audit, truth, _ = loop
     t = Catalog(audit.params.clinic.language)
@@ -246,8 +246,8 @@ def test_the_report_section_shows_the_calls_and_then_and_now(loop):
 def test_a_first_audit_says_there_is_nothing_to_compare_yet(loop, tmp_path):
     import copy
 
+    from clinic_analysis.i18n import Catalog
     from clinic_analysis.report import views as V
-    from clinic_analysis.report.i18n import Catalog
 
     audit, _, _ = loop
     first = copy.copy(audit)

@@ -105,7 +105,7 @@ def test_forecast_band_holds_between_70_and_90_percent_of_months():
         rng = np.random.default_rng(seed)
         days = clinic("mbgnbd", {"r": 0.9, "alpha": 120.0, "a": 1.2, "b": 3.0}, 4, 60, AS_OF, rng)
         fits = fit_one("mbgnbd", days, AS_OF, days["patient_id"].unique(), 0.3)
-        bt = F.backtest(days, AS_OF, _params(), fits)
+        bt = F.backtest(days, AS_OF, _params(), fits, refit=fit_one)
         i, n = F.coverage(bt)
         inside, months = inside + i, months + n
     assert months >= 60

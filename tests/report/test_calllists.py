@@ -8,6 +8,7 @@ import subprocess
 import pytest
 from openpyxl import load_workbook
 
+from clinic_analysis.i18n import Catalog
 from clinic_analysis.measures.followup import read_meta
 from clinic_analysis.report.calllists import (
     FONT_PT,
@@ -19,7 +20,6 @@ from clinic_analysis.report.calllists import (
     print_scale,
     write_call_lists,
 )
-from clinic_analysis.report.i18n import Catalog
 
 
 @pytest.fixture(scope="module")
@@ -216,7 +216,7 @@ def test_the_ranking_module_imports_neither_the_report_language_nor_the_spreadsh
     import sys
 
     code = (
-        "import sys, clinic_analysis.measures.calls; print(sorted(m for m in ('clinic_analysis.report.i18n', "
+        "import sys, clinic_analysis.measures.calls; print(sorted(m for m in ('clinic_analysis.i18n', "
         "'clinic_analysis.report.calllists', 'clinic_analysis.audit', 'babel', 'xlsxwriter') "
         "if m in sys.modules))"
     )
@@ -259,8 +259,8 @@ def test_figures_formatted_once_per_text_read_as_if_each_was_formatted_alone():
     import math
     import random
 
+    from clinic_analysis.i18n import Formatter
     from clinic_analysis.report.calllists import format_each
-    from clinic_analysis.report.i18n import Formatter
 
     f = Formatter("uk", "UAH")
     rng = random.Random(7)

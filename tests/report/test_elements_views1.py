@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
 
+from clinic_analysis.i18n import Catalog, Formatter
 from clinic_analysis.measures import readings
 from clinic_analysis.measures.history import TOO_LITTLE_HISTORY
 from clinic_analysis.report import present as P
 from clinic_analysis.report import views as V
 from clinic_analysis.report.elements import Callout, Chart, Group, Kpis, Paragraph, Table
-from clinic_analysis.report.i18n import Catalog, Formatter
 
 matplotlib.use("Agg")
 

@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from clinic_analysis.report.i18n import LANGUAGES, Catalog, Formatter, load_catalog
+from clinic_analysis.i18n import LANGUAGES, Catalog, Formatter, load_catalog
 from tests.conftest import ROOT
 
 

@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
 
+from clinic_analysis.i18n import Catalog, Formatter
 from clinic_analysis.report.display import MAX_ROWS, frame_html
-from clinic_analysis.report.i18n import Catalog, Formatter
 from tests.conftest import ROOT
 
 

@@ -9,11 +9,11 @@ import html
 import pandas as pd
 
 from clinic_analysis.audit import Audit
+from clinic_analysis.i18n import Catalog, Formatter
 from clinic_analysis.measures import gaps
 from clinic_analysis.report import present as P
 from clinic_analysis.report import theme
 from clinic_analysis.report.elements import Callout
-from clinic_analysis.report.i18n import Catalog, Formatter
 
 CHART_MONTHS = 60  # monthly charts show the last five years
 

@@ -64,7 +64,7 @@ def followup_table(c: Context) -> Table | Group:
         ci = m.get("difference_ci")
         diff = None
         if ci and m["came_rate"] is not None and m["control_came_rate"] is not None:
-            # computed in view: moved to compute by wt-typed (the difference in came rates)
+            # derived here, not yet in metrics.json (left from issue 11) (the difference in came rates)
             diff = (m["came_rate"] - m["control_came_rate"], ci[0], ci[1])
         rows.append(
             {

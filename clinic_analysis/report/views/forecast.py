@@ -77,7 +77,7 @@ def backtest_chart(c: Context) -> Group | Callout:
     )
     text = t(
         "fc.backtest_reading",
-        # computed in view: moved to compute by wt-typed (the number of cutoffs)
+        # derived here, not yet in metrics.json (left from issue 11) (the number of cutoffs)
         cutoffs=f.number(len(fm.get("cutoffs", []))),
         inside=f.number(fm.get("inside", 0)),
         months=f.number(fm.get("months", 0)),

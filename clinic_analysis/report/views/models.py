@@ -119,8 +119,8 @@ def p_alive_by_phase(c: Context) -> Group:
 
 def phases_agree(p_alive) -> bool:
     """True when P(alive), as the table shows it (whole percent), never rises from one
-    phase to a later one; phases without patients are skipped."""
-    # computed in view: moved to compute by wt-typed
+    phase to a later one; phases without patients are skipped (a reading of the table as
+    printed, not a figure)."""
     shown = (p_alive.dropna() * 100).round()
     return bool((shown.diff().dropna() <= 0).all())
 
@@ -273,7 +273,7 @@ def cluster_crosstab(c: Context, by: str) -> Table | Callout | Group:
         return Group([])
     if "cluster" not in p:
         return P.callout(html.escape(t("mod.no_clusters")), kind="warn")
-    # computed in view: moved to compute by wt-typed (patients per cluster and phase/segment)
+    # derived here, not yet in metrics.json (left from issue 11) (patients per cluster and phase/segment)
     base = p[p["in_base"] & p["cluster"].notna()]
     ct = pd.crosstab(base["cluster"], base[by].astype(str))
     label = (lambda x: t(f"act.phase.{x}")) if by == "phase" else (lambda x: t(f"seg.{x}"))

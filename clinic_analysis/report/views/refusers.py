@@ -18,7 +18,9 @@ def _delay_loss(r) -> float | None:
     d = r.delay_cost
     if d["base_now"] is None or d["base_in_1_month"] is None:
         return None
-    return d["base_now"] - d["base_in_1_month"]  # computed in view: moved to compute by wt-typed
+    return (
+        d["base_now"] - d["base_in_1_month"]
+    )  # derived here, not yet in metrics.json (left from issue 11)
 
 
 def refusers_kpis(c: Context) -> Kpis:
