@@ -34,6 +34,7 @@ from clinic_analysis.models.results import (
     Forecast,
     Models,
     base_figures,
+    cluster_crosstabs,
     horizon_totals,
     model_readings,
 )
@@ -163,6 +164,7 @@ def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
             merges=checks.merges(data),
             identity=checks.identity(data),
             missing_tables=[t for t in ("visits", "patients", "plans") if not data.has(t)],
+            rows=checks.row_totals(data),
         ),
         activity=Activity.from_metrics(mm["activity"], phase_mix=mf["phase_mix"]),
         repeat=Repeat.from_metrics(
@@ -189,7 +191,7 @@ def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
             backtest_runs=mod.frames.get("backtest"),
         ),
         models=Models.from_metrics(
-            model_readings(mod.metrics, base_figures(people, PHASES)),
+            model_readings(mod.metrics, base_figures(people, PHASES), cluster_crosstabs(people)),
             holdout_by_frequency=mod.frames.get("holdout_by_frequency"),
             frequency_fit=mod.frames.get("frequency_fit"),
             cluster_profile=mod.frames.get("cluster_profile"),

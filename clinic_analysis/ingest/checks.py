@@ -53,6 +53,20 @@ def merges(data: ClinicData) -> dict[str, int]:
     }
 
 
+def row_totals(data: ClinicData) -> dict:
+    """The ledger over every source file: files, systems, rows read, rows kept as they are
+    and rows not kept as they are (merged into another row or dropped with a reason)."""
+    rows_in = sum(e.rows_in for e in data.ledger)
+    kept = sum(e.rows_kept for e in data.ledger)
+    return {
+        "files": len(data.ledger),
+        "systems": len({e.system for e in data.ledger}),
+        "rows_in": int(rows_in),
+        "rows_kept": int(kept),
+        "rows_not_kept": int(rows_in - kept),
+    }
+
+
 def identity(data: ClinicData) -> dict:
     """Cards joined into people and phones shared by several people, as counts only (no
     phone digits, no names): ``merged_cards`` and ``merges_by_rule``; phones carried by a

@@ -323,6 +323,8 @@ def summary(ident: pd.DataFrame, phones_exported: bool = True) -> dict:
         "shared_lines": phone_figure(len(shared)),
         "cards_on_shared_lines": phone_figure(shared["cards"].sum()),
         "ambiguous_cards": phone_figure(ident["ambiguous"].sum()),
+        # cards joined by a phone (with the same name, or alone on it)
+        "merged_by_phone": int(sum(v for k, v in joins.items() if k.startswith("phone"))),
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from clinic_analysis.results import Section, inline, metric
+from clinic_analysis.results import Section, inline, metric, optional
 
 
 @dataclass(kw_only=True)
@@ -37,3 +37,5 @@ class DataQuality(Section):
     merges: dict = metric()  # {kind of merge: cards merged into one person}
     identity: dict = metric()  # how cards were matched to persons (keys, conflicts)
     missing_tables: list = metric()  # of visits, patients, plans: the tables not exported
+    # over every source file: {files, systems, rows_in, rows_kept, rows_not_kept}
+    rows: dict = optional()

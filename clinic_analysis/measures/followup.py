@@ -323,6 +323,9 @@ def measure(
                 k: int((c["reason"] == k).sum()) for k in REASONS if (c["reason"] == k).any()
             },
         }
+        m = by[key]  # the called came back more (or less) often than the not called, by:
+        both = m["came_rate"] is not None and m["control_came_rate"] is not None
+        m["difference"] = m["came_rate"] - m["control_came_rate"] if both else None
     return by, rows
 
 

@@ -418,6 +418,8 @@ def compute_refusers(
             "base_now": _m(delay["base"].iloc[0]),
             "base_in_1_month": _m(delay["base"].iloc[1]),
             "base_in_12_months": _m(delay["base"].iloc[-1]),
+            # what a month's delay costs: the base potential now minus in one month
+            "loss_1_month": _m(delay["base"].iloc[0]) - _m(delay["base"].iloc[1]),
         },
     }
     if not has_amount:  # the typical value of a patient is unknown: no money figure

@@ -75,11 +75,14 @@ def horizon_totals(forecast: dict) -> dict:
     return {"no_action_total": total("no_action"), "with_calls_total": total("with_calls")}
 
 
-def model_readings(models: dict, fig: dict) -> dict:
-    """The models' metrics with what the report quotes: the holdout's total error, and of
-    the base (``fig`` from :func:`base_figures`) the mean P(alive), P(alive) by phase, the
-    CLV total and the visits expected in 12 months."""
+def model_readings(models: dict, fig: dict, crosstabs: dict | None = None) -> dict:
+    """The models' metrics with what the report quotes: the holdout's total error, the
+    clusters' patients by phase and segment (``crosstabs`` from :func:`cluster_crosstabs`),
+    and of the base (``fig`` from :func:`base_figures`) the mean P(alive), P(alive) by
+    phase, the CLV total and the visits expected in 12 months."""
     out = dict(models)
+    if crosstabs and isinstance(out.get("clusters"), dict):
+        out["clusters"] = {**out["clusters"], "crosstab": crosstabs}
     if "holdout" in out:
         h = out["holdout"]
         err = abs(h["predicted_total"] / max(h["actual_total"], 1) - 1)
@@ -99,6 +102,29 @@ def model_readings(models: dict, fig: dict) -> dict:
 
 def _r(x, digits: int = 4):
     return None if x is None or pd.isna(x) else round(float(x), digits)
+
+
+CROSSTAB_BY = ("phase", "segment")
+
+
+def cluster_crosstabs(people: pd.DataFrame) -> dict:
+    """Patients of the base per cluster and activity phase, and per cluster and segment:
+    ``{by: {"clusters": [...], "columns": [...], "counts": [[...], ...]}}`` (rows in cluster
+    order, columns in text order; patients without a phase or segment left out). Empty
+    without clusters."""
+    if "cluster" not in people:
+        return {}
+    base = people[people["in_base"] & people["cluster"].notna()]
+    out = {}
+    for by in CROSSTAB_BY:
+        ct = pd.crosstab(base["cluster"], base[by].astype(str))
+        cols = [x for x in ct.columns if x not in ("nan", "<NA>")]
+        out[by] = {
+            "clusters": [c.item() if hasattr(c, "item") else c for c in ct.index],
+            "columns": cols,
+            "counts": ct[cols].to_numpy().astype(int).tolist(),
+        }
+    return out
 
 
 def base_figures(people: pd.DataFrame, phases) -> dict:

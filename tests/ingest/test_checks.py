@@ -149,6 +149,7 @@ def test_identity_counts_merges_family_phones_and_shared_lines(tmp_path):
         "shared_lines": 1,
         "cards_on_shared_lines": 3,
         "ambiguous_cards": 0,
+        "merged_by_phone": 1,  # the duplicate with the same phone and name
     }
 
 
@@ -158,6 +159,7 @@ def test_identity_rules_come_from_params(tmp_path):
     # the mother and the daughter become one; the landline still joins nobody
     assert len(data.patients) == 6
     assert checks.identity(data)["merges_by_rule"]["phone_only"] == 2
+    assert checks.identity(data)["merged_by_phone"] == 2  # names need not match: phone alone
 
 
 def test_identity_phone_figures_are_null_without_a_phone_column(tmp_path):
@@ -200,3 +202,12 @@ def test_merges_note_says_when_no_phone_is_shared(tmp_path):
     text = V.merges_note(V.Context(SimpleNamespace(params=params, data_quality=quality))).data
     assert "No phone is on the cards of several different people." in text
     assert "Cards joined" not in text
+
+
+def test_row_totals_add_up_the_ledger_of_every_file(tmp_path):
+    data = load_clinic(_identity_params(tmp_path))
+    totals = checks.row_totals(data)
+    assert totals["files"] == len(data.ledger)
+    assert totals["rows_in"] == sum(e.rows_in for e in data.ledger)
+    assert totals["rows_in"] - totals["rows_kept"] == totals["rows_not_kept"]
+    assert totals["systems"] == 1

@@ -49,3 +49,25 @@ def test_forecast_totals_add_every_month_of_the_horizon():
 def test_holdout_total_error_is_the_relative_miss_of_the_visits():
     m = model_readings({"holdout": {"predicted_total": 90.0, "actual_total": 120.0}}, {})
     assert m["holdout"]["total_error"] == 0.25  # 90 predicted for 120 actual
+
+
+def test_cluster_crosstabs_count_base_patients_per_cluster_and_phase():
+    from clinic_analysis.models.results import cluster_crosstabs
+
+    people = pd.DataFrame(
+        {
+            "in_base": [True, True, True, False, True],
+            "cluster": ["loyal", "loyal", "new", "loyal", None],
+            "phase": ["active", "at_risk", "active", "active", "active"],
+            "segment": ["returning", "returning", "new", "returning", "new"],
+        }
+    )
+    ct = cluster_crosstabs(people)
+    # the patient outside the base and the one without a cluster are left out
+    assert ct["phase"] == {
+        "clusters": ["loyal", "new"],
+        "columns": ["active", "at_risk"],
+        "counts": [[1, 1], [1, 0]],
+    }
+    assert ct["segment"]["counts"] == [[0, 2], [1, 0]]
+    assert cluster_crosstabs(people.drop(columns="cluster")) == {}

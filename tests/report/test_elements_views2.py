@@ -58,7 +58,7 @@ def _refusers(**over) -> NS:
             "refused_recent": 200.0,
             "refused_older": 300.0,
         },
-        "delay_cost": {"base_now": 1000.0, "base_in_1_month": 900.0},
+        "delay_cost": {"base_now": 1000.0, "base_in_1_month": 900.0, "loss_1_month": 100.0},
         "model_value_12m": None,
         "contactable": {"plan_stopped": 3, "lapsed": 1},
         "return_history": {"source": "history", "events": 10, "transactions": 1.5},
@@ -175,6 +175,7 @@ def test_followup_table_frame_holds_counts_rates_and_the_difference():
             "control_came": 1,
             "control_came_rate": 0.25,
             "difference_ci": [-0.1, 0.6],
+            "difference": 0.25,
             "revenue": 1500.0,
         }
     }

@@ -5,7 +5,7 @@ catalogue ``t`` and formatter ``f``) and returns an element of
 ``.frame``, a ``Chart`` its matplotlib ``.figure`` (restyle it and show it again), a reading
 is a ``Callout`` or ``Paragraph``, several parts a ``Group``, and nothing to show an empty
 ``Group``. Views read the audit's typed results (``c.audit.repeat.rate_12m``) and present
-them (the few figures a view still derives are marked ``# derived here``). The notebook
+them; they compute no figure (every figure printed is in metrics.json). The notebook
 imports this package as ``V``."""
 
 from clinic_analysis.report.views.about import (

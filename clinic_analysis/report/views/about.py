@@ -13,19 +13,14 @@ from clinic_analysis.report.views.context import Context
 
 def about_data_intro(c: Context) -> Callout:
     a, t, f = c.audit, c.t, c.f
-    # derived here, not yet in metrics.json (left from issue 11)
-    rows_in = sum(e.rows_in for e in a.data.ledger)
-    kept = sum(e.rows_kept for e in a.data.ledger)
-    systems = sorted({e.system for e in a.data.ledger})
+    rows = a.data_quality.rows
     text = t(
         "about.intro",
-        files=f.number(len(a.data.ledger)),
-        systems=f.number(len(systems)),
-        rows=f.number(rows_in),
-        kept=f.number(kept),
-        dropped=f.number(
-            rows_in - kept
-        ),  # derived here, not yet in metrics.json (left from issue 11)
+        files=f.number(rows["files"]),
+        systems=f.number(rows["systems"]),
+        rows=f.number(rows["rows_in"]),
+        kept=f.number(rows["rows_kept"]),
+        dropped=f.number(rows["rows_not_kept"]),
         as_of=f.date(a.data.as_of),
     )
     return P.callout(html.escape(text))
@@ -114,8 +109,7 @@ def _identity_sentences(c: Context) -> list[str]:
             t(
                 "identity.merged",
                 n=f.number(idn["merged_cards"]),
-                # derived here, not yet in metrics.json (left from issue 11)
-                phone=f.number(by.get("phone_and_name", 0) + by.get("phone_only", 0)),
+                phone=f.number(idn["merged_by_phone"]),
                 name=f.number(by.get("name_birth_date", 0)),
             )
         )

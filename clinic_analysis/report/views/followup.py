@@ -63,9 +63,8 @@ def followup_table(c: Context) -> Table | Group:
     for key, m in by.items():
         ci = m.get("difference_ci")
         diff = None
-        if ci and m["came_rate"] is not None and m["control_came_rate"] is not None:
-            # derived here, not yet in metrics.json (left from issue 11) (the difference in came rates)
-            diff = (m["came_rate"] - m["control_came_rate"], ci[0], ci[1])
+        if ci and m.get("difference") is not None:
+            diff = (m["difference"], ci[0], ci[1])
         rows.append(
             {
                 "segment": t(f"calls.sheet.{key}"),

@@ -77,8 +77,7 @@ def backtest_chart(c: Context) -> Group | Callout:
     )
     text = t(
         "fc.backtest_reading",
-        # derived here, not yet in metrics.json (left from issue 11) (the number of cutoffs)
-        cutoffs=f.number(len(fm.get("cutoffs", []))),
+        cutoffs=f.number(len(fm.get("cutoffs", []))),  # the cut-offs metrics.json lists
         inside=f.number(fm.get("inside", 0)),
         months=f.number(fm.get("months", 0)),
         mape=f.percent(fm.get("mape"), 1),

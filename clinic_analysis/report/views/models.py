@@ -273,14 +273,14 @@ def cluster_crosstab(c: Context, by: str) -> Table | Callout | Group:
         return Group([])
     if "cluster" not in p:
         return P.callout(html.escape(t("mod.no_clusters")), kind="warn")
-    # derived here, not yet in metrics.json (left from issue 11) (patients per cluster and phase/segment)
-    base = p[p["in_base"] & p["cluster"].notna()]
-    ct = pd.crosstab(base["cluster"], base[by].astype(str))
+    ct = ((c.audit.models.clusters or {}).get("crosstab") or {}).get(by)
+    if ct is None:
+        return P.callout(html.escape(t("mod.no_clusters")), kind="warn")
     label = (lambda x: t(f"act.phase.{x}")) if by == "phase" else (lambda x: t(f"seg.{x}"))
-    cols = [x for x in ct.columns if x not in ("nan", "<NA>")]
-    df = pd.DataFrame({"cluster": [_cluster_label(c, n) for n in ct.index]})
-    for col in cols:
-        df[label(col)] = ct[col].to_numpy()
+    cols = ct["columns"]
+    df = pd.DataFrame({"cluster": [_cluster_label(c, n) for n in ct["clusters"]]})
+    for j, col in enumerate(cols):
+        df[label(col)] = [row[j] for row in ct["counts"]]
     return P.table(
         df,
         formats={label(col): f.number for col in cols},

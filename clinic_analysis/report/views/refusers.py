@@ -15,12 +15,7 @@ from clinic_analysis.report.views.context import Context, _amounts, _money, _no_
 
 def _delay_loss(r) -> float | None:
     """What one month without calls costs (None when money is not exported)."""
-    d = r.delay_cost
-    if d["base_now"] is None or d["base_in_1_month"] is None:
-        return None
-    return (
-        d["base_now"] - d["base_in_1_month"]
-    )  # derived here, not yet in metrics.json (left from issue 11)
+    return r.delay_cost.get("loss_1_month")
 
 
 def refusers_kpis(c: Context) -> Kpis:
