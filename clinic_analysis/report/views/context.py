@@ -78,18 +78,6 @@ def _note(c: Context, note: str) -> str:
     return c.t.get(f"mod.note.{note}") or c.t(f"modnote.{note}")
 
 
-def _get(d, *path):
-    """``d[path[0]][path[1]]...`` or ``None`` when any step is missing or None. (Read paths
-    of metrics.json: summary.py's, until it reads typed fields.)"""
-    for key in path:
-        if not isinstance(d, dict):
-            return None
-        d = d.get(key)
-        if d is None:
-            return None
-    return d
-
-
 def _or_missing(c: Context, fmt, x) -> str:
     """``fmt(x)``, or "not exported" when the figure is missing (``None``)."""
     return c.t("honest.not_exported") if x is None else fmt(x)
