@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TIME = /usr/bin/env TIMEFORMAT='  [%Rs]' bash -c 'time "$$@"' --
 
 .DEFAULT_GOAL := help
-.PHONY: help venv deps report init test lint notebook bench screenshots clean
+.PHONY: help venv deps report init test coverage lint notebook bench screenshots clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ init: $(STAMP) ## Draft params/CLINIC.yaml from export files: make init CLINIC=x
 test: $(STAMP) ## Run the test suite
 	@echo "==> running the tests"
 	@$(TIME) $(PY) -m pytest -n 2 --dist loadfile -q
+
+coverage: $(STAMP) ## Run the test suite with line coverage of clinic_analysis (report in reports/coverage/)
+	@$(TIME) $(PY) -m pytest -n 2 --dist loadfile -q --cov=clinic_analysis --cov-report=term:skip-covered --cov-report=html:reports/coverage
 
 lint: $(STAMP) ## Check the code and notebooks with ruff
 	@$(PY) -m ruff check clinic_analysis tests notebooks scripts
