@@ -269,6 +269,15 @@ def test_methodology_appendix_says_nothing_was_missing():
     assert c.t("web.app.no_models") in _text(appendix)
 
 
+def test_methodology_appendix_quotes_the_chosen_models_holdout_check():
+    holdout = {"days": 180, "predicted_total": 1537.5, "actual_total": 1350.0}
+    models = NS(status="ok", chosen="pareto", holdout=holdout, gamma_gamma=None, clusters=None)
+    text = _text(V.methodology_appendix(_context(models=models)))
+    assert "Pareto/NBD (visits) checked on the last 180 days" in text
+    assert "1,538 visits predicted, 1,350 made" in text
+    assert "BG/NBD" not in text
+
+
 @pytest.mark.parametrize("phase_means", [(0.9, 0.5), (0.5, 0.9)])
 def test_p_alive_by_phase_tabulates_the_mean_per_phase(phase_means):
     hi, lo = phase_means

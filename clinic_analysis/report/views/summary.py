@@ -162,13 +162,12 @@ def methodology_appendix(c: Context) -> Group:
     models = a.models
     parts = [Paragraph(html.escape(t("web.app.method")))]
     checks = []
-    # the models' metrics hold no "bgnbd" section (the holdout is models.holdout), so this
-    # check never shows: kept as it was in this refactor, reported to the lead
-    ho = (getattr(models, "bgnbd", None) or {}).get("holdout")
-    if ho:
+    ho = models.holdout  # the chosen model's holdout check
+    if ho and models.chosen:
         checks.append(
             t(
                 "web.app.holdout",
+                model=t(f"choice.name.{models.chosen}"),
                 days=f.number(ho.get("days")),
                 predicted=f.number(ho.get("predicted_total")),
                 actual=f.number(ho.get("actual_total")),
