@@ -316,8 +316,9 @@ def grouped(keys: np.ndarray, items: np.ndarray) -> list[list]:
     call per group (keys are not missing)."""
     if not len(keys):
         return []
-    order = np.argsort(keys, kind="stable")
-    k = keys[order]
+    codes = pd.factorize(keys, sort=True)[0]  # ranks: sorting text keys costs more
+    order = np.argsort(codes, kind="stable")
+    k = codes[order]
     ends = [0, *(np.flatnonzero(k[1:] != k[:-1]) + 1).tolist(), len(k)]
     flat = np.asarray(items, dtype=object)[order].tolist()
     return [flat[a:b] for a, b in zip(ends[:-1], ends[1:], strict=True)]

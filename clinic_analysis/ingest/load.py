@@ -311,15 +311,16 @@ def load_clinic(params: Params) -> ClinicData:
 
     for i, entry in entries.items():
         t = params.sources[i].table
-        rows = tables[t][tables[t]["_source"] == i]
-        entry.rows_kept = int(len(rows))
+        df = tables[t]
+        mine = (df["_source"] == i).to_numpy()
+        entry.rows_kept = int(mine.sum())
         # merged: folded into a person under another source key, or a repeat of a key's card
-        merged = rows["source_key"] != rows["patient_id"]
+        merged = (df["source_key"] != df["patient_id"]).to_numpy(copy=True)
         if t == "patients":
-            merged |= tables[t].duplicated("source_key").reindex(rows.index)
-        entry.merged = int(merged.sum())
-        if t in ("visits", "plans") and "date" in rows:
-            d = rows["date"]
+            merged |= df.duplicated("source_key").to_numpy()
+        entry.merged = int((merged & mine).sum())
+        if t in ("visits", "plans") and "date" in df:
+            d = df["date"][mine]
             if d.notna().any():
                 entry.date_min = d.min().date().isoformat()
                 entry.date_max = d.max().date().isoformat()
@@ -409,8 +410,8 @@ def _cards(patients: pd.DataFrame, visits: pd.DataFrame, plans: pd.DataFrame) ->
     gaps of the first), or an empty card for keys seen only in visits or plans."""
     cards = patients.drop(columns="_source").groupby("patient_id", sort=True).first()
     with_card = len(cards)  # the keys of the card rows come first
-    others = pd.Index(visits["patient_id"]).union(pd.Index(plans["patient_id"]))
-    missing = others.difference(cards.index)
+    others = pd.Index(pd.concat([visits["patient_id"], plans["patient_id"]]).unique())
+    missing = others.difference(cards.index)  # sorted
     if len(missing):
         extra = pd.DataFrame(index=missing)
         extra["source_system"] = [m.split(":", 1)[0] for m in missing]
