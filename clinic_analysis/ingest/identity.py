@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -392,12 +393,10 @@ def resolve(cards: pd.DataFrame, region: str = "UA", rules: Identity | None = No
 
     # the same full name (any word order) and the same birth date, whatever the phones
     dated = np.flatnonzero(known_birth & pd.notna(names))
-    full = [" ".join(sorted(words)) if (words := _tokens(names[i])) else None for i in dated]
-    named = np.array([f is not None for f in full], dtype=bool)  # a name with some word
-    label = np.array(
-        [f + "|" + birth_text[i] for f, i in zip(full, dated, strict=True) if f], dtype=object
-    )
+    full = name_words(names[dated])
+    named = pd.notna(full)  # a name with some word
     dated = dated[named]
+    label = (pd.Series(full[named], dtype=object) + "|" + birth_text[dated]).to_numpy(object)
     codes = pd.factorize(label)[0]
     twice = np.bincount(codes)[codes] > 1  # a name and birth date on two cards or more
     for members in grouped(label[twice], dated[twice]):
@@ -457,6 +456,38 @@ def _tokens(name) -> tuple[str, ...]:
         return ()
     words = name.replace(".", ". ").replace(",", " ").split()
     return tuple(w.strip(".-") for w in words if w.strip(".-"))
+
+
+@functools.cache
+def _other_spaces() -> str:
+    """The characters besides the space that ``str.split()`` splits words at."""
+    return "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace() and c != " ")
+
+
+def name_words(names: np.ndarray) -> np.ndarray:
+    """The words of each name (:func:`_tokens`) sorted and joined by a space (one key for
+    any word order), None for a name without a word. pyarrow splits, trims and sorts the
+    words of the names whose only whitespace is the space (UTF-8 order is Python's order
+    of text); any other name is done by :func:`_tokens` itself."""
+    text = pa.array(np.asarray(names, dtype=object), pa.string(), from_pandas=True)
+    spaced = pc.replace_substring(pc.replace_substring(text, ".", ". "), ",", " ")
+    lists = pc.split_pattern(spaced, " ")
+    words = pc.utf8_trim(pc.list_flatten(lists), ".-")
+    owner = pc.list_parent_indices(lists)
+    kept = pc.not_equal(words, "")
+    table = pa.table({"owner": owner.filter(kept), "word": words.filter(kept)})
+    table = table.take(pc.sort_indices(table, [("owner", "ascending"), ("word", "ascending")]))
+    counts = np.bincount(table["owner"].to_numpy(), minlength=len(text))
+    offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]), pa.int64())
+    joined = pc.binary_join(
+        pa.LargeListArray.from_arrays(offsets, table["word"].combine_chunks()), " "
+    )
+    out = joined.to_numpy(zero_copy_only=False).astype(object)
+    out[counts == 0] = None
+    odd = pc.match_substring_regex(text, f"[{_other_spaces()}]").to_numpy(zero_copy_only=False)
+    for i in np.flatnonzero(odd):
+        out[i] = " ".join(sorted(_tokens(names[i]))) or None
+    return out
 
 
 def _full_name(cards: pd.DataFrame) -> pd.Series:

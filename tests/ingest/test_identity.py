@@ -2,6 +2,7 @@
 
 import re
 
+import numpy as np
 import pandas as pd
 import phonenumbers
 import pytest
@@ -9,6 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clinic_analysis.ingest.identity import (
+    _tokens,
+    name_words,
     normalize_name,
     normalize_phone,
     resolve,
@@ -177,6 +180,32 @@ def test_phones_decided_together_agree_with_the_library_one_by_one(region, writt
     expected = [one_by_one(w) for w in written]
     got = normalize_phone(pd.Series(written, dtype=object), region).tolist()
     assert [None if pd.isna(g) else g for g in got] == expected
+
+
+def test_name_words_are_sorted_whatever_their_order_and_initials():
+    names = ["коваль марія", "марія коваль", "м.в. коваль", "коваль,марія", "-", None]
+    assert name_words(np.array(names, dtype=object)).tolist() == [
+        "коваль марія",
+        "коваль марія",
+        "в коваль м",
+        "коваль марія",
+        None,
+        None,
+    ]
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.text(alphabet="аБzЁ.,-' \u00a0\t\u2003ʼ", max_size=12),
+        ),
+        max_size=20,
+    )
+)
+def test_name_words_agree_with_the_words_of_each_name_one_by_one(names):
+    expected = [" ".join(sorted(w)) if (w := _tokens(n)) else None for n in names]
+    assert name_words(np.array(names, dtype=object)).tolist() == expected
 
 
 def test_names_fold_case_spaces_and_apostrophes():
