@@ -207,10 +207,13 @@ def valid_national_numbers(numbers, region: str) -> np.ndarray:
 def normalize_name(values: pd.Series) -> pd.Series:
     """Case, spaces, ё/е and apostrophe variants (' ’ ʼ) folded: 'Ковальчук  Мар’яна' ==
     'КОВАЛЬЧУК мар'яна'."""
-    t = values.astype("str").where(values.notna())
+    text = values.astype("str").where(values.notna())
+    codes, written = pd.factorize(text)  # each distinct name folded once
+    t = pd.Series(written, dtype=text.dtype)
     t = t.str.lower().str.replace(APOSTROPHES, "'", regex=True)
     t = t.str.replace("ё", "е", regex=False).str.replace(r"\s+", " ", regex=True).str.strip()
-    return t.where(t != "")
+    folded = np.append(t.where(t != "").to_numpy(object), np.nan)[codes]  # missing: -1
+    return pd.Series(folded, index=values.index, name=values.name, dtype=text.dtype)
 
 
 class _UnionFind:

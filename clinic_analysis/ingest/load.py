@@ -87,13 +87,13 @@ def load_source(
         elif kind == "money":
             out[canon], ambiguous = read_money(col, source.decimal, mapping)
             entry.flag(f"ambiguous_{canon}", ambiguous.sum())
-            unread = out[canon].isna() & as_text(col).notna() & ~ambiguous
+            unread = _has_text(col, out[canon].isna().to_numpy()) & ~ambiguous.to_numpy()
             entry.flag(f"unparseable_{canon}", unread.sum())
         elif kind == "datetime" or kind == "date":
             out[canon] = parse_datetime(col, source.date_format)
             if kind == "date":
                 out[canon] = out[canon].dt.normalize()
-            failed = as_text(col)[out[canon].isna() & col.notna()].dropna()
+            failed = as_text(col[out[canon].isna() & col.notna()]).dropna()
             entry.flag(f"{canon}_month_first", parses_month_first(failed, month_first).sum())
             if canon != "date":
                 entry.flag(f"unparseable_{canon}", len(failed))
@@ -112,7 +112,8 @@ def load_source(
     reasons = pd.Series(pd.NA, index=raw.index, dtype="object")
     reasons[out["patient_id"].isna()] = R_MISSING_ID
     if "date" in source.columns:
-        bad = out["date"].isna() & as_text(raw[source.columns["date"]]).notna()
+        no_date = out["date"].isna().to_numpy()
+        bad = pd.Series(_has_text(raw[source.columns["date"]], no_date), index=raw.index)
         if source.table == "visits":
             bad |= out["date"].isna()
         reasons[bad & reasons.isna()] = R_BAD_DATE
@@ -127,6 +128,13 @@ def load_source(
     for reason, n in reasons.value_counts().items():
         entry.drop(str(reason), int(n))
     return kept, entry, rejected
+
+
+def _has_text(col: pd.Series, where: np.ndarray) -> np.ndarray:
+    """Which cells of ``col`` hold some text (:func:`as_text`), looked at only ``where``."""
+    found = np.zeros(len(col), dtype=bool)
+    found[where] = as_text(col[where]).notna().to_numpy()
+    return found
 
 
 def _fail_fast(
