@@ -256,6 +256,7 @@ def load_clinic(params: Params) -> ClinicData:
     tables = {
         t: (pd.concat(p, ignore_index=True) if p else _empty_table(t)) for t, p in parts.items()
     }
+    del parts  # each source's rows live on in the tables only
     for t, df in tables.items():
         for c in COLUMNS[t]:
             if c not in df:
@@ -315,6 +316,8 @@ def load_clinic(params: Params) -> ClinicData:
         df["source_key"] = df["patient_id"]
         df["patient_id"] = df["patient_id"].map(person_of)
     patients = _persons(tables["patients"], cards, ident)
+    merges = identity.summary(ident, "phone" in present.get("patients", []))
+    del cards, ident, person_of  # the cards are in the persons now
     visits, plans = tables["visits"], tables["plans"]
 
     for i, entry in entries.items():
@@ -347,7 +350,7 @@ def load_clinic(params: Params) -> ClinicData:
         as_of=as_of,
         present=present,
         rejected=rejected_all,
-        identity=identity.summary(ident, "phone" in present.get("patients", [])),
+        identity=merges,
     )
 
 
@@ -433,8 +436,12 @@ def _cards(patients: pd.DataFrame, visits: pd.DataFrame, plans: pd.DataFrame) ->
 def _persons(card_rows: pd.DataFrame, cards: pd.DataFrame, ident: pd.DataFrame) -> pd.DataFrame:
     """One row per person: the first non-missing value of each field over their cards,
     the normalised phone, and the source keys merged."""
-    c = cards.assign(person_id=ident["person_id"].to_numpy(), phone_e164=ident["phone_e164"])
-    c = c.sort_values(["person_id", "patient_id"])
+    person = ident["person_id"].to_numpy()
+    rank = [pd.factorize(k, sort=True)[0] for k in (cards["patient_id"], person)]
+    order = np.lexsort(rank)  # by person, then source key
+    c = cards.take(order)  # one copy, in that order
+    c["person_id"] = person[order]
+    c["phone_e164"] = ident["phone_e164"]
     fields = [x for x in c.columns if x not in ("patient_id", "person_id")]
     persons = c.groupby("person_id", sort=True)[fields].first()
     ids = identity.grouped(c["person_id"].to_numpy(object), c["patient_id"].to_numpy(object))
