@@ -124,7 +124,9 @@ def load_source(
     reasons[dup] = R_DUPLICATE
 
     rejected = _rejected_frame(raw, reasons, source)
-    kept = out[reasons.isna()].copy()
+    del raw  # the file's cells: only the rejected rows are needed from them
+    keep = reasons.isna()
+    kept = out if keep.all() else out[keep]  # a copy only when rows are dropped
     for reason, n in reasons.value_counts().items():
         entry.drop(str(reason), int(n))
     return kept, entry, rejected
