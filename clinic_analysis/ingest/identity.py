@@ -399,7 +399,10 @@ def resolve(cards: pd.DataFrame, region: str = "UA", rules: Identity | None = No
     full = name_words(names[dated])
     named = pd.notna(full)  # a name with some word
     dated = dated[named]
-    label = (pd.Series(full[named], dtype=object) + "|" + birth_text[dated]).to_numpy(object)
+    label = pc.binary_join_element_wise(
+        pa.array(full[named], pa.string()), pa.array(birth_text[dated], pa.string()), "|"
+    )
+    label = pd.array(label, dtype=pd.StringDtype(na_value=np.nan))  # text kept by pyarrow
     codes = pd.factorize(label)[0]
     twice = np.bincount(codes)[codes] > 1  # a name and birth date on two cards or more
     for members in grouped(label[twice], dated[twice]):
@@ -467,12 +470,19 @@ def _other_spaces() -> str:
     return "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace() and c != " ")
 
 
+NAME_CHUNK = 200_000
+
+
 def name_words(names: np.ndarray) -> np.ndarray:
     """The words of each name (:func:`_tokens`) sorted and joined by a space (one key for
     any word order), None for a name without a word. pyarrow splits, trims and sorts the
     words of the names whose only whitespace is the space (UTF-8 order is Python's order
     of text); any other name is done by :func:`_tokens` itself."""
-    text = pa.array(np.asarray(names, dtype=object), pa.string(), from_pandas=True)
+    names = np.asarray(names, dtype=object)
+    if len(names) > NAME_CHUNK:  # bounded scratch memory
+        parts = [name_words(names[i : i + NAME_CHUNK]) for i in range(0, len(names), NAME_CHUNK)]
+        return np.concatenate(parts)
+    text = pa.array(names, pa.string(), from_pandas=True)
     spaced = pc.replace_substring(pc.replace_substring(text, ".", ". "), ",", " ")
     lists = pc.split_pattern(spaced, " ")
     words = pc.utf8_trim(pc.list_flatten(lists), ".-")
