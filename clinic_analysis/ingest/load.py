@@ -439,9 +439,13 @@ def _persons(card_rows: pd.DataFrame, cards: pd.DataFrame, ident: pd.DataFrame) 
     """One row per person: the first non-missing value of each field over their cards,
     the normalised phone, and the source keys merged."""
     person = ident["person_id"].to_numpy()
-    rank = [pd.factorize(k, sort=True)[0] for k in (cards["patient_id"], person)]
-    order = np.lexsort(rank)  # by person, then source key
-    c = cards.take(order)  # one copy, in that order
+    if cards["patient_id"].is_monotonic_increasing:  # grouping keeps the key order: no copy
+        order = np.arange(len(cards))
+        c = cards.copy(deep=False)
+    else:
+        rank = [pd.factorize(k, sort=True)[0] for k in (cards["patient_id"], person)]
+        order = np.lexsort(rank)  # by person, then source key
+        c = cards.take(order)  # one copy, in that order
     c["person_id"] = person[order]
     c["phone_e164"] = ident["phone_e164"]
     fields = [x for x in c.columns if x not in ("patient_id", "person_id")]
