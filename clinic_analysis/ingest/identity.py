@@ -24,12 +24,16 @@ for the same inputs.
 
 from __future__ import annotations
 
+import functools
 import re
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import phonenumbers
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from clinic_analysis.params import Identity
 
@@ -45,24 +49,67 @@ def normalize_phone(values: pd.Series, region: str = "UA") -> pd.Series:
     Parsing runs once per distinct number as written without its spacing: ``067 123 45 67``
     and ``067-123-45-67`` are parsed once (spaces, dashes, brackets and dots between digits
     are what ``phonenumbers`` ignores). Ukrainian habits are handled first: a leading ``8``
-    before ``0XX`` (``80671234567``) and bare 9-digit national numbers.
+    before ``0XX`` (``80671234567``) and bare 9-digit national numbers. Numbers that come
+    out as ``+380`` and 9 digits are checked together against phonenumbers' own metadata
+    for Ukraine (:func:`valid_national_numbers`); any other shape goes through the library
+    (:func:`_one_phone`).
     """
     text = values.astype("str").where(values.notna())
-    uniq = pd.Series(text.dropna().unique(), dtype=object)
-    keys = _phone_keys(uniq)
-    parsed = {k: _one_phone(k, region) for k in pd.unique(keys)}
-    out = dict(zip(uniq, keys.map(parsed), strict=True))
-    return text.map(out).astype("object").where(text.notna())
+    codes, written = pd.factorize(text.to_numpy(object))  # missing values: code -1
+    e164 = _e164(pa.array(written, pa.string()), region)
+    e164[pd.isna(e164)] = np.nan  # invalid and missing alike
+    return pd.Series(np.append(e164, np.nan)[codes], index=values.index, dtype=object)
 
 
-PHONE_SPACING = re.compile("[ \u00a0\\-().]")  # punctuation phonenumbers skips
+PHONE_SPACING = "[ \u00a0\\-().]"  # punctuation phonenumbers skips
+BARE_PHONE = r"^\+?[0-9]+$"  # what is left of a plain number: + and digits
 
 
-def _phone_keys(raw: pd.Series) -> pd.Series:
-    """Each written phone without its spacing when what is left is ``+`` and digits (the
-    same number for ``phonenumbers``), else as written."""
-    bare = raw.str.replace(PHONE_SPACING, "", regex=True)
-    return bare.where(bare.str.fullmatch(r"\+?[0-9]+"), raw)
+def _e164(written: pa.Array, region: str) -> np.ndarray:
+    """:func:`_one_phone` of each written phone without its spacing (when what is left is
+    ``+`` and digits: the same number for ``phonenumbers``), once per such key."""
+    bare = pc.replace_substring_regex(written, PHONE_SPACING, "")
+    keys = pc.if_else(pc.match_substring_regex(bare, BARE_PHONE), bare, written)
+    distinct = pc.unique(keys)
+    return _parse_phones(distinct, region)[pc.index_in(keys, value_set=distinct).to_numpy()]
+
+
+def _parse_phones(keys: pa.Array, region: str) -> np.ndarray:
+    """:func:`_one_phone` of each distinct key: keys of ``+`` and digits whose candidate is
+    ``+380`` and 9 digits are decided together by :func:`valid_national_numbers`, the others
+    one by one by the library."""
+    bare = pc.match_substring_regex(keys, BARE_PHONE)
+    cand = _ua_candidates(keys, bare) if region == "UA" else keys
+    fast = pc.and_(bare, pc.match_substring_regex(cand, f"^{UA_E164.pattern}$"))
+    fast = fast.to_numpy(zero_copy_only=False)
+    out = np.full(len(keys), None, dtype=object)
+    e164 = cand.filter(fast)
+    ok = valid_national_numbers(pc.utf8_slice_codeunits(e164, 4), "UA")
+    out[fast] = np.where(ok, e164.to_numpy(zero_copy_only=False), None)
+    slow = np.flatnonzero(~fast)
+    out[slow] = [_one_phone(k, region) for k in keys.take(slow).to_pylist()]
+    return out
+
+
+def _ua_candidates(keys: pa.Array, bare: pa.Array) -> pa.Array:
+    """:func:`_one_phone`'s Ukrainian habits on the keys of ``+`` and digits (``bare``)."""
+    digits = pc.utf8_ltrim(keys, "+")
+    n = pc.utf8_length(digits)
+    no_plus = pc.invert(pc.starts_with(keys, "+"))
+    rules = [
+        (pc.and_(pc.equal(n, 11), pc.starts_with(digits, "80")), "+3"),
+        (pc.equal(n, 9), "+380"),
+        (pc.and_(pc.equal(n, 12), pc.starts_with(digits, "380")), "+"),
+        (
+            pc.and_(pc.equal(n, 10), pc.and_(no_plus, pc.match_substring_regex(digits, "^0[1-9]"))),
+            "+38",
+        ),
+    ]
+    out = keys
+    for hit, prefix in rules:  # one rule per length: they never overlap
+        joined = pc.binary_join_element_wise(prefix, digits, "")
+        out = pc.if_else(pc.and_(bare, hit), joined, out)
+    return out
 
 
 def _one_phone(raw: str, region: str) -> str | None:
@@ -94,14 +141,79 @@ def _one_phone(raw: str, region: str) -> str | None:
 
 UA_E164 = re.compile(r"\+380[1-9][0-9]{8}")
 
+# the number types phonenumbers tries, in its order (phonenumberutil._number_type_helper)
+NUMBER_TYPES = (
+    "premium_rate",
+    "toll_free",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+    "fixed_line",
+    "mobile",
+)
+
+
+@functools.cache
+def _type_patterns(region: str, length: int) -> tuple[str, str] | None:
+    """The region's general pattern and the alternation of its number types' patterns that
+    a national number of ``length`` digits can match (phonenumbers' metadata: a pattern
+    counts when the length is one of its possible lengths, or it lists none), anchored;
+    None when no number of that length can be valid."""
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+
+    def pattern(desc) -> str | None:
+        if desc is None or not desc.national_number_pattern:
+            return None
+        if desc.possible_length and length not in desc.possible_length:
+            return None
+        return desc.national_number_pattern
+
+    general = pattern(meta.general_desc)
+    kinds = [
+        t for t in NUMBER_TYPES if not (t == "mobile" and meta.same_mobile_and_fixed_line_pattern)
+    ]
+    types = [p for p in (pattern(getattr(meta, t)) for t in kinds) if p is not None]
+    if general is None or not types:
+        return None
+    return f"^(?:{general})$", "^(?:" + "|".join(f"(?:{p})" for p in types) + ")$"
+
+
+def valid_national_numbers(numbers, region: str) -> np.ndarray:
+    """``phonenumbers.is_valid_number`` of each national number (text of ASCII digits, no
+    leading zero) of ``region``, the only region of its country code, decided from the
+    library's own metadata once per length: the number matches the region's general
+    pattern and one of its number types (fixed line, mobile, toll free...), lengths
+    allowing, as ``phonenumberutil._number_type_helper`` decides."""
+    numbers = pa.array(numbers, pa.string())
+    ok = np.zeros(len(numbers), dtype=bool)
+    lengths = pc.utf8_length(numbers).to_numpy(zero_copy_only=False)
+    for length in np.unique(lengths):
+        patterns = _type_patterns(region, int(length))
+        if patterns is None:
+            continue
+        at = np.flatnonzero(lengths == length)
+        some = numbers.take(at)
+        hit = pc.and_(
+            pc.match_substring_regex(some, patterns[0]),
+            pc.match_substring_regex(some, patterns[1]),
+        )
+        ok[at] = hit.to_numpy(zero_copy_only=False)
+    return ok
+
 
 def normalize_name(values: pd.Series) -> pd.Series:
     """Case, spaces, ё/е and apostrophe variants (' ’ ʼ) folded: 'Ковальчук  Мар’яна' ==
     'КОВАЛЬЧУК мар'яна'."""
-    t = values.astype("str").where(values.notna())
+    text = values.astype("str").where(values.notna())
+    codes, written = pd.factorize(text)  # each distinct name folded once
+    t = pd.Series(written, dtype=text.dtype)
     t = t.str.lower().str.replace(APOSTROPHES, "'", regex=True)
     t = t.str.replace("ё", "е", regex=False).str.replace(r"\s+", " ", regex=True).str.strip()
-    return t.where(t != "")
+    folded = np.append(t.where(t != "").to_numpy(object), np.nan)[codes]  # missing: -1
+    return pd.Series(folded, index=values.index, name=values.name, dtype=text.dtype)
 
 
 class _UnionFind:
@@ -115,6 +227,15 @@ class _UnionFind:
         while self.parent[i] != root:
             self.parent[i], i = root, self.parent[i]
         return root
+
+    def roots(self) -> np.ndarray:
+        """The root of every element (the parents followed until they stop)."""
+        parent = self.parent.copy()
+        while True:
+            up = parent[parent]
+            if (up == parent).all():
+                return parent
+            parent = up
 
     def union(self, a: int, b: int) -> int | None:
         """Join the sets of ``a`` and ``b``; the root folded into the other, or None when
@@ -169,7 +290,7 @@ def _compatible(a: _Card, b: _Card) -> bool:
 
 
 def _people_on_phone(
-    members: list[int], cards: list[_Card], keys, limit: int
+    members: list[int], cards: dict[int, _Card], keys, limit: int
 ) -> tuple[list[list[int]], list[int], int]:
     """Group the cards of one phone into people: the most specific cards first; a card joins
     the one group it agrees with, starts a group if none, stays alone if several (ambiguous).
@@ -199,8 +320,9 @@ def grouped(keys: np.ndarray, items: np.ndarray) -> list[list]:
     call per group (keys are not missing)."""
     if not len(keys):
         return []
-    order = np.argsort(keys, kind="stable")
-    k = keys[order]
+    codes = pd.factorize(keys, sort=True)[0]  # ranks: sorting text keys costs more
+    order = np.argsort(codes, kind="stable")
+    k = codes[order]
     ends = [0, *(np.flatnonzero(k[1:] != k[:-1]) + 1).tolist(), len(k)]
     flat = np.asarray(items, dtype=object)[order].tolist()
     return [flat[a:b] for a, b in zip(ends[:-1], ends[1:], strict=True)]
@@ -230,11 +352,9 @@ def resolve(cards: pd.DataFrame, region: str = "UA", rules: Identity | None = No
         if "birth_date" in cards
         else pd.Series(pd.NaT, index=cards.index)
     )
-    birth_text = birth.dt.strftime("%Y-%m-%d").where(birth.notna())
-    info = [
-        _Card(_tokens(nm), b if isinstance(b, str) else None)
-        for nm, b in zip(name.to_numpy(), birth_text.to_numpy(), strict=True)
-    ]
+    birth_text = birth.dt.strftime("%Y-%m-%d").where(birth.notna()).to_numpy(object)
+    names = name.to_numpy(object)
+    known_birth = pd.notna(birth_text)
     uf = _UnionFind(n)
     match = np.full(n, "", dtype=object)
     folded_by = np.full(n, "", dtype=object)
@@ -257,6 +377,9 @@ def resolve(cards: pd.DataFrame, region: str = "UA", rules: Identity | None = No
     people_n[card[alone]] = 1
     shared[card[alone]] = limit <= 1
     for members in grouped(on_phone[~alone], card[~alone]):
+        info = {
+            i: _Card(_tokens(names[i]), birth_text[i] if known_birth[i] else None) for i in members
+        }
         groups, amb, people = _people_on_phone(members, info, keys, limit)
         people_n[members] = people
         shared[members] = people >= limit
@@ -272,16 +395,21 @@ def resolve(cards: pd.DataFrame, region: str = "UA", rules: Identity | None = No
                 join(g[0], m, RULE_PHONE)
 
     # the same full name (any word order) and the same birth date, whatever the phones
-    full = pd.Series([" ".join(sorted(c.tokens)) if c.tokens else None for c in info])
-    both = (full.notna() & birth_text.notna().to_numpy()).to_numpy()
-    label = (full[both] + "|" + birth_text.to_numpy()[both]).to_numpy()
+    dated = np.flatnonzero(known_birth & pd.notna(names))
+    full = name_words(names[dated])
+    named = pd.notna(full)  # a name with some word
+    dated = dated[named]
+    label = pc.binary_join_element_wise(
+        pa.array(full[named], pa.string()), pa.array(birth_text[dated], pa.string()), "|"
+    )
+    label = pd.array(label, dtype=pd.StringDtype(na_value=np.nan))  # text kept by pyarrow
     codes = pd.factorize(label)[0]
     twice = np.bincount(codes)[codes] > 1  # a name and birth date on two cards or more
-    for members in grouped(label[twice], np.arange(n)[both][twice]):
+    for members in grouped(label[twice], dated[twice]):
         for m in members[1:]:
             join(members[0], m, RULE_NAME)
 
-    roots = np.array([uf.find(i) for i in range(n)])
+    roots = uf.roots()
     group_min = pd.Series(keys).groupby(roots).transform("min").to_numpy()
     return pd.DataFrame(
         {
@@ -334,6 +462,45 @@ def _tokens(name) -> tuple[str, ...]:
         return ()
     words = name.replace(".", ". ").replace(",", " ").split()
     return tuple(w.strip(".-") for w in words if w.strip(".-"))
+
+
+@functools.cache
+def _other_spaces() -> str:
+    """The characters besides the space that ``str.split()`` splits words at."""
+    return "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace() and c != " ")
+
+
+NAME_CHUNK = 200_000
+
+
+def name_words(names: np.ndarray) -> np.ndarray:
+    """The words of each name (:func:`_tokens`) sorted and joined by a space (one key for
+    any word order), None for a name without a word. pyarrow splits, trims and sorts the
+    words of the names whose only whitespace is the space (UTF-8 order is Python's order
+    of text); any other name is done by :func:`_tokens` itself."""
+    names = np.asarray(names, dtype=object)
+    if len(names) > NAME_CHUNK:  # bounded scratch memory
+        parts = [name_words(names[i : i + NAME_CHUNK]) for i in range(0, len(names), NAME_CHUNK)]
+        return np.concatenate(parts)
+    text = pa.array(names, pa.string(), from_pandas=True)
+    spaced = pc.replace_substring(pc.replace_substring(text, ".", ". "), ",", " ")
+    lists = pc.split_pattern(spaced, " ")
+    words = pc.utf8_trim(pc.list_flatten(lists), ".-")
+    owner = pc.list_parent_indices(lists)
+    kept = pc.not_equal(words, "")
+    table = pa.table({"owner": owner.filter(kept), "word": words.filter(kept)})
+    table = table.take(pc.sort_indices(table, [("owner", "ascending"), ("word", "ascending")]))
+    counts = np.bincount(table["owner"].to_numpy(), minlength=len(text))
+    offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]), pa.int64())
+    joined = pc.binary_join(
+        pa.LargeListArray.from_arrays(offsets, table["word"].combine_chunks()), " "
+    )
+    out = joined.to_numpy(zero_copy_only=False).astype(object)
+    out[counts == 0] = None
+    odd = pc.match_substring_regex(text, f"[{_other_spaces()}]").to_numpy(zero_copy_only=False)
+    for i in np.flatnonzero(odd):
+        out[i] = " ".join(sorted(_tokens(names[i]))) or None
+    return out
 
 
 def _full_name(cards: pd.DataFrame) -> pd.Series:

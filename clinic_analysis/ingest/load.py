@@ -87,13 +87,13 @@ def load_source(
         elif kind == "money":
             out[canon], ambiguous = read_money(col, source.decimal, mapping)
             entry.flag(f"ambiguous_{canon}", ambiguous.sum())
-            unread = out[canon].isna() & as_text(col).notna() & ~ambiguous
+            unread = _has_text(col, out[canon].isna().to_numpy()) & ~ambiguous.to_numpy()
             entry.flag(f"unparseable_{canon}", unread.sum())
         elif kind == "datetime" or kind == "date":
             out[canon] = parse_datetime(col, source.date_format)
             if kind == "date":
                 out[canon] = out[canon].dt.normalize()
-            failed = as_text(col)[out[canon].isna() & col.notna()].dropna()
+            failed = as_text(col[out[canon].isna() & col.notna()]).dropna()
             entry.flag(f"{canon}_month_first", parses_month_first(failed, month_first).sum())
             if canon != "date":
                 entry.flag(f"unparseable_{canon}", len(failed))
@@ -112,7 +112,8 @@ def load_source(
     reasons = pd.Series(pd.NA, index=raw.index, dtype="object")
     reasons[out["patient_id"].isna()] = R_MISSING_ID
     if "date" in source.columns:
-        bad = out["date"].isna() & as_text(raw[source.columns["date"]]).notna()
+        no_date = out["date"].isna().to_numpy()
+        bad = pd.Series(_has_text(raw[source.columns["date"]], no_date), index=raw.index)
         if source.table == "visits":
             bad |= out["date"].isna()
         reasons[bad & reasons.isna()] = R_BAD_DATE
@@ -123,10 +124,19 @@ def load_source(
     reasons[dup] = R_DUPLICATE
 
     rejected = _rejected_frame(raw, reasons, source)
-    kept = out[reasons.isna()].copy()
+    del raw  # the file's cells: only the rejected rows are needed from them
+    keep = reasons.isna()
+    kept = out if keep.all() else out[keep]  # a copy only when rows are dropped
     for reason, n in reasons.value_counts().items():
         entry.drop(str(reason), int(n))
     return kept, entry, rejected
+
+
+def _has_text(col: pd.Series, where: np.ndarray) -> np.ndarray:
+    """Which cells of ``col`` hold some text (:func:`as_text`), looked at only ``where``."""
+    found = np.zeros(len(col), dtype=bool)
+    found[where] = as_text(col[where]).notna().to_numpy()
+    return found
 
 
 def _fail_fast(
@@ -248,6 +258,7 @@ def load_clinic(params: Params) -> ClinicData:
     tables = {
         t: (pd.concat(p, ignore_index=True) if p else _empty_table(t)) for t, p in parts.items()
     }
+    del parts  # each source's rows live on in the tables only
     for t, df in tables.items():
         for c in COLUMNS[t]:
             if c not in df:
@@ -307,19 +318,22 @@ def load_clinic(params: Params) -> ClinicData:
         df["source_key"] = df["patient_id"]
         df["patient_id"] = df["patient_id"].map(person_of)
     patients = _persons(tables["patients"], cards, ident)
+    merges = identity.summary(ident, "phone" in present.get("patients", []))
+    del cards, ident, person_of  # the cards are in the persons now
     visits, plans = tables["visits"], tables["plans"]
 
     for i, entry in entries.items():
         t = params.sources[i].table
-        rows = tables[t][tables[t]["_source"] == i]
-        entry.rows_kept = int(len(rows))
+        df = tables[t]
+        mine = (df["_source"] == i).to_numpy()
+        entry.rows_kept = int(mine.sum())
         # merged: folded into a person under another source key, or a repeat of a key's card
-        merged = rows["source_key"] != rows["patient_id"]
+        merged = (df["source_key"] != df["patient_id"]).to_numpy(copy=True)
         if t == "patients":
-            merged |= tables[t].duplicated("source_key").reindex(rows.index)
-        entry.merged = int(merged.sum())
-        if t in ("visits", "plans") and "date" in rows:
-            d = rows["date"]
+            merged |= df.duplicated("source_key").to_numpy()
+        entry.merged = int((merged & mine).sum())
+        if t in ("visits", "plans") and "date" in df:
+            d = df["date"][mine]
             if d.notna().any():
                 entry.date_min = d.min().date().isoformat()
                 entry.date_max = d.max().date().isoformat()
@@ -338,7 +352,7 @@ def load_clinic(params: Params) -> ClinicData:
         as_of=as_of,
         present=present,
         rejected=rejected_all,
-        identity=identity.summary(ident, "phone" in present.get("patients", [])),
+        identity=merges,
     )
 
 
@@ -409,8 +423,8 @@ def _cards(patients: pd.DataFrame, visits: pd.DataFrame, plans: pd.DataFrame) ->
     gaps of the first), or an empty card for keys seen only in visits or plans."""
     cards = patients.drop(columns="_source").groupby("patient_id", sort=True).first()
     with_card = len(cards)  # the keys of the card rows come first
-    others = pd.Index(visits["patient_id"]).union(pd.Index(plans["patient_id"]))
-    missing = others.difference(cards.index)
+    others = pd.Index(pd.concat([visits["patient_id"], plans["patient_id"]]).unique())
+    missing = others.difference(cards.index)  # sorted
     if len(missing):
         extra = pd.DataFrame(index=missing)
         extra["source_system"] = [m.split(":", 1)[0] for m in missing]
@@ -424,8 +438,16 @@ def _cards(patients: pd.DataFrame, visits: pd.DataFrame, plans: pd.DataFrame) ->
 def _persons(card_rows: pd.DataFrame, cards: pd.DataFrame, ident: pd.DataFrame) -> pd.DataFrame:
     """One row per person: the first non-missing value of each field over their cards,
     the normalised phone, and the source keys merged."""
-    c = cards.assign(person_id=ident["person_id"].to_numpy(), phone_e164=ident["phone_e164"])
-    c = c.sort_values(["person_id", "patient_id"])
+    person = ident["person_id"].to_numpy()
+    if cards["patient_id"].is_monotonic_increasing:  # grouping keeps the key order: no copy
+        order = np.arange(len(cards))
+        c = cards.copy(deep=False)
+    else:
+        rank = [pd.factorize(k, sort=True)[0] for k in (cards["patient_id"], person)]
+        order = np.lexsort(rank)  # by person, then source key
+        c = cards.take(order)  # one copy, in that order
+    c["person_id"] = person[order]
+    c["phone_e164"] = ident["phone_e164"]
     fields = [x for x in c.columns if x not in ("patient_id", "person_id")]
     persons = c.groupby("person_id", sort=True)[fields].first()
     ids = identity.grouped(c["person_id"].to_numpy(object), c["patient_id"].to_numpy(object))

@@ -239,9 +239,10 @@ def parse_datetime(s: pd.Series, date_format: str | None = None) -> pd.Series:
         if numbers.any():  # Excel numbers in a date column
             out[numbers] = _serial_dates(cells[numbers].astype("float64"))
         t = as_text(s.where(~(stamps | numbers)))
-    written = pd.Series(t.dropna().unique(), dtype=object)  # each distinct text parsed once
-    if written.empty:
+    codes, written = pd.factorize(t.to_numpy(object))  # each distinct text parsed once
+    if not len(written):
         return out
+    written = pd.Series(written, dtype=object)
     # ISO with a zone suffix (e.g. 2019-02-17T10:06:38Z): drop the zone, keep the wall time
     uniq = written.str.replace(r"(?<=\d)(Z|[+-]\d\d:?\d\d)$", "", regex=True)
     parsed = pd.Series(pd.NaT, index=uniq.index, dtype="datetime64[us]")
@@ -258,10 +259,10 @@ def parse_datetime(s: pd.Series, date_format: str | None = None) -> pd.Series:
             todo[idx] = False
     if todo.any():  # Excel serials written as text
         parsed[todo] = _serial_dates(pd.to_numeric(uniq[todo], errors="coerce"))
-    lookup = dict(zip(written, parsed, strict=True))
-    has = t.notna()
-    out[has] = t[has].map(lookup).astype("datetime64[us]")
-    return out
+    has = codes >= 0
+    dates = out.to_numpy(copy=True)
+    dates[has] = parsed.to_numpy()[codes[has]]
+    return pd.Series(dates, index=s.index, dtype="datetime64[us]")
 
 
 def parses_month_first(failed: pd.Series, month_first: bool = False) -> pd.Series:

@@ -1,11 +1,23 @@
 """Identity resolution across systems and duplicate cards."""
 
+import re
+
+import numpy as np
 import pandas as pd
+import phonenumbers
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clinic_analysis.ingest.identity import normalize_name, normalize_phone, resolve, summary
+from clinic_analysis.ingest.identity import (
+    _tokens,
+    name_words,
+    normalize_name,
+    normalize_phone,
+    resolve,
+    summary,
+    valid_national_numbers,
+)
 from clinic_analysis.ingest.load import load_clinic
 from clinic_analysis.params import Identity
 from tests.ingest.test_load import STATUS, VISIT_COLS, make_params
@@ -54,10 +66,23 @@ def test_a_number_spaced_differently_is_parsed_once(monkeypatch):
         identity, "_one_phone", lambda raw, region: parsed.append(raw) or real(raw, region)
     )
     out = normalize_phone(
-        pd.Series(["067 123 45 67", "067-123-45-67", "(067) 123.45.67", "0671234567"])
+        pd.Series(["+48 22 123 45 67", "+48-22-123-45-67", "(+48) 22.123.45.67", "+48221234567"])
     )
-    assert out.tolist() == ["+380671234567"] * 4
-    assert parsed == ["0671234567"]
+    assert out.tolist() == ["+48221234567"] * 4
+    assert parsed == ["+48221234567"]
+
+
+def test_plain_ukrainian_numbers_are_decided_without_parsing_one_by_one(monkeypatch):
+    from clinic_analysis.ingest import identity
+
+    parsed = []
+    real = identity._one_phone
+    monkeypatch.setattr(
+        identity, "_one_phone", lambda raw, region: parsed.append(raw) or real(raw, region)
+    )
+    out = normalize_phone(pd.Series(["067 123 45 67", "80671234567", "+380 10 123 45 67"]))
+    assert out.iloc[:2].tolist() == ["+380671234567"] * 2 and pd.isna(out.iloc[2])
+    assert parsed == []
 
 
 @pytest.mark.parametrize(
@@ -73,6 +98,114 @@ def test_a_number_spaced_differently_is_parsed_once(monkeypatch):
 def test_phones_outside_the_plain_shapes_follow_phonenumbers(raw, e164):
     out = normalize_phone(pd.Series([raw])).iloc[0]
     assert (pd.isna(out) and e164 is None) or out == e164
+
+
+@pytest.mark.parametrize(
+    ("region", "national", "valid"),
+    [
+        ("UA", "671234567", True),  # mobile
+        ("UA", "442223344", True),  # Kyiv landline
+        ("UA", "800501010", True),  # toll free
+        ("UA", "101234567", False),  # no Ukrainian number starts 10
+        ("UA", "67123456", False),  # a digit short
+        ("UA", "6712345678", False),  # a digit long
+        ("UA", "6", False),
+        ("PL", "221234567", True),
+        ("PL", "22123456", False),
+        ("US", "2125550123", True),
+        ("US", "1125550123", False),  # no area code starts 1
+        ("GB", "2071234567", True),
+        ("GB", "207123456", False),
+    ],
+)
+def test_national_number_validity_is_phonenumbers_own(region, national, valid):
+    number = phonenumbers.PhoneNumber(
+        country_code=phonenumbers.country_code_for_region(region), national_number=int(national)
+    )
+    assert phonenumbers.is_valid_number_for_region(number, region) is valid
+    assert valid_national_numbers([national], region).tolist() == [valid]
+
+
+@given(
+    st.sampled_from(["UA", "PL", "DE", "GB", "US", "IT", "KZ", "MD"]),
+    st.lists(st.from_regex(r"[1-9][0-9]{0,13}", fullmatch=True), min_size=1, max_size=30),
+)
+def test_national_number_validity_agrees_with_phonenumbers_on_any_digits(region, nationals):
+    code = phonenumbers.country_code_for_region(region)
+    library = [
+        phonenumbers.is_valid_number_for_region(
+            phonenumbers.PhoneNumber(country_code=code, national_number=int(n)), region
+        )
+        for n in nationals
+    ]
+    assert valid_national_numbers(nationals, region).tolist() == library
+
+
+@given(st.from_regex(r"[1-9][0-9]{8}", fullmatch=True))
+def test_plus_380_and_nine_digits_is_what_phonenumbers_parses(national):
+    parsed = phonenumbers.parse("+380" + national, "UA")
+    built = phonenumbers.PhoneNumber(country_code=380, national_number=int(national))
+    assert (parsed.country_code, parsed.national_number) == (380, int(national))
+    assert phonenumbers.is_valid_number(parsed) == phonenumbers.is_valid_number(built)
+
+
+SPACING = re.compile("[ \u00a0\\-().]")
+WRITTEN_PHONE = st.builds(
+    lambda prefix, digits, marks: _insert(prefix + digits, marks),
+    st.sampled_from(["", "+", "0", "8", "80", "38", "380", "+38", "+380", "00380", "+48", "+1"]),
+    st.from_regex(r"[0-9]{0,12}", fullmatch=True),
+    st.lists(
+        st.tuples(
+            st.integers(0, 20), st.sampled_from([" ", "-", "(", ")", ".", "\u00a0", "\t", "x"])
+        ),
+        max_size=4,
+    ),
+)
+
+
+def _insert(text: str, marks) -> str:
+    for at, mark in marks:
+        text = text[:at] + mark + text[at:]
+    return text
+
+
+@given(st.sampled_from(["UA", "PL", "US"]), st.lists(WRITTEN_PHONE, min_size=1, max_size=20))
+def test_phones_decided_together_agree_with_the_library_one_by_one(region, written):
+    from clinic_analysis.ingest.identity import _one_phone
+
+    def one_by_one(raw):
+        bare = SPACING.sub("", raw)
+        return _one_phone(bare if re.fullmatch(r"\+?[0-9]+", bare) else raw, region)
+
+    expected = [one_by_one(w) for w in written]
+    got = normalize_phone(pd.Series(written, dtype=object), region).tolist()
+    assert [None if pd.isna(g) else g for g in got] == expected
+
+
+def test_name_words_are_sorted_whatever_their_order_and_initials():
+    names = ["коваль марія", "марія коваль", "м.в. коваль", "коваль,марія", "-", None]
+    assert name_words(np.array(names, dtype=object)).tolist() == [
+        "коваль марія",
+        "коваль марія",
+        "в коваль м",
+        "коваль марія",
+        None,
+        None,
+    ]
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.text(alphabet="аБzЁ.,-' \u00a0\t\u2003ʼ", max_size=12),
+        ),
+        max_size=20,
+    )
+)
+def test_name_words_agree_with_the_words_of_each_name_one_by_one(names):
+    expected = [" ".join(sorted(w)) if (w := _tokens(n)) else None for n in names]
+    assert name_words(np.array(names, dtype=object)).tolist() == expected
 
 
 def test_names_fold_case_spaces_and_apostrophes():
