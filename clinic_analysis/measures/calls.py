@@ -57,7 +57,7 @@ def call_table(audit: Audit) -> pd.DataFrame:
     cards = audit.data.patients.set_index("patient_id").reindex(seg.index)
     none = pd.Series(None, index=seg.index, dtype=object)
     phone = cards.get("phone_e164", none)
-    phone = phone.where(phone.map(lambda p: isinstance(p, str) and p != ""))
+    phone = phone.where(phone.notna() & phone.astype("str").ne(""))  # a number, not ""
     email = cards["email"].fillna("") if "email" in cards else pd.Series("", index=seg.index)
     consent = cards["consent"] if "consent" in cards else pd.Series(pd.NA, index=seg.index)
     doctor = (
