@@ -113,12 +113,12 @@ def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
 def _compute(params: Params, data: ClinicData) -> Audit:
     """Every figure of the audit from the loaded ``data``."""
     days = summary.visit_days(data.visits)  # visits (not refunds), one per patient and day
-    patients = summary.patients_summary(data, days)
+    money = summary.money_rows(data.visits)  # visits and refunds: one definition of money
+    patients = summary.patients_summary(data, days, money)
     rule = params.patient_rule
     base = patients[patients[rule]]
-    month = summary.monthly(data, days)
+    month = summary.monthly(data, days, money)
     by_rule = summary.base_by_rule(data.visits)
-    money = summary.money_rows(data.visits)  # visits and refunds: one definition of money
     has_amount = data.has("visits", "amount")
     totals = summary.money_totals(money, days, has_amount)
     measures = compute_measures(params, data, days, money, base)

@@ -16,6 +16,14 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, valida
 from clinic_analysis.ingest.identity import normalize_phone
 
 FIELDS = ("phone", "email", "messenger", "consent", "channel", "birth_date", "sex")
+CARD_COLUMNS = (*FIELDS, "phone_e164")  # the card columns the flags read
+
+
+def cards_for(patients: pd.DataFrame, index: pd.Index, columns=CARD_COLUMNS) -> pd.DataFrame:
+    """The cards' ``columns`` (those the table has) for the patients of ``index``, one row
+    each (empty for a patient without a card); the other columns are not copied."""
+    cols = [c for c in columns if c in patients and c != "patient_id"]
+    return patients[["patient_id", *cols]].set_index("patient_id").reindex(index)
 
 
 # The plain ASCII form almost every address takes, which email-validator (with the settings
