@@ -18,6 +18,7 @@ from clinic_analysis.ingest.tables import ClinicData
 from clinic_analysis.measures import gaps, readings, refusers, summary
 from clinic_analysis.measures.activity import PHASES
 from clinic_analysis.measures.compute import compute_measures
+from clinic_analysis.measures.keys import PatientKeys
 from clinic_analysis.measures.results import (
     Activity,
     Base,
@@ -91,16 +92,33 @@ class Audit:
 
 
 def compute_audit(params: Params, data: ClinicData | None = None) -> Audit:
-    """Load (unless given) and compute every figure of the audit."""
+    """Load (unless given) and compute every figure of the audit.
+
+    The figures are computed on patients coded as integers (:mod:`measures.keys`: the
+    same order, a fraction of the time and memory); the audit returned holds ``data`` as
+    given and every per-patient table by patient id."""
     refusers.check_params(params)
     data = data if data is not None else load_clinic(params)
+    keys, coded = PatientKeys.code(data)
+    audit = _compute(params, coded)
+    audit.data = data
+    audit.patients = keys.decode_frame(audit.patients, index=False)
+    audit.refusers.segments = keys.decode_frame(audit.refusers.segments)
+    audit.repeat.days_to_second = keys.decode_frame(audit.repeat.days_to_second)
+    audit.calls.table = keys.decode_frame(audit.calls.table)
+    audit.fits = keys.decode_fits(audit.fits)
+    return audit
+
+
+def _compute(params: Params, data: ClinicData) -> Audit:
+    """Every figure of the audit from the loaded ``data``."""
     days = summary.visit_days(data.visits)  # visits (not refunds), one per patient and day
-    patients = summary.patients_summary(data, days)
+    money = summary.money_rows(data.visits)  # visits and refunds: one definition of money
+    patients = summary.patients_summary(data, days, money)
     rule = params.patient_rule
     base = patients[patients[rule]]
-    month = summary.monthly(data, days)
+    month = summary.monthly(data, days, money)
     by_rule = summary.base_by_rule(data.visits)
-    money = summary.money_rows(data.visits)  # visits and refunds: one definition of money
     has_amount = data.has("visits", "amount")
     totals = summary.money_totals(money, days, has_amount)
     measures = compute_measures(params, data, days, money, base)

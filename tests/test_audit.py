@@ -77,3 +77,14 @@ def test_second_get_audit_is_a_cache_hit_and_a_change_recomputes(tmp_path):
     assert not hit3
     assert a3.metrics["revenue"]["total"] == 1000 + 300 - 200
     assert len(list((tmp_path / "cache").glob("audit-*.pkl"))) == 1  # old entry replaced
+
+
+def test_audit_tables_are_keyed_by_patient_ids_not_internal_codes(tmp_path):
+    params = _visits_params(tmp_path)
+    audit = compute_audit(params)
+    assert audit.patients["patient_id"].tolist() == ["mis:P1", "mis:P2", "mis:P3"]
+    assert audit.patients["patient_id"].dtype == audit.data.visits["patient_id"].dtype
+    assert set(audit.refusers.segments.index) == {"mis:P1", "mis:P2", "mis:P3"}
+    assert audit.refusers.segments.loc["mis:P3", "segment"] == "awaiting"  # a booking only
+    assert set(audit.calls.table.index) <= {"mis:P1", "mis:P2", "mis:P3"}
+    assert audit.data.visits["patient_id"].str.startswith("mis:").all()  # data as loaded

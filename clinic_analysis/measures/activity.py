@@ -97,13 +97,21 @@ def phase_mix_by_month(days: pd.DataFrame, th: Thresholds, as_of: pd.Timestamp, 
     ends = pd.date_range(end=as_of, periods=months, freq="ME")
     if len(ends) == 0 or ends[-1] < as_of.normalize():
         ends = ends.append(pd.DatetimeIndex([as_of.normalize()]))[-months:]
+    # one pass per month end over the visit days sorted by patient and day: a patient's
+    # last visit by the end is the last of their rows on or before it
     who = pd.factorize(days["patient_id"])[0]  # patients as integers: one grouping key
     day = days["day"].to_numpy()
+    order = np.lexsort((day, who))
+    who, day = who[order], day[order]
+    same_next = np.append(who[1:] == who[:-1], False)  # the next row is the same patient's
+    edges = np.array([th.active, th.at_risk, LAPSING_DAYS, LOST_1Y_DAYS])
     rows = []
     for end in ends:
         seen = day <= end.to_datetime64()
-        last = pd.Series(day[seen]).groupby(who[seen]).max()
-        since = (end - last).dt.days
-        counts = phase_of(since, th).value_counts().reindex(list(PHASES), fill_value=0)
-        rows.append({"month": end.to_period("M").to_timestamp(), **counts.to_dict()})
+        last = seen & ~(same_next & np.append(seen[1:], False))
+        since = (end.to_datetime64() - day[last]) // np.timedelta64(1, "D")
+        # the phases of phase_of: a boundary belongs to the healthier phase
+        counts = np.bincount(np.searchsorted(edges, since, side="left"), minlength=len(PHASES))
+        row = dict(zip(PHASES, (int(c) for c in counts), strict=True))
+        rows.append({"month": end.to_period("M").to_timestamp(), **row})
     return pd.DataFrame(rows)

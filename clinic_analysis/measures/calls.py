@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from clinic_analysis.measures.completeness import cards_for
 from clinic_analysis.measures.refusers import CALL_SEGMENTS
 
 if TYPE_CHECKING:
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     from clinic_analysis.audit import Audit
 
 AT_RISK_SHEET = "returning_at_risk"
+# the card columns a call list shows or ranks by
+CARD_COLUMNS = ("phone_e164", "email", "consent", "full_name", "first_name", "last_name",
+                "source_ids")  # fmt: skip
 SHEETS = (*CALL_SEGMENTS, AT_RISK_SHEET)
 # the outcome drop-down and the refusal reasons (keys; their texts are in the catalogue)
 OUTCOMES = ("not_reached", "call_back", "booked", "refused", "wrong_number", "do_not_call")
@@ -54,10 +58,10 @@ def call_table(audit: Audit) -> pd.DataFrame:
     sheet = seg["segment"].astype("object").where(seg["segment"].isin(CALL_SEGMENTS))
     sheet = sheet.mask((seg["segment"] == "returning") & (phase == "at_risk"), AT_RISK_SHEET)
     seg = seg[sheet.notna()]
-    cards = audit.data.patients.set_index("patient_id").reindex(seg.index)
+    cards = cards_for(audit.data.patients, seg.index, CARD_COLUMNS)
     none = pd.Series(None, index=seg.index, dtype=object)
     phone = cards.get("phone_e164", none)
-    phone = phone.where(phone.map(lambda p: isinstance(p, str) and p != ""))
+    phone = phone.where(phone.notna() & phone.astype("str").ne(""))  # a number, not ""
     email = cards["email"].fillna("") if "email" in cards else pd.Series("", index=seg.index)
     consent = cards["consent"] if "consent" in cards else pd.Series(pd.NA, index=seg.index)
     doctor = (
@@ -125,7 +129,10 @@ def last_doctor(visits: pd.DataFrame) -> pd.Series:
     """The doctor of each patient's last completed visit."""
     if "doctor" not in visits:
         return pd.Series(dtype=object)
-    done = visits[(visits["status"] == "completed") & visits["doctor"].notna()]
+    done = visits.loc[
+        (visits["status"] == "completed") & visits["doctor"].notna(),
+        ["patient_id", "date", "doctor"],
+    ]
     return (
         done.sort_values("date")
         .drop_duplicates("patient_id", keep="last")

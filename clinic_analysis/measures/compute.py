@@ -237,7 +237,7 @@ def compute_measures(
 
     # ------------------------------------------------------------------ completeness
     present = [c for c in data.present.get("patients", [])]
-    people = cards.reindex(pp.index)
+    people = completeness.cards_for(data.patients, pp.index)
     flags = completeness.field_flags(people, present, params.clinic.phone_region)
     pp["completeness"] = completeness.score(flags)
     pp["contactable"] = completeness.contactable(people, flags)

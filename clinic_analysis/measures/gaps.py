@@ -99,14 +99,14 @@ def blank_money(audit: Audit) -> None:
 def contact_reach(audit: Audit) -> dict[str, int | None]:
     """Patients per segment the clinic can reach (a valid phone or e-mail, no refusal of
     contact); None for every segment when neither phone nor e-mail is exported."""
-    from clinic_analysis.measures.completeness import contactable, field_flags
+    from clinic_analysis.measures.completeness import cards_for, contactable, field_flags
     from clinic_analysis.measures.refusers import SEGMENTS
 
     present = audit.data.present.get("patients", [])
     if not {"phone", "email"} & set(present):
         return {s: None for s in SEGMENTS}
     seg = audit.refusers.segments["segment"]
-    cards = audit.data.patients.set_index("patient_id").reindex(seg.index)
+    cards = cards_for(audit.data.patients, seg.index)
     ok = contactable(cards, field_flags(cards, present, audit.params.clinic.phone_region))
     return {s: int(ok[seg == s].sum()) for s in SEGMENTS}
 

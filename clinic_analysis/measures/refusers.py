@@ -275,28 +275,47 @@ def potential(
     """Additional revenue per segment and scenario if the clinic calls ``delay_months`` from
     now: Σ rate × freshness × P(alive) × value of a return over the segment's patients: the
     same probabilities the call lists rank by (:func:`call_value`)."""
-    value = stake(seg, hist)
-    chance = return_chance(seg, settings, delay_months)
+    return _potential(seg, stake(seg, hist), _segment_codes(seg), overrides, settings, delay_months)
+
+
+def _potential(
+    seg: pd.DataFrame,
+    value: pd.Series,
+    codes: np.ndarray,
+    overrides: dict,
+    settings,
+    delay_months: int = 0,
+) -> pd.DataFrame:
+    """:func:`potential` from the value of a return per patient (:func:`stake`) and the
+    segments' codes (:func:`_segment_codes`)."""
+    weighted = (return_chance(seg, settings, delay_months) * value).to_numpy()
     rows = []
     for s in DEFAULT_RATES:
-        m = seg["segment"] == s
-        weighted = float((chance[m] * value[m]).sum())
+        m = codes == SEGMENTS.index(s)
         rates = rates_for(s, overrides)
+        total = float(pd.Series(weighted[m]).sum())
         rows.append(
             {
                 "segment": s,
                 "patients": int(m.sum()),
-                "stake": float(value[m].sum()),
-                **{sc: weighted * r for sc, r in zip(SCENARIOS, rates, strict=True)},
+                "stake": float(pd.Series(value.to_numpy()[m]).sum()),
+                **{sc: total * r for sc, r in zip(SCENARIOS, rates, strict=True)},
             }
         )
     return pd.DataFrame(rows).set_index("segment")
 
 
+def _segment_codes(seg: pd.DataFrame) -> np.ndarray:
+    """Each patient's segment as its position in :data:`SEGMENTS` (-1: none)."""
+    segment = seg["segment"].astype(pd.CategoricalDtype(list(SEGMENTS)))
+    return segment.cat.codes.to_numpy()
+
+
 def delay_curve(seg, hist, overrides, settings, months: int = 12) -> pd.DataFrame:
     """Base-scenario potential if nobody calls for 0..``months`` months."""
+    value, codes = stake(seg, hist), _segment_codes(seg)  # the same whatever the delay
     return pd.DataFrame(
-        {"month": m, "base": potential(seg, hist, overrides, settings, m)["base"].sum()}
+        {"month": m, "base": _potential(seg, value, codes, overrides, settings, m)["base"].sum()}
         for m in range(months + 1)
     )
 
@@ -306,11 +325,8 @@ def call_value(seg: pd.DataFrame, hist: ReturnHistory, settings) -> pd.DataFrame
     freshness × P(alive), ``value`` of a return, and ``priority`` = chance × value (0 outside
     the segments worth calling). Not rounded: patients whose inputs differ do not tie."""
     # returning patients at risk get a reminder: ranked with the lapsed patients' rate
-    rate = pd.Series(
-        [rates_for("lapsed" if s == "returning" else s, settings.rates)[1]
-         for s in seg["segment"].astype(str)],
-        index=seg.index,
-    )  # fmt: skip
+    base = [rates_for("lapsed" if s == "returning" else s, settings.rates)[1] for s in SEGMENTS]
+    rate = pd.Series(np.array([*base, 0.0])[_segment_codes(seg)], index=seg.index)
     chance = rate * return_chance(seg, settings)
     value = stake(seg, hist)
     return pd.DataFrame({"chance": chance, "value": value, "priority": chance * value})

@@ -173,14 +173,18 @@ def base_by_rule(visits: pd.DataFrame) -> dict[str, int]:
     }
 
 
-def patients_summary(data: ClinicData, days: pd.DataFrame | None = None) -> pd.DataFrame:
+def patients_summary(
+    data: ClinicData, days: pd.DataFrame | None = None, money: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """One row per patient who made any visit record: first/last visit, visits (distinct
-    days), revenue (net of refunds; NaN without amounts), bookings."""
-    days = visit_days(data.visits) if days is None else days.copy()
+    days), revenue (net of refunds; NaN without amounts), bookings. ``days`` and ``money``
+    (:func:`visit_days`, :func:`money_rows`) are built from the visits when not given."""
+    days = visit_days(data.visits) if days is None else days
     per = days.groupby("patient_id").agg(
         first_visit=("day", "min"), last_visit=("day", "max"), visits=("day", "size")
     )
-    money = money_rows(data.visits).groupby("patient_id")["revenue"].sum()
+    money = money_rows(data.visits) if money is None else money
+    money = money.groupby("patient_id")["revenue"].sum()
     records = data.visits.groupby("patient_id").size().rename("records")
     v = data.visits
     paid = is_visit(v) & (v["amount"] > 0)
@@ -197,9 +201,12 @@ def patients_summary(data: ClinicData, days: pd.DataFrame | None = None) -> pd.D
     return out.drop(columns="paid_visits").reset_index()
 
 
-def monthly(data: ClinicData, days: pd.DataFrame | None = None) -> pd.DataFrame:
+def monthly(
+    data: ClinicData, days: pd.DataFrame | None = None, money: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Per calendar month: new patients (first visit), patients seen, visits, revenue (net of
-    refunds; NaN without amounts), and the cumulative base."""
+    refunds; NaN without amounts), and the cumulative base. ``days`` and ``money`` as in
+    :func:`patients_summary`."""
     days = visit_days(data.visits) if days is None else days.copy()
     if days.empty:
         return pd.DataFrame(
@@ -207,14 +214,14 @@ def monthly(data: ClinicData, days: pd.DataFrame | None = None) -> pd.DataFrame:
         )
     days["month"] = days["day"].dt.to_period("M")
     first = days.groupby("patient_id")["month"].min()
-    money = money_rows(data.visits)
-    money["month"] = money["day"].dt.to_period("M")
+    money = money_rows(data.visits) if money is None else money
+    money_month = money["day"].dt.to_period("M")
     idx = pd.period_range(days["month"].min(), pd.Timestamp(data.as_of).to_period("M"), freq="M")
     out = pd.DataFrame(index=idx)
     out["new_patients"] = first.value_counts()
     out["patients"] = days.groupby("month")["patient_id"].nunique()
     out["visits"] = days.groupby("month").size()
-    out["revenue"] = money.groupby("month")["revenue"].sum()
+    out["revenue"] = money["revenue"].groupby(money_month).sum()
     out = out.fillna(0)
     for c in ("new_patients", "patients", "visits"):
         out[c] = out[c].astype("int64")

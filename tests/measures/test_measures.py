@@ -418,6 +418,31 @@ def test_phase_mix_counts_each_patient_by_the_last_visit_before_each_month_end()
     assert (nov["active"], nov["lapsing"]) == (1, 1)
 
 
+def test_phase_mix_puts_a_boundary_day_in_the_healthier_phase_whatever_the_row_order():
+    end = pd.Timestamp("2025-11-30")
+    ago = lambda n: (end - pd.Timedelta(days=n)).date().isoformat()  # noqa: E731
+    d = days_of(
+        [
+            ("d", ago(121), "completed", 1),  # one day past the at-risk limit: lapsing
+            ("a", ago(61), "completed", 1),  # one day past the active limit: at risk
+            ("b", ago(60), "completed", 1),  # exactly the active limit: still active
+            ("a", ago(400), "completed", 1),  # an older visit of a changes nothing
+            ("c", ago(120), "completed", 1),  # exactly the at-risk limit: at risk
+            ("e", ago(800), "completed", 1),  # over two years: lost_2y
+        ]
+    ).sample(frac=1, random_state=3)
+    th = activity.Thresholds(active=60, at_risk=120, source="params", intervals=0)
+    (row,) = activity.phase_mix_by_month(d, th, end, months=1).to_dict("records")
+    assert row == {
+        "month": pd.Timestamp("2025-11-01"),
+        "active": 1,
+        "at_risk": 2,
+        "lapsing": 1,
+        "lost_1y": 0,
+        "lost_2y": 1,
+    }
+
+
 def test_cohort_matrix_shares_patients_by_quarters_since_their_first_visit():
     d = days_of(
         [
