@@ -7,6 +7,11 @@ What this module owns, so the rest of the code need not know:
 * its calls raise a pandas-4 deprecation warning on current pandas: silenced per call;
 * ``lifetimes.datasets`` needs ``pkg_resources`` (gone in setuptools ≥ 82): the CDNOW
   summary is read straight from the package folder instead;
+* every fit of lifetimes (but Pareto/NBD's) ends with autograd's exact Hessian of the
+  likelihood, for ``variance_matrix_``: a third of a fit's time, and nothing here reads it
+  (the forecast's parameter draws use :func:`log_param_covariance`). The adapter replaces
+  that Hessian by NaNs (:func:`_no_hessian`) and drops the variance figures from the fitted
+  model, so they cannot be read by mistake;
 * ``calculate_alive_path``, ``plot_history_alive``, ``plot_expected_repeat_purchases`` and
   the transactional data generator break on current pandas/matplotlib: not used here
   (``clinic_analysis.examples.demo.simulate_bgnbd`` simulates; ``plots`` draws).
@@ -27,6 +32,7 @@ import pandas as pd
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import lifetimes
+    import lifetimes.fitters
     from lifetimes import (
         BetaGeoFitter,
         GammaGammaFitter,
@@ -43,6 +49,30 @@ PARAM_NAMES = {
 }
 PARETO_TOL, PARETO_MAXITER = 1e-5, 250
 _FITTERS = {"bgnbd": BetaGeoFitter, "mbgnbd": ModifiedBetaGeoFitter, "pareto": ParetoNBDFitter}
+#: what lifetimes derives from the Hessian: removed from every fitted model
+_VARIANCE_ATTRS = ("_hessian_", "variance_matrix_", "standard_errors_", "confidence_intervals_")
+
+
+def _no_hessian(fun):
+    """Stands in for ``autograd.hessian`` in lifetimes' fitters (see the module doc): the
+    fit's parameters do not depend on it; the variance lifetimes derives from it is NaN
+    and is removed from the model after the fit (:func:`_strip`)."""
+
+    def nan_hessian(x, *args):
+        return np.full((len(x), len(x)), np.nan)
+
+    return nan_hessian
+
+
+lifetimes.fitters.hessian = _no_hessian
+
+
+def _strip(model):
+    """The fitted model without the lambdas that would stop the Audit pickling and without
+    the (NaN) variance figures."""
+    for name in ("generate_new_data", "predict", *_VARIANCE_ATTRS):
+        model.__dict__.pop(name, None)
+    return model
 
 
 @contextmanager
@@ -85,9 +115,7 @@ def fit_purchases(
         kw["initial_params"] = x0
     with _quiet():
         model.fit(*args, **kw)
-    for name in ("generate_new_data", "predict"):  # lambdas: they would stop the Audit pickling
-        model.__dict__.pop(name, None)
-    return model
+    return _strip(model)
 
 
 def fit_bgnbd(frequency, recency, T, weights=None, penalizer: float = 0.0) -> BetaGeoFitter:
@@ -122,13 +150,6 @@ def log_likelihood(kind: str, params: dict, frequency, recency, T, weights=None)
 
 def bgnbd_loglik(model: BetaGeoFitter) -> float:
     return float(getattr(model, "log_likelihood_", np.nan))
-
-
-def covariance(model) -> pd.DataFrame | None:
-    """The parameters' covariance from the fit's Hessian (None for Pareto/NBD, whose
-    lifetimes fit has no Hessian)."""
-    v = getattr(model, "variance_matrix_", None)
-    return None if v is None else v.copy()
 
 
 def expected_purchases(model, t, frequency, recency, T) -> np.ndarray:
@@ -166,7 +187,7 @@ def fit_gamma_gamma(frequency, monetary, weights=None, penalizer: float = 0.0):
             np.asarray(monetary, float),
             weights=None if weights is None else np.asarray(weights, float),
         )
-    return model
+    return _strip(model)
 
 
 def gg_params(model) -> dict[str, float]:
