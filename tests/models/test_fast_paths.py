@@ -1,0 +1,88 @@
+"""The model stage's fast paths give the library path's numbers, to the last bit."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from clinic_analysis.models import lifetimes_adapter as L
+
+# a few patients, several sharing (frequency, T) but not recency
+FREQ = [0, 0, 1, 1, 1, 3, 3, 7, 0, 12]
+REC = [0, 0, 30, 200, 200, 90, 300, 400, 0, 700]
+T = [10, 500, 300, 300, 300, 400, 400, 410, 10, 730]
+
+
+def _library(model, t, f, r, T_):
+    """lifetimes' own conditional expectation (no adapter in between)."""
+    return np.asarray(model.conditional_expected_number_of_purchases_up_to_time(t, f, r, T_))
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """BG/NBD and MBG/NBD fitted through the adapter on the rows above."""
+    f, r, t = (np.asarray(v, float) for v in (FREQ, REC, T))
+    return {kind: L.fit_purchases(kind, f, r, t) for kind in ("bgnbd", "mbgnbd")}
+
+
+@pytest.mark.parametrize("kind", ["bgnbd", "mbgnbd"])
+def test_expected_purchases_equal_lifetimes_to_the_last_bit(fitted, kind):
+    model = fitted[kind]
+    f, r, t = (np.asarray(v, float) for v in (FREQ, REC, T))
+    for horizon in (1.0, 30.0, 365.0, 3000.0):
+        ours = L.expected_purchases(model, horizon, f, r, t)
+        assert np.array_equal(ours, _library(model, horizon, f, r, t), equal_nan=True)
+    # rows that share (frequency, T) but not recency get different expectations
+    ours = L.expected_purchases(model, 90.0, f, r, t)
+    assert ours[2] != ours[3] and ours[3] == ours[4]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    kind=st.sampled_from(["bgnbd", "mbgnbd"]),
+    rows=st.lists(
+        st.tuples(st.integers(0, 30), st.integers(0, 2000), st.integers(0, 2000)),
+        min_size=1,
+        max_size=40,
+    ),
+    params=st.tuples(*[st.floats(0.05, 20.0)] * 4),
+    horizon=st.floats(0.5, 5000.0),
+)
+def test_expected_purchases_equal_lifetimes_on_any_rows_and_parameters(
+    fitted, kind, rows, params, horizon
+):
+    f = np.array([x for x, _, _ in rows], float)
+    T_ = np.array([max(a, b) for _, a, b in rows], float)
+    r = np.array([min(a, b) for _, a, b in rows], float)
+    r[f == 0] = 0.0
+    model = fitted[kind]
+    old = model.params_
+    try:
+        model.params_ = old.copy()
+        model.params_[:] = params
+        ours = L.expected_purchases(model, horizon, f, r, T_)
+        with L._quiet(), np.errstate(all="ignore"):
+            theirs = _library(model, horizon, f, r, T_)
+    finally:
+        model.params_ = old
+    assert np.array_equal(ours, theirs, equal_nan=True)
+
+
+def test_fit_skips_the_hessian_nothing_reads_and_keeps_the_parameters():
+    """The adapter drops lifetimes' autograd Hessian: the parameters are those of the fit
+    with the Hessian, and no variance figure is left to be read by mistake."""
+    import lifetimes.fitters
+    from autograd import hessian
+
+    f, r, t = (np.asarray(v, float) for v in (FREQ, REC, T))
+    fast = L.fit_purchases("mbgnbd", f, r, t)
+    lifetimes.fitters.hessian = hessian  # lifetimes as shipped
+    try:
+        with L._quiet():
+            full = L.ModifiedBetaGeoFitter().fit(f, r, t)
+    finally:
+        lifetimes.fitters.hessian = L._no_hessian
+    assert np.isfinite(full.variance_matrix_.to_numpy()).all()  # it did compute one
+    assert L.model_params(fast) == L.model_params(full)
+    for name in ("variance_matrix_", "standard_errors_", "confidence_intervals_"):
+        assert not hasattr(fast, name)
