@@ -173,7 +173,10 @@ class PurchaseModel:
         rows found once."""
         self._check()
         codes, u = unique_rows(summary)
-        return np.stack([L.expected_purchases(self.model_, t, *u)[codes] for t in days])
+        pairs = L.distinct_pairs(u[0], u[2])
+        return np.stack(
+            [L.expected_purchases(self.model_, t, *u, pairs=pairs)[codes] for t in days]
+        )
 
     def __repr__(self) -> str:
         if not hasattr(self, "params_"):

@@ -128,29 +128,37 @@ def _base_rows(fits) -> pd.DataFrame:
     )
 
 
-def _cum(model, rows: pd.DataFrame, t: float) -> np.ndarray:
-    if t <= 0:
-        return np.zeros(len(rows))
+def _history(rows: pd.DataFrame) -> tuple:
+    """The rows' (frequency, recency, T) arrays and their distinct (frequency, T) pairs,
+    found once for every :func:`_cum` on these rows."""
     f, r, T = (rows[k].to_numpy(float) for k in ("frequency", "recency", "T"))
-    return L.expected_purchases(model, t, f, r, T)  # on arrays: no pandas overhead per call
+    return f, r, T, L.distinct_pairs(f, T)
 
 
-def _base_layer(fits, periods, as_of, rows) -> tuple[np.ndarray, np.ndarray]:
+def _cum(model, hist: tuple, t: float) -> np.ndarray:
+    """E[visits in the next ``t`` days] per row (``hist`` from :func:`_history`)."""
+    if t <= 0:
+        return np.zeros(len(hist[0]))
+    f, r, T, pairs = hist
+    return L.expected_purchases(model, t, f, r, T, pairs=pairs)  # arrays: no pandas per call
+
+
+def _base_layer(fits, periods, as_of, rows, hist) -> tuple[np.ndarray, np.ndarray]:
     """Expected visits and revenue of the existing base in each calendar month."""
     ends = [(p.to_timestamp(how="end").normalize() - as_of).days for p in periods]
     start = (periods[0].to_timestamp() - pd.Timedelta(days=1) - as_of).days
     model = fits.purchases.model_
-    prev = _cum(model, rows, start)
+    prev = _cum(model, hist, start)
     visits, money = [], []
     for t in ends:
-        cum = _cum(model, rows, float(t))
+        cum = _cum(model, hist, float(t))
         visits.append(float(np.sum((cum - prev) * rows["n"])))
         money.append(float(np.sum((cum - prev) * rows["spend"])))
         prev = cum
     return np.array(visits), np.array(money)
 
 
-def _level_draws(fits, periods, as_of, rows, n: int, rng) -> np.ndarray:
+def _level_draws(fits, periods, as_of, rows, hist, n: int, rng) -> np.ndarray:
     """Parameter uncertainty as a multiplier of the base layer: the expected revenue over the
     horizon under each parameter draw, relative to the fitted parameters'."""
     start = (periods[0].to_timestamp() - pd.Timedelta(days=1) - as_of).days
@@ -158,7 +166,7 @@ def _level_draws(fits, periods, as_of, rows, n: int, rng) -> np.ndarray:
     model = fits.purchases.model_
 
     def total(m):  # a Series: its sum skips the rows a drawn parameter set makes NaN
-        return float(np.sum((_cum(m, rows, end) - _cum(m, rows, start)) * rows["spend"]))
+        return float(np.sum((_cum(m, hist, end) - _cum(m, hist, start)) * rows["spend"]))
 
     point = total(model)
     if point <= 0:
@@ -224,7 +232,8 @@ def forecast(
     season = seasonal_factors(monthly)
     sf = np.array([season[p.month] for p in periods])
     rows = _base_rows(fits)
-    base_visits, base = _base_layer(fits, periods, as_of, rows)
+    hist = _history(rows)
+    base_visits, base = _base_layer(fits, periods, as_of, rows, hist)
     first = summary.first_visits(days[days["day"] <= as_of])
     recent = int((first > as_of - pd.Timedelta(days=365)).sum())
     curve = new_patient_curve(days, as_of, months)
@@ -234,7 +243,7 @@ def forecast(
     react_total = 0.0 if reactivation is None else float(np.nansum(reactivation))
     react = react_total * spread
     # predictive band: parameters, spend level, new-patient pace, month noise
-    level = _level_draws(fits, periods, as_of, rows, PARAM_DRAWS, rng)
+    level = _level_draws(fits, periods, as_of, rows, hist, PARAM_DRAWS, rng)
     amounts = fits.summary["monetary"].where(fits.summary["frequency"] > 0).dropna()
     spend_se = (
         float(amounts.std() / amounts.mean() / np.sqrt(len(amounts))) if len(amounts) > 2 else 0.1

@@ -153,12 +153,13 @@ def bgnbd_loglik(model: BetaGeoFitter) -> float:
     return float(getattr(model, "log_likelihood_", np.nan))
 
 
-def expected_purchases(model, t, frequency, recency, T) -> np.ndarray:
+def expected_purchases(model, t, frequency, recency, T, pairs=None) -> np.ndarray:
     """E[repeat purchases in the next ``t``] per row: lifetimes' formula, with its
     Gauss hypergeometric term (three quarters of the time) found once per distinct
     (frequency, T) (it does not depend on recency) for BG/NBD and MBG/NBD; the same
     operations in the same order, so the same numbers to the last bit
-    (tests/models/test_fast_paths.py)."""
+    (tests/models/test_fast_paths.py). ``pairs``: :func:`distinct_pairs` of these rows,
+    when the caller has them."""
     kind = type(model)
     if kind not in (BetaGeoFitter, ModifiedBetaGeoFitter) or np.ndim(frequency) != 1 or np.ndim(t):
         with _quiet():
@@ -168,7 +169,7 @@ def expected_purchases(model, t, frequency, recency, T) -> np.ndarray:
             )
     x, rec, T = (np.asarray(v, float) for v in (frequency, recency, T))
     r, alpha, a, b = (model.params_[k] for k in ("r", "alpha", "a", "b"))
-    codes, first = _pairs(x, T)
+    codes, first = distinct_pairs(x, T) if pairs is None else pairs
     xu, Tu = x[first], T[first]
     with np.errstate(all="ignore"):
         if kind is ModifiedBetaGeoFitter:  # lifetimes 0.11.3, modified_beta_geo_fitter.py
@@ -191,7 +192,7 @@ def expected_purchases(model, t, frequency, recency, T) -> np.ndarray:
         return numerator / denominator
 
 
-def _pairs(x: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def distinct_pairs(x: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each row's code among the distinct (x, T) pairs, and a row of each pair."""
     codes, uniques = pd.factorize(x + 1j * T, use_na_sentinel=False)  # exact: 2 floats, 1 key
     first = np.empty(len(uniques), np.intp)
