@@ -157,7 +157,8 @@ class PurchaseModel:
         import copy
 
         m = copy.copy(self.model_)
-        m.params_ = pd.Series(params)[list(self.model_.params_.index)]
+        index = self.model_.params_.index
+        m.params_ = pd.Series([float(params[k]) for k in index], index=index)
         return m
 
     def p_alive(self, summary: pd.DataFrame) -> np.ndarray:

@@ -94,7 +94,7 @@ def month_noise(monthly: pd.Series, season: pd.Series) -> float:
 def new_patient_curve(days: pd.DataFrame, as_of: pd.Timestamp, months: int = 12) -> np.ndarray:
     """Average revenue per new patient in month 0, 1, ... after the first visit."""
     days = days[days["day"] <= as_of]
-    first = days["patient_id"].map(summary.first_visits(days))
+    first = days.groupby("patient_id")["day"].transform("min")  # each row's first visit
     age = ((days["day"] - first).dt.days // AVG_MONTH_DAYS).astype(int)
     cohort_ok = first <= as_of - pd.Timedelta(days=months * AVG_MONTH_DAYS)
     d = days[cohort_ok & (age < months)]
