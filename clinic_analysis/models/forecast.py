@@ -32,6 +32,7 @@ import pandas as pd
 from clinic_analysis.measures import summary
 from clinic_analysis.measures.history import AVG_MONTH_DAYS, enough_history
 from clinic_analysis.models import lifetimes_adapter as L
+from clinic_analysis.models.parallel import thread_map
 
 SEED = 20261122
 REACTIVATION_SPREAD = (0.3, 0.3, 0.2, 0.1, 0.1)  # share of the potential realised per month
@@ -283,25 +284,25 @@ def backtest(days: pd.DataFrame, as_of: pd.Timestamp, params, fits, refit) -> pd
     if monthly.empty:
         return pd.DataFrame()
     last = monthly.index[-1]
-    rows = []
     ids = fits.summary.index
-    for back in BACKTEST_MONTHS_BACK:
-        cut_p = last - back
-        cutoff = cut_p.to_timestamp(how="end").normalize()
+
+    def run(back: int) -> pd.DataFrame | None:
+        cutoff = (last - back).to_timestamp(how="end").normalize()
         hist = days[days["day"] <= cutoff]
         if not enough_history(hist, cutoff, params.history.min_months):
-            continue
+            return None
         f = refit(fits.chosen, hist, cutoff, ids, params.models.max_spend_correlation)
         if not f.ok:
-            continue
+            return None
         fc = forecast(f, hist, cutoff, params, months=back, draws=400)
         fc["actual"] = [
             float(monthly.get(pd.Timestamp(m).to_period("M"), np.nan)) for m in fc["month"]
         ]
         fc["cutoff"] = cutoff
-        rows.append(
-            fc[["cutoff", "month", "actual", "no_action", "no_action_low", "no_action_high"]]
-        )
+        return fc[["cutoff", "month", "actual", "no_action", "no_action_low", "no_action_high"]]
+
+    # the cut-offs are independent (each forecast seeds its own generator): side by side
+    rows = [r for r in thread_map(run, BACKTEST_MONTHS_BACK) if r is not None]
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
 

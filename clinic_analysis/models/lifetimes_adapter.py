@@ -22,8 +22,9 @@ Swapping the engine (e.g. pymc-marketing) means rewriting this file only.
 from __future__ import annotations
 
 import io
+import threading
 import warnings
-from contextlib import contextmanager, redirect_stdout
+from contextlib import ExitStack, contextmanager, redirect_stdout
 from pathlib import Path
 
 import numpy as np
@@ -76,14 +77,33 @@ def _strip(model):
     return model
 
 
+_QUIET_LOCK = threading.Lock()
+_quiet_state: dict = {"depth": 0, "stack": None}
+
+
 @contextmanager
 def _quiet():
-    """No warnings and no prints (lifetimes prints scipy's result when a fit struggles)."""
-    with warnings.catch_warnings(), redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore", FutureWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", RuntimeWarning)
+    """No warnings and no prints (lifetimes prints scipy's result when a fit struggles).
+
+    Fits run in parallel threads (:mod:`clinic_analysis.models.selection`), and
+    ``catch_warnings``/``redirect_stdout`` change process-wide state: the first thread in
+    silences, the last one out restores, so no thread restores another's state."""
+    with _QUIET_LOCK:
+        if _quiet_state["depth"] == 0:
+            stack = ExitStack()
+            stack.enter_context(warnings.catch_warnings())
+            stack.enter_context(redirect_stdout(io.StringIO()))
+            for category in (FutureWarning, DeprecationWarning, RuntimeWarning):
+                warnings.simplefilter("ignore", category)
+            _quiet_state["stack"] = stack
+        _quiet_state["depth"] += 1
+    try:
         yield
+    finally:
+        with _QUIET_LOCK:
+            _quiet_state["depth"] -= 1
+            if _quiet_state["depth"] == 0:
+                _quiet_state.pop("stack").close()
 
 
 def cdnow_summary() -> pd.DataFrame:

@@ -42,6 +42,7 @@ from clinic_analysis.models.clv import (
     rfm,
     score_holdout,
 )
+from clinic_analysis.models.parallel import in_background, thread_map
 
 #: BG/NBD is kept only when its holdout error is lower than the best model that lets a
 #: patient leave after the first visit by more than this share (it cannot say that a
@@ -135,15 +136,19 @@ def select_model(days: pd.DataFrame, as_of: pd.Timestamp, holdout_days: int, ids
     out: dict[str, Holdout] = {}
     if int((cal["frequency"] > 0).sum()) < MIN_REPEATERS:
         return out
-    for kind in L.MODELS:
+
+    def scored(kind: str) -> Holdout | None:
         try:
             model = PurchaseModel(kind).fit(cal)
         except L.ConvergenceError:
-            continue
+            return None
         if model.grid_days_ > max(1.0, cal["T"].max() * GRID_SHARE) * 1.001:
-            continue  # Pareto/NBD on a grid coarser than the measured-safe one: not trusted
+            return None  # Pareto/NBD on a grid coarser than the measured-safe one: not trusted
         h = score_holdout(model, cal, actual, holdout_days)
-        if np.isfinite(h.mae):  # a degenerate fit that cannot predict is left out
+        return h if np.isfinite(h.mae) else None  # a fit that cannot predict is left out
+
+    for kind, h in zip(L.MODELS, thread_map(scored, L.MODELS), strict=True):
+        if h is not None:
             out[kind] = h
     return out
 
@@ -284,7 +289,16 @@ def compute_models(
         frames["holdout_by_frequency"] = h.by_frequency
     frames["frequency_fit"] = frequency_fit(model, s)
     X = K.features(people[people["in_base"]], as_of)
-    cl = K.cluster(X, (cfg.k_min, cfg.k_max))
+    pool, clustering = in_background(K.cluster, X, (cfg.k_min, cfg.k_max))  # beside the forecast
+    try:
+        fc = F.forecast(fits, days, as_of, params, reactivation)
+        bt = F.backtest(days, as_of, params, fits, refit=fit_one)
+        failed = None
+    except (L.ConvergenceError, ValueError) as err:  # said plainly, never a crash
+        failed = err
+    finally:
+        cl = clustering.result()
+        pool.shutdown()
     if cl is not None:
         pp["cluster"] = cl.labels.reindex(pp.index)
         m["clusters"] = {
@@ -294,12 +308,9 @@ def compute_models(
             "sizes": {k: int(v) for k, v in cl.profile["patients"].items()},
         }
         frames["cluster_profile"] = cl.profile
-    try:
-        fc = F.forecast(fits, days, as_of, params, reactivation)
-        bt = F.backtest(days, as_of, params, fits, refit=fit_one)
-    except (L.ConvergenceError, ValueError) as err:  # said plainly, never a crash
+    if failed is not None:
         m["notes"].append("forecast_failed")
-        m["forecast_error"] = type(err).__name__
+        m["forecast_error"] = type(failed).__name__
         return ModelResult(metrics=m, per_patient=pp, frames=frames)
     frames["forecast"] = fc
     frames["backtest"] = bt

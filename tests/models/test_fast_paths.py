@@ -86,3 +86,52 @@ def test_fit_skips_the_hessian_nothing_reads_and_keeps_the_parameters():
     assert L.model_params(fast) == L.model_params(full)
     for name in ("variance_matrix_", "standard_errors_", "confidence_intervals_"):
         assert not hasattr(fast, name)
+
+
+def test_thread_map_keeps_the_order_and_raises_the_error():
+    from clinic_analysis.models.parallel import thread_map
+
+    assert thread_map(lambda x: x * x, [3, 1, 2]) == [9, 1, 4]
+
+    def fail_on_two(x):
+        if x == 2:
+            raise ValueError("two")
+        return x
+
+    with pytest.raises(ValueError, match="two"):
+        thread_map(fail_on_two, [1, 2, 3])
+
+
+def test_quiet_in_overlapping_threads_gives_back_stdout_and_warning_filters():
+    """Thread A silences, B silences, A leaves, B leaves: afterwards print and the warning
+    filters are as before (with plain catch_warnings/redirect_stdout, B would restore A's
+    silenced state)."""
+    import sys
+    import threading
+    import warnings
+
+    stdout, filters = sys.stdout, list(warnings.filters)
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen = []
+
+    def a():
+        with L._quiet():
+            a_in.set()
+            b_in.wait(5)
+        a_out.set()
+
+    def b():
+        a_in.wait(5)
+        with L._quiet():
+            b_in.set()
+            a_out.wait(5)
+            seen.append(sys.stdout is not stdout)  # still silenced after A left
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert seen == [True]
+    assert sys.stdout is stdout
+    assert list(warnings.filters) == filters
