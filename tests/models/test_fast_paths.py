@@ -135,3 +135,29 @@ def test_quiet_in_overlapping_threads_gives_back_stdout_and_warning_filters():
     assert seen == [True]
     assert sys.stdout is stdout
     assert list(warnings.filters) == filters
+
+
+def test_cluster_scores_equal_sklearns_silhouette_of_each_k():
+    """The distances of the sample are found once for every k: each k's score is still
+    exactly sklearn's silhouette_score of that k's fit."""
+    import pandas as pd
+    from sklearn.metrics import silhouette_score
+
+    from clinic_analysis.models import clusters as K
+
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame(
+        {
+            "recency_days": rng.integers(0, 900, 300),
+            "frequency": rng.integers(1, 12, 300),
+            "monetary": rng.gamma(2.0, 800.0, 300),
+            "tenure_days": rng.integers(0, 1500, 300),
+        }
+    ).astype(float)
+    cl = K.cluster(X, (3, 5), sample=200)
+    S = X.iloc[np.sort(np.random.default_rng(K.SEED).choice(300, size=200, replace=False))]
+    for k in (3, 4, 5):
+        pipe = K.pipeline(k).fit(S)
+        assert cl.scores[k] == float(silhouette_score(pipe[:-1].transform(S), pipe[-1].labels_))
+    assert cl.k == max(cl.scores, key=cl.scores.get)
+    assert cl.labels.notna().all() and len(cl.labels) == 300
