@@ -114,7 +114,8 @@ def cluster(X: pd.DataFrame, k_range=(3, 6), sample: int = 5000) -> Clustering |
             fitted[k] = pipe = pipeline(k).fit(S)
             if distances is None:  # the scaled sample is the same for every k: its
                 # distances (in silhouette_score's own chunks) are found once
-                distances = np.vstack(list(pairwise_distances_chunked(pipe[:-1].transform(S))))
+                chunks = list(pairwise_distances_chunked(pipe[:-1].transform(S)))
+                distances = chunks[0] if len(chunks) == 1 else np.vstack(chunks)
             labels = pipe[-1].labels_
             scores[k] = float(silhouette_score(distances, labels, metric="precomputed"))
         best = max(scores, key=scores.get)

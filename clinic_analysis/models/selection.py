@@ -121,12 +121,16 @@ def fit_one(kind: str, days: pd.DataFrame, as_of: pd.Timestamp, ids, max_corr: f
     if int((s["frequency"] > 0).sum()) < MIN_REPEATERS:
         out.status = "too_few_repeaters"
         return out
+    pool, spending = in_background(fit_spend, s, revenue, max_corr)  # beside the purchases
     try:
         out.purchases = PurchaseModel(kind).fit(s)
     except L.ConvergenceError:
         out.status = "not_converged"
-        return out
-    out.spend, out.gamma_gamma = fit_spend(s, revenue, max_corr)
+    finally:
+        spend = spending.result()
+        pool.shutdown()
+    if out.purchases is not None:
+        out.spend, out.gamma_gamma = spend
     return out
 
 
@@ -289,16 +293,19 @@ def compute_models(
         frames["holdout_by_frequency"] = h.by_frequency
     frames["frequency_fit"] = frequency_fit(model, s)
     X = K.features(people[people["in_base"]], as_of)
-    pool, clustering = in_background(K.cluster, X, (cfg.k_min, cfg.k_max))  # beside the forecast
+    # the clustering, the forecast and the backtest's cut-offs side by side (threads)
+    cl_pool, clustering = in_background(K.cluster, X, (cfg.k_min, cfg.k_max))
+    fc_pool, forecasting = in_background(F.forecast, fits, days, as_of, params, reactivation)
     try:
-        fc = F.forecast(fits, days, as_of, params, reactivation)
         bt = F.backtest(days, as_of, params, fits, refit=fit_one)
+        fc = forecasting.result()
         failed = None
     except (L.ConvergenceError, ValueError) as err:  # said plainly, never a crash
         failed = err
     finally:
         cl = clustering.result()
-        pool.shutdown()
+        cl_pool.shutdown()
+        fc_pool.shutdown()
     if cl is not None:
         pp["cluster"] = cl.labels.reindex(pp.index)
         m["clusters"] = {
