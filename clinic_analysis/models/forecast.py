@@ -32,6 +32,7 @@ import pandas as pd
 from clinic_analysis.measures import summary
 from clinic_analysis.measures.history import AVG_MONTH_DAYS, enough_history
 from clinic_analysis.models import lifetimes_adapter as L
+from clinic_analysis.models.clv import upto
 from clinic_analysis.models.parallel import thread_map
 
 SEED = 20261122
@@ -45,7 +46,7 @@ BAND = (10, 90)
 def complete_months(days: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
     """Revenue per calendar month, full months only (the first month of the data and a month
     cut by ``as_of`` are left out)."""
-    d = days[days["day"] <= as_of]
+    d = upto(days, as_of)
     if d.empty:
         return pd.Series(dtype=float)
     per = d.groupby(d["day"].dt.to_period("M"))["amount"].sum()
@@ -94,7 +95,7 @@ def month_noise(monthly: pd.Series, season: pd.Series) -> float:
 
 def new_patient_curve(days: pd.DataFrame, as_of: pd.Timestamp, months: int = 12) -> np.ndarray:
     """Average revenue per new patient in month 0, 1, ... after the first visit."""
-    days = days[days["day"] <= as_of]
+    days = upto(days, as_of)
     first = days.groupby("patient_id")["day"].transform("min")  # each row's first visit
     age = ((days["day"] - first).dt.days // AVG_MONTH_DAYS).astype(int)
     cohort_ok = first <= as_of - pd.Timedelta(days=months * AVG_MONTH_DAYS)
@@ -235,7 +236,7 @@ def forecast(
     rows = _base_rows(fits)
     hist = _history(rows)
     base_visits, base = _base_layer(fits, periods, as_of, rows, hist)
-    first = summary.first_visits(days[days["day"] <= as_of])
+    first = summary.first_visits(upto(days, as_of))
     recent = int((first > as_of - pd.Timedelta(days=365)).sum())
     curve = new_patient_curve(days, as_of, months)
     new = _new_layer(recent / 12 * sf, curve)
@@ -302,7 +303,7 @@ def backtest(days: pd.DataFrame, as_of: pd.Timestamp, params, fits, refit) -> pd
         return fc[["cutoff", "month", "actual", "no_action", "no_action_low", "no_action_high"]]
 
     # the cut-offs are independent (each forecast seeds its own generator): side by side
-    rows = [r for r in thread_map(run, BACKTEST_MONTHS_BACK) if r is not None]
+    rows = [r for r in thread_map(run, BACKTEST_MONTHS_BACK, rows=len(days)) if r is not None]
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
 

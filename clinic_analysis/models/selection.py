@@ -41,6 +41,7 @@ from clinic_analysis.models.clv import (
     only,
     rfm,
     score_holdout,
+    upto,
 )
 from clinic_analysis.models.parallel import in_background, thread_map
 
@@ -116,12 +117,12 @@ def fit_one(kind: str, days: pd.DataFrame, as_of: pd.Timestamp, ids, max_corr: f
     """One model kind with its spend model on the history up to ``as_of`` (used for the
     chosen model and for the forecast's backtest cut-offs)."""
     s = only(rfm(days, as_of), ids)
-    revenue = days[days["day"] <= as_of].groupby("patient_id")["amount"].sum()
+    revenue = upto(days, as_of).groupby("patient_id")["amount"].sum()
     out = ModelSet(status="ok", summary=s, chosen=kind)
     if int((s["frequency"] > 0).sum()) < MIN_REPEATERS:
         out.status = "too_few_repeaters"
         return out
-    pool, spending = in_background(fit_spend, s, revenue, max_corr)  # beside the purchases
+    pool, spending = in_background(fit_spend, s, revenue, max_corr, rows=len(days))
     try:
         out.purchases = PurchaseModel(kind).fit(s)
     except L.ConvergenceError:
@@ -151,7 +152,7 @@ def select_model(days: pd.DataFrame, as_of: pd.Timestamp, holdout_days: int, ids
         h = score_holdout(model, cal, actual, holdout_days)
         return h if np.isfinite(h.mae) else None  # a fit that cannot predict is left out
 
-    for kind, h in zip(L.MODELS, thread_map(scored, L.MODELS), strict=True):
+    for kind, h in zip(L.MODELS, thread_map(scored, L.MODELS, rows=len(days)), strict=True):
         if h is not None:
             out[kind] = h
     return out
@@ -294,8 +295,10 @@ def compute_models(
     frames["frequency_fit"] = frequency_fit(model, s)
     X = K.features(people[people["in_base"]], as_of)
     # the clustering, the forecast and the backtest's cut-offs side by side (threads)
-    cl_pool, clustering = in_background(K.cluster, X, (cfg.k_min, cfg.k_max))
-    fc_pool, forecasting = in_background(F.forecast, fits, days, as_of, params, reactivation)
+    cl_pool, clustering = in_background(K.cluster, X, (cfg.k_min, cfg.k_max), rows=len(days))
+    fc_pool, forecasting = in_background(
+        F.forecast, fits, days, as_of, params, reactivation, rows=len(days)
+    )
     try:
         bt = F.backtest(days, as_of, params, fits, refit=fit_one)
         fc = forecasting.result()

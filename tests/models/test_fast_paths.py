@@ -161,3 +161,19 @@ def test_cluster_scores_equal_sklearns_silhouette_of_each_k():
         assert cl.scores[k] == float(silhouette_score(pipe[:-1].transform(S), pipe[-1].labels_))
     assert cl.k == max(cl.scores, key=cl.scores.get)
     assert cl.labels.notna().all() and len(cl.labels) == 300
+
+
+def test_in_background_runs_here_above_the_row_limit_and_keeps_the_error():
+    import threading
+
+    from clinic_analysis.models.parallel import MAX_ROWS, in_background, workers
+
+    here = threading.get_ident()
+    pool, task = in_background(threading.get_ident, rows=MAX_ROWS + 1)
+    assert task.result() == here  # a million patients' days: one thing at a time
+    pool, task = in_background(lambda: 1 / 0, rows=MAX_ROWS + 1)
+    with pytest.raises(ZeroDivisionError):
+        task.result()
+    pool, task = in_background(threading.get_ident, rows=10)
+    assert (task.result() != here) == (workers() > 1)
+    pool.shutdown()
