@@ -99,7 +99,7 @@ def cluster(X: pd.DataFrame, k_range=(3, 6), sample: int = 5000) -> Clustering |
     score it by silhouette on that sample, keep the best and label every patient."""
     if len(X) < max(k_range[1] * 10, 30):
         return None
-    from sklearn.metrics import silhouette_score
+    from sklearn.metrics import pairwise_distances_chunked, silhouette_score
     from threadpoolctl import threadpool_limits
 
     rng = np.random.default_rng(SEED)
@@ -109,12 +109,17 @@ def cluster(X: pd.DataFrame, k_range=(3, 6), sample: int = 5000) -> Clustering |
     # one thread: on a sample this small, OpenMP threads mostly wait on each other (a
     # quarter of the CPU time on 2 busy cores; the same clusters and scores)
     with threadpool_limits(limits=1):
+        distances = None
         for k in range(k_range[0], k_range[1] + 1):
-            pipe = pipeline(k).fit(S)
-            scores[k] = float(silhouette_score(pipe[:-1].transform(S), pipe[-1].labels_))
-            fitted[k] = pipe.predict(X)
-    best = max(scores, key=scores.get)
-    labels = pd.Series(fitted[best], index=X.index)
+            fitted[k] = pipe = pipeline(k).fit(S)
+            if distances is None:  # the scaled sample is the same for every k: its
+                # distances (in silhouette_score's own chunks) are found once
+                chunks = list(pairwise_distances_chunked(pipe[:-1].transform(S)))
+                distances = chunks[0] if len(chunks) == 1 else np.vstack(chunks)
+            labels = pipe[-1].labels_
+            scores[k] = float(silhouette_score(distances, labels, metric="precomputed"))
+        best = max(scores, key=scores.get)
+        labels = pd.Series(fitted[best].predict(X), index=X.index)
     profile = X.groupby(labels).median()
     profile["patients"] = labels.value_counts()
     names = name_clusters(profile, X.median())

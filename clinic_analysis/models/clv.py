@@ -23,11 +23,19 @@ class NotFittedError(RuntimeError):
     """Model has not been fit yet. Please call the .fit method first."""
 
 
+def upto(days: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The visit days up to ``as_of``: ``days`` itself, not a copy, when none is later (the
+    usual case: a million patients' days copied per fit would cost gigabytes)."""
+    if len(days) and days["day"].max() <= as_of:
+        return days
+    return days[days["day"] <= as_of]
+
+
 def rfm(days: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """Per patient at ``as_of``: frequency (repeat visit days), recency (days from the first
     to the last visit), T (days from the first visit to as_of), monetary (average amount of
     the repeat visits), plus first and last visit. ``days`` from summary.visit_days."""
-    d = days[days["day"] <= as_of].sort_values(["patient_id", "day"])
+    d = upto(days, as_of).sort_values(["patient_id", "day"])
     g = d.groupby("patient_id")
     first, last, n = g["day"].min(), g["day"].max(), g.size()
     total, first_amount = g["amount"].sum(), g["amount"].first()
@@ -157,7 +165,8 @@ class PurchaseModel:
         import copy
 
         m = copy.copy(self.model_)
-        m.params_ = pd.Series(params)[list(self.model_.params_.index)]
+        index = self.model_.params_.index
+        m.params_ = pd.Series([float(params[k]) for k in index], index=index)
         return m
 
     def p_alive(self, summary: pd.DataFrame) -> np.ndarray:
@@ -173,7 +182,10 @@ class PurchaseModel:
         rows found once."""
         self._check()
         codes, u = unique_rows(summary)
-        return np.stack([L.expected_purchases(self.model_, t, *u)[codes] for t in days])
+        pairs = L.distinct_pairs(u[0], u[2])
+        return np.stack(
+            [L.expected_purchases(self.model_, t, *u, pairs=pairs)[codes] for t in days]
+        )
 
     def __repr__(self) -> str:
         if not hasattr(self, "params_"):

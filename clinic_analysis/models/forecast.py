@@ -32,6 +32,8 @@ import pandas as pd
 from clinic_analysis.measures import summary
 from clinic_analysis.measures.history import AVG_MONTH_DAYS, enough_history
 from clinic_analysis.models import lifetimes_adapter as L
+from clinic_analysis.models.clv import upto
+from clinic_analysis.models.parallel import thread_map
 
 SEED = 20261122
 REACTIVATION_SPREAD = (0.3, 0.3, 0.2, 0.1, 0.1)  # share of the potential realised per month
@@ -44,7 +46,7 @@ BAND = (10, 90)
 def complete_months(days: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
     """Revenue per calendar month, full months only (the first month of the data and a month
     cut by ``as_of`` are left out)."""
-    d = days[days["day"] <= as_of]
+    d = upto(days, as_of)
     if d.empty:
         return pd.Series(dtype=float)
     per = d.groupby(d["day"].dt.to_period("M"))["amount"].sum()
@@ -93,8 +95,8 @@ def month_noise(monthly: pd.Series, season: pd.Series) -> float:
 
 def new_patient_curve(days: pd.DataFrame, as_of: pd.Timestamp, months: int = 12) -> np.ndarray:
     """Average revenue per new patient in month 0, 1, ... after the first visit."""
-    days = days[days["day"] <= as_of]
-    first = days["patient_id"].map(summary.first_visits(days))
+    days = upto(days, as_of)
+    first = days.groupby("patient_id")["day"].transform("min")  # each row's first visit
     age = ((days["day"] - first).dt.days // AVG_MONTH_DAYS).astype(int)
     cohort_ok = first <= as_of - pd.Timedelta(days=months * AVG_MONTH_DAYS)
     d = days[cohort_ok & (age < months)]
@@ -128,29 +130,37 @@ def _base_rows(fits) -> pd.DataFrame:
     )
 
 
-def _cum(model, rows: pd.DataFrame, t: float) -> np.ndarray:
-    if t <= 0:
-        return np.zeros(len(rows))
+def _history(rows: pd.DataFrame) -> tuple:
+    """The rows' (frequency, recency, T) arrays and their distinct (frequency, T) pairs,
+    found once for every :func:`_cum` on these rows."""
     f, r, T = (rows[k].to_numpy(float) for k in ("frequency", "recency", "T"))
-    return L.expected_purchases(model, t, f, r, T)  # on arrays: no pandas overhead per call
+    return f, r, T, L.distinct_pairs(f, T)
 
 
-def _base_layer(fits, periods, as_of, rows) -> tuple[np.ndarray, np.ndarray]:
+def _cum(model, hist: tuple, t: float) -> np.ndarray:
+    """E[visits in the next ``t`` days] per row (``hist`` from :func:`_history`)."""
+    if t <= 0:
+        return np.zeros(len(hist[0]))
+    f, r, T, pairs = hist
+    return L.expected_purchases(model, t, f, r, T, pairs=pairs)  # arrays: no pandas per call
+
+
+def _base_layer(fits, periods, as_of, rows, hist) -> tuple[np.ndarray, np.ndarray]:
     """Expected visits and revenue of the existing base in each calendar month."""
     ends = [(p.to_timestamp(how="end").normalize() - as_of).days for p in periods]
     start = (periods[0].to_timestamp() - pd.Timedelta(days=1) - as_of).days
     model = fits.purchases.model_
-    prev = _cum(model, rows, start)
+    prev = _cum(model, hist, start)
     visits, money = [], []
     for t in ends:
-        cum = _cum(model, rows, float(t))
+        cum = _cum(model, hist, float(t))
         visits.append(float(np.sum((cum - prev) * rows["n"])))
         money.append(float(np.sum((cum - prev) * rows["spend"])))
         prev = cum
     return np.array(visits), np.array(money)
 
 
-def _level_draws(fits, periods, as_of, rows, n: int, rng) -> np.ndarray:
+def _level_draws(fits, periods, as_of, rows, hist, n: int, rng) -> np.ndarray:
     """Parameter uncertainty as a multiplier of the base layer: the expected revenue over the
     horizon under each parameter draw, relative to the fitted parameters'."""
     start = (periods[0].to_timestamp() - pd.Timedelta(days=1) - as_of).days
@@ -158,7 +168,7 @@ def _level_draws(fits, periods, as_of, rows, n: int, rng) -> np.ndarray:
     model = fits.purchases.model_
 
     def total(m):  # a Series: its sum skips the rows a drawn parameter set makes NaN
-        return float(np.sum((_cum(m, rows, end) - _cum(m, rows, start)) * rows["spend"]))
+        return float(np.sum((_cum(m, hist, end) - _cum(m, hist, start)) * rows["spend"]))
 
     point = total(model)
     if point <= 0:
@@ -224,8 +234,9 @@ def forecast(
     season = seasonal_factors(monthly)
     sf = np.array([season[p.month] for p in periods])
     rows = _base_rows(fits)
-    base_visits, base = _base_layer(fits, periods, as_of, rows)
-    first = summary.first_visits(days[days["day"] <= as_of])
+    hist = _history(rows)
+    base_visits, base = _base_layer(fits, periods, as_of, rows, hist)
+    first = summary.first_visits(upto(days, as_of))
     recent = int((first > as_of - pd.Timedelta(days=365)).sum())
     curve = new_patient_curve(days, as_of, months)
     new = _new_layer(recent / 12 * sf, curve)
@@ -234,7 +245,7 @@ def forecast(
     react_total = 0.0 if reactivation is None else float(np.nansum(reactivation))
     react = react_total * spread
     # predictive band: parameters, spend level, new-patient pace, month noise
-    level = _level_draws(fits, periods, as_of, rows, PARAM_DRAWS, rng)
+    level = _level_draws(fits, periods, as_of, rows, hist, PARAM_DRAWS, rng)
     amounts = fits.summary["monetary"].where(fits.summary["frequency"] > 0).dropna()
     spend_se = (
         float(amounts.std() / amounts.mean() / np.sqrt(len(amounts))) if len(amounts) > 2 else 0.1
@@ -274,25 +285,25 @@ def backtest(days: pd.DataFrame, as_of: pd.Timestamp, params, fits, refit) -> pd
     if monthly.empty:
         return pd.DataFrame()
     last = monthly.index[-1]
-    rows = []
     ids = fits.summary.index
-    for back in BACKTEST_MONTHS_BACK:
-        cut_p = last - back
-        cutoff = cut_p.to_timestamp(how="end").normalize()
+
+    def run(back: int) -> pd.DataFrame | None:
+        cutoff = (last - back).to_timestamp(how="end").normalize()
         hist = days[days["day"] <= cutoff]
         if not enough_history(hist, cutoff, params.history.min_months):
-            continue
+            return None
         f = refit(fits.chosen, hist, cutoff, ids, params.models.max_spend_correlation)
         if not f.ok:
-            continue
+            return None
         fc = forecast(f, hist, cutoff, params, months=back, draws=400)
         fc["actual"] = [
             float(monthly.get(pd.Timestamp(m).to_period("M"), np.nan)) for m in fc["month"]
         ]
         fc["cutoff"] = cutoff
-        rows.append(
-            fc[["cutoff", "month", "actual", "no_action", "no_action_low", "no_action_high"]]
-        )
+        return fc[["cutoff", "month", "actual", "no_action", "no_action_low", "no_action_high"]]
+
+    # the cut-offs are independent (each forecast seeds its own generator): side by side
+    rows = [r for r in thread_map(run, BACKTEST_MONTHS_BACK, rows=len(days)) if r is not None]
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
 

@@ -7,6 +7,11 @@ What this module owns, so the rest of the code need not know:
 * its calls raise a pandas-4 deprecation warning on current pandas: silenced per call;
 * ``lifetimes.datasets`` needs ``pkg_resources`` (gone in setuptools ≥ 82): the CDNOW
   summary is read straight from the package folder instead;
+* every fit of lifetimes (but Pareto/NBD's) ends with autograd's exact Hessian of the
+  likelihood, for ``variance_matrix_``: a third of a fit's time, and nothing here reads it
+  (the forecast's parameter draws use :func:`log_param_covariance`). The adapter replaces
+  that Hessian by NaNs (:func:`_no_hessian`) and drops the variance figures from the fitted
+  model, so they cannot be read by mistake;
 * ``calculate_alive_path``, ``plot_history_alive``, ``plot_expected_repeat_purchases`` and
   the transactional data generator break on current pandas/matplotlib: not used here
   (``clinic_analysis.examples.demo.simulate_bgnbd`` simulates; ``plots`` draws).
@@ -17,16 +22,19 @@ Swapping the engine (e.g. pymc-marketing) means rewriting this file only.
 from __future__ import annotations
 
 import io
+import threading
 import warnings
-from contextlib import contextmanager, redirect_stdout
+from contextlib import ExitStack, contextmanager, redirect_stdout
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.special import hyp2f1
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import lifetimes
+    import lifetimes.fitters
     from lifetimes import (
         BetaGeoFitter,
         GammaGammaFitter,
@@ -43,16 +51,59 @@ PARAM_NAMES = {
 }
 PARETO_TOL, PARETO_MAXITER = 1e-5, 250
 _FITTERS = {"bgnbd": BetaGeoFitter, "mbgnbd": ModifiedBetaGeoFitter, "pareto": ParetoNBDFitter}
+#: what lifetimes derives from the Hessian: removed from every fitted model
+_VARIANCE_ATTRS = ("_hessian_", "variance_matrix_", "standard_errors_", "confidence_intervals_")
+
+
+def _no_hessian(fun):
+    """Stands in for ``autograd.hessian`` in lifetimes' fitters (see the module doc): the
+    fit's parameters do not depend on it; the variance lifetimes derives from it is NaN
+    and is removed from the model after the fit (:func:`_strip`)."""
+
+    def nan_hessian(x, *args):
+        return np.full((len(x), len(x)), np.nan)
+
+    return nan_hessian
+
+
+lifetimes.fitters.hessian = _no_hessian
+
+
+def _strip(model):
+    """The fitted model without the lambdas that would stop the Audit pickling and without
+    the (NaN) variance figures."""
+    for name in ("generate_new_data", "predict", *_VARIANCE_ATTRS):
+        model.__dict__.pop(name, None)
+    return model
+
+
+_QUIET_LOCK = threading.Lock()
+_quiet_state: dict = {"depth": 0, "stack": None}
 
 
 @contextmanager
 def _quiet():
-    """No warnings and no prints (lifetimes prints scipy's result when a fit struggles)."""
-    with warnings.catch_warnings(), redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore", FutureWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", RuntimeWarning)
+    """No warnings and no prints (lifetimes prints scipy's result when a fit struggles).
+
+    Fits run in parallel threads (:mod:`clinic_analysis.models.selection`), and
+    ``catch_warnings``/``redirect_stdout`` change process-wide state: the first thread in
+    silences, the last one out restores, so no thread restores another's state."""
+    with _QUIET_LOCK:
+        if _quiet_state["depth"] == 0:
+            stack = ExitStack()
+            stack.enter_context(warnings.catch_warnings())
+            stack.enter_context(redirect_stdout(io.StringIO()))
+            for category in (FutureWarning, DeprecationWarning, RuntimeWarning):
+                warnings.simplefilter("ignore", category)
+            _quiet_state["stack"] = stack
+        _quiet_state["depth"] += 1
+    try:
         yield
+    finally:
+        with _QUIET_LOCK:
+            _quiet_state["depth"] -= 1
+            if _quiet_state["depth"] == 0:
+                _quiet_state.pop("stack").close()
 
 
 def cdnow_summary() -> pd.DataFrame:
@@ -85,9 +136,7 @@ def fit_purchases(
         kw["initial_params"] = x0
     with _quiet():
         model.fit(*args, **kw)
-    for name in ("generate_new_data", "predict"):  # lambdas: they would stop the Audit pickling
-        model.__dict__.pop(name, None)
-    return model
+    return _strip(model)
 
 
 def fit_bgnbd(frequency, recency, T, weights=None, penalizer: float = 0.0) -> BetaGeoFitter:
@@ -124,19 +173,51 @@ def bgnbd_loglik(model: BetaGeoFitter) -> float:
     return float(getattr(model, "log_likelihood_", np.nan))
 
 
-def covariance(model) -> pd.DataFrame | None:
-    """The parameters' covariance from the fit's Hessian (None for Pareto/NBD, whose
-    lifetimes fit has no Hessian)."""
-    v = getattr(model, "variance_matrix_", None)
-    return None if v is None else v.copy()
+def expected_purchases(model, t, frequency, recency, T, pairs=None) -> np.ndarray:
+    """E[repeat purchases in the next ``t``] per row: lifetimes' formula, with its
+    Gauss hypergeometric term (three quarters of the time) found once per distinct
+    (frequency, T) (it does not depend on recency) for BG/NBD and MBG/NBD; the same
+    operations in the same order, so the same numbers to the last bit
+    (tests/models/test_fast_paths.py). ``pairs``: :func:`distinct_pairs` of these rows,
+    when the caller has them."""
+    kind = type(model)
+    if kind not in (BetaGeoFitter, ModifiedBetaGeoFitter) or np.ndim(frequency) != 1 or np.ndim(t):
+        with _quiet():
+            return np.asarray(
+                model.conditional_expected_number_of_purchases_up_to_time(t, frequency, recency, T),
+                float,
+            )
+    x, rec, T = (np.asarray(v, float) for v in (frequency, recency, T))
+    r, alpha, a, b = (model.params_[k] for k in ("r", "alpha", "a", "b"))
+    codes, first = distinct_pairs(x, T) if pairs is None else pairs
+    xu, Tu = x[first], T[first]
+    with np.errstate(all="ignore"):
+        if kind is ModifiedBetaGeoFitter:  # lifetimes 0.11.3, modified_beta_geo_fitter.py
+            hyp_term = hyp2f1(r + xu, b + xu + 1, a + b + xu, t / (alpha + Tu + t))[codes]
+            first_term = (a + b + x) / (a - 1)
+            second_term = 1 - hyp_term * ((alpha + T) / (alpha + t + T)) ** (r + x)
+            numerator = first_term * second_term
+            denominator = 1 + (a / (b + x)) * ((alpha + T) / (alpha + rec)) ** (r + x)
+            return numerator / denominator
+        # lifetimes 0.11.3, beta_geo_fitter.py
+        _a, _b, _c = r + xu, b + xu, a + b + xu - 1
+        _z = t / (alpha + Tu + t)
+        ln_hyp_term = np.log(hyp2f1(_a, _b, _c, _z))
+        ln_hyp_term_alt = np.log(hyp2f1(_c - _a, _c - _b, _c, _z)) + (_c - _a - _b) * np.log(1 - _z)
+        ln_hyp_term = np.where(np.isinf(ln_hyp_term), ln_hyp_term_alt, ln_hyp_term)[codes]
+        first_term = (a + b + x - 1) / (a - 1)
+        second_term = 1 - np.exp(ln_hyp_term + (r + x) * np.log((alpha + T) / (alpha + t + T)))
+        numerator = first_term * second_term
+        denominator = 1 + (x > 0) * (a / (b + x - 1)) * ((alpha + T) / (alpha + rec)) ** (r + x)
+        return numerator / denominator
 
 
-def expected_purchases(model, t, frequency, recency, T) -> np.ndarray:
-    with _quiet():
-        return np.asarray(
-            model.conditional_expected_number_of_purchases_up_to_time(t, frequency, recency, T),
-            float,
-        )
+def distinct_pairs(x: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's code among the distinct (x, T) pairs, and a row of each pair."""
+    codes, uniques = pd.factorize(x + 1j * T, use_na_sentinel=False)  # exact: 2 floats, 1 key
+    first = np.empty(len(uniques), np.intp)
+    first[codes[::-1]] = np.arange(len(x))[::-1]
+    return codes, first
 
 
 def p_alive(model, frequency, recency, T) -> np.ndarray:
@@ -166,7 +247,7 @@ def fit_gamma_gamma(frequency, monetary, weights=None, penalizer: float = 0.0):
             np.asarray(monetary, float),
             weights=None if weights is None else np.asarray(weights, float),
         )
-    return model
+    return _strip(model)
 
 
 def gg_params(model) -> dict[str, float]:

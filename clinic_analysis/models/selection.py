@@ -41,7 +41,9 @@ from clinic_analysis.models.clv import (
     only,
     rfm,
     score_holdout,
+    upto,
 )
+from clinic_analysis.models.parallel import in_background, thread_map
 
 #: BG/NBD is kept only when its holdout error is lower than the best model that lets a
 #: patient leave after the first visit by more than this share (it cannot say that a
@@ -115,17 +117,21 @@ def fit_one(kind: str, days: pd.DataFrame, as_of: pd.Timestamp, ids, max_corr: f
     """One model kind with its spend model on the history up to ``as_of`` (used for the
     chosen model and for the forecast's backtest cut-offs)."""
     s = only(rfm(days, as_of), ids)
-    revenue = days[days["day"] <= as_of].groupby("patient_id")["amount"].sum()
+    revenue = upto(days, as_of).groupby("patient_id")["amount"].sum()
     out = ModelSet(status="ok", summary=s, chosen=kind)
     if int((s["frequency"] > 0).sum()) < MIN_REPEATERS:
         out.status = "too_few_repeaters"
         return out
+    pool, spending = in_background(fit_spend, s, revenue, max_corr, rows=len(days))
     try:
         out.purchases = PurchaseModel(kind).fit(s)
     except L.ConvergenceError:
         out.status = "not_converged"
-        return out
-    out.spend, out.gamma_gamma = fit_spend(s, revenue, max_corr)
+    finally:
+        spend = spending.result()
+        pool.shutdown()
+    if out.purchases is not None:
+        out.spend, out.gamma_gamma = spend
     return out
 
 
@@ -135,15 +141,19 @@ def select_model(days: pd.DataFrame, as_of: pd.Timestamp, holdout_days: int, ids
     out: dict[str, Holdout] = {}
     if int((cal["frequency"] > 0).sum()) < MIN_REPEATERS:
         return out
-    for kind in L.MODELS:
+
+    def scored(kind: str) -> Holdout | None:
         try:
             model = PurchaseModel(kind).fit(cal)
         except L.ConvergenceError:
-            continue
+            return None
         if model.grid_days_ > max(1.0, cal["T"].max() * GRID_SHARE) * 1.001:
-            continue  # Pareto/NBD on a grid coarser than the measured-safe one: not trusted
+            return None  # Pareto/NBD on a grid coarser than the measured-safe one: not trusted
         h = score_holdout(model, cal, actual, holdout_days)
-        if np.isfinite(h.mae):  # a degenerate fit that cannot predict is left out
+        return h if np.isfinite(h.mae) else None  # a fit that cannot predict is left out
+
+    for kind, h in zip(L.MODELS, thread_map(scored, L.MODELS, rows=len(days)), strict=True):
+        if h is not None:
             out[kind] = h
     return out
 
@@ -284,7 +294,21 @@ def compute_models(
         frames["holdout_by_frequency"] = h.by_frequency
     frames["frequency_fit"] = frequency_fit(model, s)
     X = K.features(people[people["in_base"]], as_of)
-    cl = K.cluster(X, (cfg.k_min, cfg.k_max))
+    # the clustering, the forecast and the backtest's cut-offs side by side (threads)
+    cl_pool, clustering = in_background(K.cluster, X, (cfg.k_min, cfg.k_max), rows=len(days))
+    fc_pool, forecasting = in_background(
+        F.forecast, fits, days, as_of, params, reactivation, rows=len(days)
+    )
+    try:
+        bt = F.backtest(days, as_of, params, fits, refit=fit_one)
+        fc = forecasting.result()
+        failed = None
+    except (L.ConvergenceError, ValueError) as err:  # said plainly, never a crash
+        failed = err
+    finally:
+        cl = clustering.result()
+        cl_pool.shutdown()
+        fc_pool.shutdown()
     if cl is not None:
         pp["cluster"] = cl.labels.reindex(pp.index)
         m["clusters"] = {
@@ -294,12 +318,9 @@ def compute_models(
             "sizes": {k: int(v) for k, v in cl.profile["patients"].items()},
         }
         frames["cluster_profile"] = cl.profile
-    try:
-        fc = F.forecast(fits, days, as_of, params, reactivation)
-        bt = F.backtest(days, as_of, params, fits, refit=fit_one)
-    except (L.ConvergenceError, ValueError) as err:  # said plainly, never a crash
+    if failed is not None:
         m["notes"].append("forecast_failed")
-        m["forecast_error"] = type(err).__name__
+        m["forecast_error"] = type(failed).__name__
         return ModelResult(metrics=m, per_patient=pp, frames=frames)
     frames["forecast"] = fc
     frames["backtest"] = bt
