@@ -61,6 +61,7 @@ def execute_notebook(
     import papermill as pm
 
     ensure_kernel()
+    _warm_up_in_background()
     try:
         nb = pm.execute_notebook(
             str(notebook),
@@ -85,6 +86,23 @@ def execute_notebook(
             hint=f"open {partial} at cell {err.exec_count} to see it; --debug shows more",
         ) from None
     return nb
+
+
+def _warm_up_in_background() -> None:
+    """While the kernel runs the notebook (this process only waits for its messages), import
+    what the HTML and PDF stages need in a thread: on a second core that is free, and those
+    stages start at once. Any error is left for the stage itself to raise."""
+    import contextlib
+    import threading
+
+    def work():
+        from clinic_analysis.report import render
+
+        # an error here is raised again, properly, by the stage that needs the import
+        with contextlib.suppress(Exception):
+            render.warm_up()
+
+    threading.Thread(target=work, name="clinic-audit-warm-up", daemon=True).start()
 
 
 def _section_of_cell(nb: nbformat.NotebookNode, index: int) -> str:

@@ -29,15 +29,14 @@ import mimetypes
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-
-import nbformat
-from nbconvert import HTMLExporter
-from nbconvert.preprocessors import TagRemovePreprocessor
-from traitlets import default
+from typing import TYPE_CHECKING
 
 from clinic_analysis.errors import ReportError
-from clinic_analysis.report.layout import postprocess
+
+if TYPE_CHECKING:
+    import nbformat
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 TEMPLATE = "clinic_audit"
@@ -114,53 +113,78 @@ class ReportMeta:
 # exporter
 
 
-class AuditHTMLExporter(HTMLExporter):
-    """nbconvert ``HTMLExporter`` on the ``clinic_audit`` template: outputs only, one flat
-    flow of blocks, cover and contents from :class:`ReportMeta`, no script, no external URL.
+@cache
+def exporter_class():
+    """:class:`AuditHTMLExporter`, made on first use: nbconvert is imported only when a
+    report is rendered (the notebook's kernel and the run's first stages never need it)."""
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+    from traitlets import default
 
-    ``AuditHTMLExporter(meta=meta).from_notebook_node(nb)`` returns the finished HTML.
-    Without ``meta`` the cover shows the notebook's ``metadata.title`` (if any).
-    """
+    from clinic_analysis.report.layout import postprocess
 
-    export_from_notebook = "Clinic audit HTML"
+    class AuditHTMLExporter(HTMLExporter):
+        """nbconvert ``HTMLExporter`` on the ``clinic_audit`` template: outputs only, one flat
+        flow of blocks, cover and contents from :class:`ReportMeta`, no script, no external URL.
 
-    def __init__(self, meta: ReportMeta | None = None, **kw):
-        kw.setdefault("exclude_input", True)
-        kw.setdefault("exclude_input_prompt", True)
-        kw.setdefault("exclude_output_prompt", True)
-        kw.setdefault("exclude_raw", True)
-        kw.setdefault("exclude_unknown", True)
-        kw.setdefault("exclude_anchor_links", True)
-        super().__init__(**kw)
-        self.meta = meta
-        self.register_preprocessor(
-            TagRemovePreprocessor(
+        ``AuditHTMLExporter(meta=meta).from_notebook_node(nb)`` returns the finished HTML.
+        Without ``meta`` the cover shows the notebook's ``metadata.title`` (if any).
+        """
+
+        export_from_notebook = "Clinic audit HTML"
+
+        def __init__(self, meta: ReportMeta | None = None, **kw):
+            kw.setdefault("exclude_input", True)
+            kw.setdefault("exclude_input_prompt", True)
+            kw.setdefault("exclude_output_prompt", True)
+            kw.setdefault("exclude_raw", True)
+            kw.setdefault("exclude_unknown", True)
+            kw.setdefault("exclude_anchor_links", True)
+            super().__init__(**kw)
+            self.meta = meta
+            self.register_preprocessor(
+                TagRemovePreprocessor(
+                    enabled=True,
+                    remove_cell_tags=set(REMOVE_CELL_TAGS),
+                    remove_all_outputs_tags=set(REMOVE_OUTPUT_TAGS),
+                ),
                 enabled=True,
-                remove_cell_tags=set(REMOVE_CELL_TAGS),
-                remove_all_outputs_tags=set(REMOVE_OUTPUT_TAGS),
-            ),
-            enabled=True,
-        )
+            )
 
-    @default("template_name")
-    def _template_name_default(self):
-        return TEMPLATE
+        @default("template_name")
+        def _template_name_default(self):
+            return TEMPLATE
 
-    @default("extra_template_basedirs")
-    def _extra_template_basedirs_default(self):
-        return [str(TEMPLATE_DIR)]
+        @default("extra_template_basedirs")
+        def _extra_template_basedirs_default(self):
+            return [str(TEMPLATE_DIR)]
 
-    def default_filters(self):
-        yield from super().default_filters()
-        yield ("b64encode", _b64)
+        def default_filters(self):
+            yield from super().default_filters()
+            yield ("b64encode", _b64)
 
-    def from_notebook_node(self, nb, resources=None, **kw):
-        meta = self.meta or _meta_from_notebook(nb)
-        resources = dict(resources or {})
-        resources["audit"] = _audit_resources(meta)
-        # the tag preprocessor works on a copy: the caller's notebook stays as it was
-        body, resources = super().from_notebook_node(copy.deepcopy(nb), resources, **kw)
-        return postprocess(body), resources
+        def from_notebook_node(self, nb, resources=None, **kw):
+            meta = self.meta or _meta_from_notebook(nb)
+            resources = dict(resources or {})
+            resources["audit"] = _audit_resources(meta)
+            # the tag preprocessor works on a copy: the caller's notebook stays as it was
+            body, resources = super().from_notebook_node(copy.deepcopy(nb), resources, **kw)
+            return postprocess(body), resources
+
+    return AuditHTMLExporter
+
+
+def __getattr__(name: str):
+    if name == "AuditHTMLExporter":
+        return exporter_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def warm_up() -> None:
+    """Import what the HTML and PDF stages need (nbconvert and its template, WeasyPrint):
+    run in a thread while the notebook's kernel works, so that those stages start at once."""
+    exporter_class()
+    import weasyprint  # noqa: F401
 
 
 def _b64(text) -> str:
@@ -170,7 +194,7 @@ def _b64(text) -> str:
 
 def export_html(nb: nbformat.NotebookNode, meta: ReportMeta) -> str:
     """The report's self-contained HTML from an executed notebook."""
-    body, _ = AuditHTMLExporter(meta=meta).from_notebook_node(nb)
+    body, _ = exporter_class()(meta=meta).from_notebook_node(nb)
     return body
 
 
@@ -329,7 +353,7 @@ def page_css(meta: ReportMeta) -> str:
 
 
 __all__ = [
-    "AuditHTMLExporter",
+    "exporter_class",
     "ReportMeta",
     "brand_palette",
     "export_html",
