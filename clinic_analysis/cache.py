@@ -346,3 +346,52 @@ def _read_part(
     audit = _computed(params, key)
     _store(audit, cache_dir, secret)
     return _split(audit)[1][part]
+
+
+# ------------------------------------------------------------- charts drawn by the last run
+
+CHART_DIR_PREFIX = "charts-"
+CHART_DIR_MAX_FILES = 1000
+
+
+class ChartStore:
+    """The report's chart PNGs of one audit, kept for the next run of its notebook (signed
+    like every entry here; see :func:`clinic_analysis.report.display.install` for what the
+    key of a chart holds). A new audit's store removes the charts of earlier audits."""
+
+    def __init__(self, cache_dir: Path, audit_key: str):
+        self.folder = Path(cache_dir) / f"{CHART_DIR_PREFIX}{audit_key[:20]}"
+        self.secret = cache_secret()
+        make_private_dir(self.folder)
+        for old in Path(cache_dir).glob(f"{CHART_DIR_PREFIX}*"):
+            if old != self.folder and old.is_dir():
+                for f in old.iterdir():
+                    f.unlink(missing_ok=True)
+                old.rmdir()
+        files = list(self.folder.iterdir())
+        if len(files) > CHART_DIR_MAX_FILES:  # charts of many edits ago: start again
+            for f in files:
+                f.unlink(missing_ok=True)
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{key}.png"
+
+    def get(self, key: str) -> bytes | None:
+        """The PNG stored for ``key`` if it is there and its signature holds."""
+        try:
+            blob = self._path(key).read_bytes()
+        except OSError:
+            return None
+        mac, png = blob[:32], blob[32:]
+        return png if hmac.compare_digest(mac, _signature(self.secret, key, png)) else None
+
+    def put(self, key: str, png: bytes) -> None:
+        """Store ``png`` for ``key`` (a full disk only means the chart is drawn next time)."""
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".chart-", suffix=".tmp")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(_signature(self.secret, key, png) + png)
+            os.replace(tmp, self._path(key))
+        except OSError:
+            for f in self.folder.glob(".chart-*.tmp"):
+                f.unlink(missing_ok=True)

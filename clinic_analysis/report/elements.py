@@ -160,8 +160,18 @@ class Chart(Element):
 
     def png(self, dpi: int = FIG_DPI) -> bytes:
         """The figure as the report's PNG: ``dpi``, cropped to its content, on white and
-        without an alpha channel (see :func:`figure_png`)."""
-        return figure_png(self.figure, dpi)
+        without an alpha channel (see :func:`figure_png`); taken from the chart store when
+        one is in use (:func:`use_chart_store`) and holds this chart."""
+        store = _chart_store
+        key = store.key(dpi) if store is not None else None
+        if key is not None:
+            png = store.get(key)
+            if png is not None:
+                return png
+        png = figure_png(self.figure, dpi)
+        if key is not None:
+            store.put(key, png)
+        return png
 
     def alt(self) -> str:
         return figure_alt(self.figure, self.caption)
@@ -199,6 +209,17 @@ class Block(Element):
     def html(self) -> str:
         body = "".join(markup(p) for p in self.parts)
         return self.heading.html() + body if body.strip() else ""
+
+
+_chart_store = None
+
+
+def use_chart_store(store) -> None:
+    """Charts are shown through ``store`` from now on (``None``: always drawn): an object
+    with ``key(dpi) -> str | None`` (the key of the chart about to be shown, ``None`` when
+    it cannot be known), ``get(key) -> bytes | None`` and ``put(key, png)``."""
+    global _chart_store
+    _chart_store = store
 
 
 def figure_png(fig: Figure, dpi: int = FIG_DPI) -> bytes:
