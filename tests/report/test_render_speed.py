@@ -146,9 +146,7 @@ def test_a_stored_chart_altered_on_disk_is_not_used_and_other_audits_charts_go(t
     assert store.get("missing") is None
 
 
-def test_package_versions_are_read_from_folder_names_once_per_distribution(
-    tmp_path, monkeypatch
-):
+def test_package_versions_are_read_from_folder_names_once_per_distribution(tmp_path, monkeypatch):
     (tmp_path / "Foo_Bar-1.2.dist-info").mkdir()
     (tmp_path / "other-3.0.dist-info").mkdir()
     egg = tmp_path / "foo_bar.egg-info"  # a source tree's: no version in the name
