@@ -251,8 +251,7 @@ def figure_png(fig: Figure, dpi: int = FIG_DPI) -> bytes:
         rgb = Image.new("RGB", image.size, "white")
         rgb.paste(image, mask=image.getchannel("A"))
     out = io.BytesIO()
-    # lossless as ever; zlib's fastest level: WeasyPrint decodes and compresses it again
-    rgb.save(out, format="PNG", dpi=(dpi, dpi), compress_level=1)
+    rgb.save(out, format="PNG", dpi=(dpi, dpi))  # the PDF embeds these very bytes
     return out.getvalue()
 
 

@@ -6,7 +6,10 @@ the distributions' folder names."""
 from __future__ import annotations
 
 import io
+import shutil
+import subprocess
 import sys
+import zlib
 from types import SimpleNamespace
 
 import matplotlib
@@ -160,3 +163,55 @@ def test_package_versions_are_read_from_folder_names_once_per_distribution(tmp_p
     finally:
         cache_mod.dependency_versions.cache_clear()
     assert lines == [sys.version, "foo-bar==1.2", "other==3.0"]
+
+
+def _png_data_uri(image: Image.Image) -> str:
+    import base64
+
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+@pytest.mark.skipif(shutil.which("pdfimages") is None, reason="needs poppler")
+def test_pdf_images_show_the_pixels_of_the_html_images_whatever_their_kind(tmp_path):
+    from clinic_analysis.report.render import write_pdf
+
+    rng = np.random.default_rng(7)
+    rgb = Image.fromarray(rng.integers(0, 255, (30, 40, 3), dtype=np.uint8), "RGB")
+    grey = Image.fromarray(rng.integers(0, 255, (20, 25), dtype=np.uint8), "L")
+    palette = rgb.resize((12, 10)).convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+    images = [rgb, grey, palette]  # 8-bit RGB and grey go as they are; a palette the usual way
+    body = "".join(f'<img src="{_png_data_uri(im)}">' for im in images)
+    write_pdf(f"<html><body>{body}</body></html>", tmp_path / "x.pdf")
+    subprocess.run(
+        ["pdfimages", "-png", str(tmp_path / "x.pdf"), str(tmp_path / "img")], check=True
+    )
+    got = sorted(tmp_path.glob("img-*.png"))
+    assert len(got) == 3
+    assert np.array_equal(np.asarray(Image.open(got[0])), np.asarray(rgb))
+    assert np.array_equal(np.asarray(Image.open(got[1])), np.asarray(grey))
+    assert np.array_equal(
+        np.asarray(Image.open(got[2]).convert("RGB")), np.asarray(palette.convert("RGB"))
+    )
+
+
+def test_only_plain_8_bit_pngs_give_their_rows_as_they_are():
+    from clinic_analysis.report.render import _idat_of_plain_png
+
+    def opened(image, interlaced=False):
+        buf = io.BytesIO()
+        image.save(buf, format="PNG")
+        data = bytearray(buf.getvalue())
+        if interlaced:  # Pillow writes no interlaced PNG: mark the header so, CRC and all
+            data[28] = 1
+            data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")
+        return Image.open(io.BytesIO(bytes(data)))
+
+    rgb = Image.new("RGB", (8, 4), "teal")
+    assert _idat_of_plain_png(opened(rgb))
+    assert _idat_of_plain_png(opened(rgb.convert("L")))
+    assert _idat_of_plain_png(opened(rgb.convert("RGBA"))) is None
+    assert _idat_of_plain_png(opened(rgb.convert("P"))) is None
+    assert _idat_of_plain_png(opened(rgb, interlaced=True)) is None
+    assert _idat_of_plain_png(rgb) is None  # decoded already: no file to read
