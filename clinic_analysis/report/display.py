@@ -142,7 +142,7 @@ class KernelCharts:
     cell and the charts from that cell on are drawn again, those above it are taken from
     the store. What it cannot see is code that gives another result on every run from the
     same inputs (an unseeded random sample, today's date): such a chart may show the last
-    run's draw; ``make report ARGS=--fresh`` draws every chart again."""
+    run's draw; ``CLINIC_AUDIT_FRESH_CHARTS=1 make report`` draws every chart again."""
 
     def __init__(self, ip, store, base: str):
         self.ip, self.store, self.base = ip, store, base
@@ -173,7 +173,7 @@ class KernelCharts:
 def _use_chart_store(ip, audit) -> None:
     """Charts of this kernel through the audit's chart store (beside its cached audit), so
     that the next run of the notebook draws only what changed; not for an audit that was
-    not cached, nor when ``CLINIC_AUDIT_FRESH_CHARTS`` is set (``--fresh``)."""
+    not cached, nor when ``CLINIC_AUDIT_FRESH_CHARTS`` is set."""
     import hashlib
     import json
     import os

@@ -62,7 +62,8 @@ def execute_notebook(
     """Run the notebook with papermill; a failing cell becomes a :class:`ReportError` that
     names the report section (the heading above the cell) and keeps the partial notebook.
     ``fresh`` draws every chart again (none is taken from the last run's, see
-    :class:`clinic_analysis.report.display.KernelCharts`)."""
+    :class:`clinic_analysis.report.display.KernelCharts`); so does the environment
+    variable ``CLINIC_AUDIT_FRESH_CHARTS=1``."""
     import os
 
     import papermill as pm

@@ -249,7 +249,7 @@ def build_report(
                         )
                     else:
                         executed = execute_notebook(
-                            notebook, tmp / "audit.ipynb", params_path, out, log, fresh=fresh
+                            notebook, tmp / "audit.ipynb", params_path, out, log
                         )
                         write_executed(cache_dir, key, executed)
                         timings["notebook"] = time.perf_counter() - t
