@@ -21,6 +21,7 @@ import hmac
 import importlib.metadata
 import os
 import pickle
+import re
 import secrets
 import sys
 import tempfile
@@ -70,12 +71,37 @@ def code_fingerprint() -> str:
 def dependency_versions() -> str:
     """``name==version`` of every installed distribution and the Python version: an upgrade
     of pandas (whose pickles are not portable across versions) or of any model library
-    invalidates cached audits."""
-    names = {
-        f"{(d.metadata['Name'] or '').lower()}=={d.version}"
-        for d in importlib.metadata.distributions()
-    }
-    return "\n".join([sys.version, *sorted(names)])
+    invalidates cached audits.
+
+    Read from the names of the ``*.dist-info``/``*.egg-info`` folders on ``sys.path``
+    (``pandas-2.2.3.dist-info``: what an install or upgrade writes), not from every
+    package's metadata file: the report process and the notebook's kernel each do this on
+    every run, and parsing ~120 metadata files costs a third of a second. A folder whose
+    name holds no version (a source tree's ``x.egg-info``) has its metadata read."""
+    found = set()
+    for entry in sys.path:
+        try:
+            folders = [e for e in os.scandir(entry or ".") if e.name.endswith(_DIST_SUFFIXES)]
+        except OSError:
+            continue
+        for e in folders:
+            stem = e.name.rsplit(".", 1)[0]
+            name, _, version = stem.partition("-")
+            if not version:
+                try:
+                    version = importlib.metadata.PathDistribution(Path(e.path)).version
+                except Exception:  # noqa: BLE001 - unreadable metadata: no version
+                    version = None
+            found.add(f"{_normalized(name)}=={version}")
+    return "\n".join([sys.version, *sorted(found)])
+
+
+_DIST_SUFFIXES = (".dist-info", ".egg-info")
+
+
+def _normalized(name: str) -> str:
+    """A distribution's name as PEP 503 compares them (``Foo_bar`` is ``foo-bar``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def file_digest(path: Path) -> str:
@@ -320,3 +346,52 @@ def _read_part(
     audit = _computed(params, key)
     _store(audit, cache_dir, secret)
     return _split(audit)[1][part]
+
+
+# ------------------------------------------------------------- charts drawn by the last run
+
+CHART_DIR_PREFIX = "charts-"
+CHART_DIR_MAX_FILES = 1000
+
+
+class ChartStore:
+    """The report's chart PNGs of one audit, kept for the next run of its notebook (signed
+    like every entry here; see :func:`clinic_analysis.report.display.install` for what the
+    key of a chart holds). A new audit's store removes the charts of earlier audits."""
+
+    def __init__(self, cache_dir: Path, audit_key: str):
+        self.folder = Path(cache_dir) / f"{CHART_DIR_PREFIX}{audit_key[:20]}"
+        self.secret = cache_secret()
+        make_private_dir(self.folder)
+        for old in Path(cache_dir).glob(f"{CHART_DIR_PREFIX}*"):
+            if old != self.folder and old.is_dir():
+                for f in old.iterdir():
+                    f.unlink(missing_ok=True)
+                old.rmdir()
+        files = list(self.folder.iterdir())
+        if len(files) > CHART_DIR_MAX_FILES:  # charts of many edits ago: start again
+            for f in files:
+                f.unlink(missing_ok=True)
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{key}.png"
+
+    def get(self, key: str) -> bytes | None:
+        """The PNG stored for ``key`` if it is there and its signature holds."""
+        try:
+            blob = self._path(key).read_bytes()
+        except OSError:
+            return None
+        mac, png = blob[:32], blob[32:]
+        return png if hmac.compare_digest(mac, _signature(self.secret, key, png)) else None
+
+    def put(self, key: str, png: bytes) -> None:
+        """Store ``png`` for ``key`` (a full disk only means the chart is drawn next time)."""
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".chart-", suffix=".tmp")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(_signature(self.secret, key, png) + png)
+            os.replace(tmp, self._path(key))
+        except OSError:
+            for f in self.folder.glob(".chart-*.tmp"):
+                f.unlink(missing_ok=True)

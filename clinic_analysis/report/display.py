@@ -119,6 +119,7 @@ def install(context) -> None:
         # loading the inline backend registers its own figure formatters (pyplot loads it
         # only at the first figure): load it now, so that ours below replace them
         import matplotlib_inline.backend_inline  # noqa: F401
+    _use_chart_store(ip, context.audit)
     formatters = ip.display_formatter.formatters
     for mime in ("image/svg+xml", "image/jpeg", "application/pdf", "text/html"):
         formatters[mime].type_printers.pop(Figure, None)
@@ -128,4 +129,73 @@ def install(context) -> None:
     formatters["text/html"].for_type(pd.Series, lambda s: frame_html(s, f, t))
 
 
-__all__ = ["figure_png", "frame_html", "install"]
+class KernelCharts:
+    """Which chart is about to be shown in this kernel, as a key that is the same in the
+    next run of the notebook exactly when that chart is: the audit's inputs (its cache key:
+    params, sources, code, package versions), the figures attached after the cached compute
+    (metrics), the package's other files (locales), the source of every cell run so far in
+    this kernel (IPython's ``In``, the running cell included: papermill runs the cells in
+    order, the injected parameters first) and which chart of the running cell it is.
+
+    So a chart is reused only when everything that ran before it is what ran before it the
+    last time, which covers an analyst's restyling or filtering in any earlier cell: edit a
+    cell and the charts from that cell on are drawn again, those above it are taken from
+    the store. What it cannot see is code that gives another result on every run from the
+    same inputs (an unseeded random sample, today's date): such a chart may show the last
+    run's draw; ``CLINIC_AUDIT_FRESH_CHARTS=1 make report`` draws every chart again."""
+
+    def __init__(self, ip, store, base: str):
+        self.ip, self.store, self.base = ip, store, base
+        self._cell: tuple[int, int] = (-1, 0)  # (number of cells run, charts shown in it)
+
+    def key(self, dpi: int) -> str | None:
+        import hashlib
+
+        cells = self.ip.user_ns.get("In")
+        if not isinstance(cells, list) or len(cells) < 2:
+            return None
+        n, shown = self._cell
+        shown = shown + 1 if n == len(cells) else 1
+        self._cell = (len(cells), shown)
+        h = hashlib.sha256(self.base.encode())
+        for source in cells:
+            h.update(str(source).encode() + b"\x00")
+        h.update(f"{len(cells)}:{shown}:{dpi}".encode())
+        return h.hexdigest()
+
+    def get(self, key: str) -> bytes | None:
+        return self.store.get(key)
+
+    def put(self, key: str, png: bytes) -> None:
+        self.store.put(key, png)
+
+
+def _use_chart_store(ip, audit) -> None:
+    """Charts of this kernel through the audit's chart store (beside its cached audit), so
+    that the next run of the notebook draws only what changed; not for an audit that was
+    not cached, nor when ``CLINIC_AUDIT_FRESH_CHARTS`` is set."""
+    import hashlib
+    import json
+    import os
+
+    from clinic_analysis.cache import ChartStore, cache_dir_for
+    from clinic_analysis.report.elements import use_chart_store
+    from clinic_analysis.report.execute import FRESH_CHARTS_ENV
+    from clinic_analysis.report.reuse import package_files_digest
+
+    key = getattr(audit, "cache_key", None)
+    if not key or os.environ.get(FRESH_CHARTS_ENV):
+        use_chart_store(None)
+        return
+    base = hashlib.sha256(key.encode())
+    base.update(json.dumps(audit.metrics, sort_keys=True, default=str).encode())
+    base.update(package_files_digest().encode())
+    try:
+        store = ChartStore(cache_dir_for(audit.params.slug), key)
+    except OSError:  # a read-only cache: charts are drawn every time
+        use_chart_store(None)
+        return
+    use_chart_store(KernelCharts(ip, store, base.hexdigest()))
+
+
+__all__ = ["KernelCharts", "figure_png", "frame_html", "install"]

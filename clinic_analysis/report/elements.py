@@ -160,21 +160,18 @@ class Chart(Element):
 
     def png(self, dpi: int = FIG_DPI) -> bytes:
         """The figure as the report's PNG: ``dpi``, cropped to its content, on white and
-        without an alpha channel (the report's page is white; a PDF image with alpha is
-        drawn as two images, which WeasyPrint decodes and encodes again: twice the time for
-        the same look)."""
-        from PIL import Image
-
-        buf = io.BytesIO()  # matplotlib writes RGBA only: an uncompressed PNG, read back at once
-        self.figure.savefig(
-            buf, format="png", dpi=dpi, bbox_inches="tight", pil_kwargs={"compress_level": 0}
-        )
-        rgba = Image.open(buf).convert("RGBA")
-        rgb = Image.new("RGB", rgba.size, "white")
-        rgb.paste(rgba, mask=rgba.getchannel("A"))
-        out = io.BytesIO()
-        rgb.save(out, format="PNG", dpi=(dpi, dpi))
-        return out.getvalue()
+        without an alpha channel (see :func:`figure_png`); taken from the chart store when
+        one is in use (:func:`use_chart_store`) and holds this chart."""
+        store = _chart_store
+        key = store.key(dpi) if store is not None else None
+        if key is not None:
+            png = store.get(key)
+            if png is not None:
+                return png
+        png = figure_png(self.figure, dpi)
+        if key is not None:
+            store.put(key, png)
+        return png
 
     def alt(self) -> str:
         return figure_alt(self.figure, self.caption)
@@ -212,6 +209,70 @@ class Block(Element):
     def html(self) -> str:
         body = "".join(markup(p) for p in self.parts)
         return self.heading.html() + body if body.strip() else ""
+
+
+_chart_store = None
+
+
+def use_chart_store(store) -> None:
+    """Charts are shown through ``store`` from now on (``None``: always drawn): an object
+    with ``key(dpi) -> str | None`` (the key of the chart about to be shown, ``None`` when
+    it cannot be known), ``get(key) -> bytes | None`` and ``put(key, png)``."""
+    global _chart_store
+    _chart_store = store
+
+
+def figure_png(fig: Figure, dpi: int = FIG_DPI) -> bytes:
+    """``fig`` as the report's PNG: what ``savefig(dpi=dpi, bbox_inches="tight")`` shows
+    (cropped to the content with ``savefig.pad_inches`` around it), on white and without an
+    alpha channel (the report's page is white; a PDF image with alpha is drawn as two images,
+    which WeasyPrint decodes and encodes again: twice the time for the same look).
+
+    ``bbox_inches="tight"`` draws the figure twice: once only to measure it, then at the
+    cropped size. Here the figure is measured without drawing it (``get_tightbbox`` lays
+    out the ticks, labels and titles itself, as the layout engines do before a drawing) and
+    drawn once, cropped to that box: the same picture for two thirds of the work. A figure
+    with a layout engine (which must run in a drawing first) goes the long way."""
+    from PIL import Image
+
+    buf = io.BytesIO()  # matplotlib writes RGBA only: an uncompressed PNG, read back at once
+    fig.savefig(
+        buf,
+        format="png",
+        dpi=dpi,
+        bbox_inches=_tight_box(fig, dpi),
+        pil_kwargs={"compress_level": 0},
+    )
+    image = Image.open(buf)
+    if image.mode == "RGBA" and image.getextrema()[3][0] == 255:
+        rgb = image.convert("RGB")  # opaque everywhere: the alpha channel says nothing
+    else:
+        image = image.convert("RGBA")
+        rgb = Image.new("RGB", image.size, "white")
+        rgb.paste(image, mask=image.getchannel("A"))
+    out = io.BytesIO()
+    rgb.save(out, format="PNG", dpi=(dpi, dpi))  # the PDF embeds these very bytes
+    return out.getvalue()
+
+
+def _tight_box(fig: Figure, dpi: int):
+    """The box ``bbox_inches="tight"`` would crop ``fig`` to at ``dpi`` (inches, padded by
+    ``savefig.pad_inches``), measured without a drawing; ``"tight"`` itself for a figure
+    with a layout engine."""
+    import matplotlib as mpl
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    if fig.get_layout_engine() is not None:
+        return "tight"
+    old_canvas, old_dpi = fig.canvas, fig.dpi
+    try:
+        canvas = FigureCanvasAgg(fig)  # a canvas of its own, as savefig's
+        fig.dpi = dpi
+        renderer = canvas.get_renderer()
+        return fig.get_tightbbox(renderer).padded(mpl.rcParams["savefig.pad_inches"])
+    finally:
+        fig.dpi = old_dpi
+        fig.set_canvas(old_canvas)
 
 
 def markup(part) -> str:

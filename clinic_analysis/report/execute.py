@@ -53,14 +53,26 @@ def _write_once_engine() -> str:
 ENGINE_NAME = "clinic-audit-write-once"
 
 
+FRESH_CHARTS_ENV = "CLINIC_AUDIT_FRESH_CHARTS"
+
+
 def execute_notebook(
-    notebook: Path, output: Path, params_path: Path, out_dir: Path, log=print
+    notebook: Path, output: Path, params_path: Path, out_dir: Path, log=print, fresh=False
 ) -> nbformat.NotebookNode:
     """Run the notebook with papermill; a failing cell becomes a :class:`ReportError` that
-    names the report section (the heading above the cell) and keeps the partial notebook."""
+    names the report section (the heading above the cell) and keeps the partial notebook.
+    ``fresh`` draws every chart again (none is taken from the last run's, see
+    :class:`clinic_analysis.report.display.KernelCharts`); so does the environment
+    variable ``CLINIC_AUDIT_FRESH_CHARTS=1``."""
+    import os
+
     import papermill as pm
 
     ensure_kernel()
+    _warm_up_in_background()
+    before = os.environ.get(FRESH_CHARTS_ENV)
+    if fresh:
+        os.environ[FRESH_CHARTS_ENV] = "1"  # the kernel starts with this process's environment
     try:
         nb = pm.execute_notebook(
             str(notebook),
@@ -84,7 +96,29 @@ def execute_notebook(
             f"the report section '{section}' failed: {err.ename}: {err.evalue}",
             hint=f"open {partial} at cell {err.exec_count} to see it; --debug shows more",
         ) from None
+    finally:
+        if before is None:
+            os.environ.pop(FRESH_CHARTS_ENV, None)
+        else:
+            os.environ[FRESH_CHARTS_ENV] = before
     return nb
+
+
+def _warm_up_in_background() -> None:
+    """While the kernel runs the notebook (this process only waits for its messages), import
+    what the HTML and PDF stages need in a thread: on a second core that is free, and those
+    stages start at once. Any error is left for the stage itself to raise."""
+    import contextlib
+    import threading
+
+    def work():
+        from clinic_analysis.report import render
+
+        # an error here is raised again, properly, by the stage that needs the import
+        with contextlib.suppress(Exception):
+            render.warm_up()
+
+    threading.Thread(target=work, name="clinic-audit-warm-up", daemon=True).start()
 
 
 def _section_of_cell(nb: nbformat.NotebookNode, index: int) -> str:

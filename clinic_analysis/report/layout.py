@@ -9,8 +9,10 @@ import base64
 import mimetypes
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bs4 import BeautifulSoup, Comment, Tag
+if TYPE_CHECKING:  # imported where used: the notebook's kernel needs only slug() from here
+    from bs4 import BeautifulSoup, Tag
 
 HEADINGS = ("h1", "h2", "h3", "h4")
 NUMBERED = ("h2", "h3")
@@ -26,6 +28,8 @@ URL_RE = re.compile(r"https?://", re.I)
 
 def postprocess(html: str) -> str:
     """Flatten, sanitise, number and list the headings, keep headings with what follows."""
+    from bs4 import BeautifulSoup
+
     soup = BeautifulSoup(html, "html.parser")
     _sanitise(soup)
     main = soup.find("main")
@@ -45,6 +49,8 @@ def postprocess(html: str) -> str:
 
 
 def _sanitise(soup: BeautifulSoup) -> None:
+    from bs4 import Comment
+
     for c in soup.find_all(string=lambda s: isinstance(s, Comment)):
         c.extract()
     for tag in soup.find_all(["script", "link", "iframe", "object", "embed", "base", "frame"]):
@@ -111,6 +117,8 @@ def _is_wrapper(el: Tag) -> bool:
 def _flat_blocks(main: Tag) -> list:
     """The content blocks of the report in order, without wrappers; loose inline content
     (text, links, images) is gathered into paragraphs."""
+    from bs4 import BeautifulSoup
+
     out: list = []
     loose: list = []
 
@@ -149,6 +157,8 @@ INLINE = {"a", "span", "b", "strong", "i", "em", "code", "small", "sub", "sup", 
 def _mark_blocks(main: Tag) -> None:
     """Classes the stylesheet needs: a lone image becomes a chart figure, KPI rows know
     their size, wide tables get a smaller font."""
+    from bs4 import BeautifulSoup
+
     for img in list(main.find_all("img", recursive=False)):
         fig = BeautifulSoup("", "html.parser").new_tag("figure", attrs={"class": "chart"})
         img.wrap(fig)
@@ -176,6 +186,8 @@ def _mark_blocks(main: Tag) -> None:
 
 def _promote_header(table: Tag) -> None:
     """A table whose first row is all ``th`` gets it as ``thead`` (repeats on a new page)."""
+    from bs4 import BeautifulSoup
+
     body = table.find("tbody") or table
     first = body.find("tr", recursive=False)
     if first is None or first.find("td"):
@@ -271,6 +283,8 @@ def _keep_with_next(main: Tag) -> None:
     """``keep-next`` (``break-after: avoid``) on every heading and on the short lead-in
     blocks between a heading and its chart/table/KPI row. The blocks are siblings in one
     flow, which is where WeasyPrint (and browsers) honour ``break-after: avoid``."""
+    from bs4 import Tag
+
     children = [c for c in main.children if isinstance(c, Tag) and c.name != "style"]
     for i, el in enumerate(children):
         if el.name not in HEADINGS:
