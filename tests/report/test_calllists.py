@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
 
 import pytest
 from openpyxl import load_workbook
@@ -20,6 +21,7 @@ from clinic_analysis.report.calllists import (
     print_scale,
     write_call_lists,
 )
+from clinic_analysis.report.reuse import Stopped
 
 
 @pytest.fixture(scope="module")
@@ -155,6 +157,13 @@ def test_patients_with_neither_phone_nor_email_are_counted_and_left_off(demo_aud
     for name, _key, first, cols in read_meta(book)["sheets"]:
         listed |= {r[cols.index("card")] for r in _rows(book, name, first)}
     assert not {", ".join(s) for s in gone["source_ids"]} & listed
+
+
+def test_a_set_stop_ends_the_writing_of_the_call_lists(demo_audit, tmp_path):
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(Stopped):
+        write_call_lists(demo_audit, tmp_path / "stopped.xlsx", stop=stop)
 
 
 def test_two_renders_of_the_same_audit_give_identical_bytes(demo_audit, tmp_path):
