@@ -290,6 +290,24 @@ def _cells(table: pd.DataFrame, t: Catalog, fmt: Formatter) -> pd.DataFrame:
 
 
 NUMBERS = ("rank", "last_visit", "missed", "balance")
+SHEET_ROWS = 1_048_576  # the rows of a sheet in Excel and LibreOffice
+
+
+def check_fits(name: str, n: int) -> None:
+    """A sheet of ``n`` patients below the header block must fit in a spreadsheet's rows
+    (xlsxwriter would drop the rest without a word): else one clear error."""
+    room = SHEET_ROWS - HEADER_ROWS - 1
+    if n > room:
+        from clinic_analysis.errors import ReportError
+
+        raise ReportError(
+            f"call_lists.xlsx: the sheet '{name}' would list {n:,} patients, more than the "
+            f"{room:,} rows a spreadsheet's sheet holds",
+            hint="audit the clinic's branches apart (a params file per branch); "
+            "patients.parquet lists every patient",
+        )
+
+
 STOP_EVERY = 4096  # rows written between two looks at the ``stop`` of write_call_lists
 
 
@@ -348,6 +366,7 @@ def write_call_lists(audit: Audit, path: Path, stop: Event | None = None) -> dic
                 rows = rows.assign(outcome=t("calls.outcome.do_not_call"))
             cols = _columns(key, rows)
             name = t(f"calls.sheet.{key}")[:31]
+            check_fits(name, len(rows))
             ws = wb.add_worksheet(name)
             last = len(cols) - 1
             script = (
