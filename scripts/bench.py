@@ -34,7 +34,17 @@ import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-STAGES = ("compute", "data files", "notebook", "kernel", "html", "pdf", "total", "re-render")
+STAGES = (
+    "compute",
+    "data files",
+    "notebook",
+    "kernel",
+    "html",
+    "pdf",
+    "total",
+    "re-render",
+    "edit re-render",
+)
 
 # Runs in a fresh process: one whole audit, its stages timed and their peak memory read.
 AUDIT = r"""
@@ -70,6 +80,31 @@ kernel = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 print(json.dumps({"timings": result.timings, "peaks": peaks, "kernel_mb": kernel,
                   "max_mb": hwm_mb()}))
 """
+
+
+# Runs in a fresh process: the audit re-rendered with a notebook an analyst edited (a note
+# added to its last cell): the audit and the data files cached, the notebook executed again,
+# HTML and PDF made again; imports included, as `make report` would.
+EDITED = r"""
+import sys
+from pathlib import Path
+from clinic_analysis.report.pipeline import build_report
+build_report(sys.argv[1], notebook=Path(sys.argv[2]), log=lambda s: None)
+"""
+NOTE = (
+    "\nfrom clinic_analysis.report.present import callout\n"
+    'display(callout("Analyst\'s note: these figures were checked with the clinic."))'
+)
+
+
+def edited_notebook(folder: Path) -> Path:
+    """A copy of notebooks/audit.ipynb whose last cell shows one more note."""
+    nb = json.loads((ROOT / "notebooks" / "audit.ipynb").read_text(encoding="utf-8"))
+    cell = [c for c in nb["cells"] if c["cell_type"] == "code"][-1]
+    cell["source"] = "".join(cell["source"]) + NOTE
+    path = folder / "audit-edited.ipynb"
+    path.write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")
+    return path
 
 
 def write_params(folder: Path, n_patients: int) -> Path:
@@ -120,6 +155,11 @@ def bench_one(n: int, tmp: Path) -> dict:
     t = time.perf_counter()
     run([sys.executable, "-m", "clinic_analysis", "report", "--clinic", str(params)], env)
     times["re-render"] = time.perf_counter() - t
+    # an analyst edited a cell: the notebook runs again, the audit and data files are reused
+    edited = edited_notebook(folder)
+    t = time.perf_counter()
+    run([sys.executable, "-c", EDITED, str(params), str(edited)], env)
+    times["edit re-render"] = time.perf_counter() - t
     peaks = {
         "compute": pk.get("compute"),
         "notebook": pk.get("notebook"),  # report process while the kernel runs (data files)
@@ -127,7 +167,15 @@ def bench_one(n: int, tmp: Path) -> dict:
         "html": pk.get("html"),
         "pdf": pk.get("pdf"),
     }
-    return {"patients": n, "visits": visits, "generate_s": t_gen, "times": times, "peaks": peaks}
+    return {
+        "patients": n,
+        "visits": visits,
+        "generate_s": t_gen,
+        "times": times,
+        "peaks": peaks,
+        # the data files' own writing time, beside the notebook (`data files` is the wait)
+        "data_files_meanwhile_s": tm.get("data files, written meanwhile"),
+    }
 
 
 def fmt(x, spec):
@@ -209,7 +257,11 @@ def write_doc(rows: list[dict], doc: Path, command: str, before: list[dict] | No
         "`data files` = metrics.json, patients.parquet, call_lists.xlsx; `notebook` = the "
         "notebook executed by its own kernel (charts included); `re-render` = a second "
         "`python -m clinic_analysis report` with nothing changed (audit, notebook, data files "
-        "and PDF reused; imports included); MB = peak resident memory of the "
+        "and PDF reused; imports included); `edit re-render` = the same after an analyst "
+        "edited a cell (a note added to the notebook's last cell: the notebook executed again, "
+        "HTML and PDF made again, the audit and data files reused); the data files are written "
+        "in a thread while the notebook runs, so `data files` is the time the run waits for "
+        "them; MB = peak resident memory of the "
         "process running that stage (the kernel is its own process). The 1M size is opt-in: "
         "`python scripts/bench.py --sizes 10000,100000,1000000`.",
         "",
@@ -253,7 +305,8 @@ def main() -> None:
                 + ", ".join(
                     f"{s} {t[s]:.1f} s" + (f" / {p[s]:.0f} MB" if p.get(s) else "") for s in t
                 )
-                + f"; kernel peak {p['kernel']:.0f} MB",
+                + f"; kernel peak {p['kernel']:.0f} MB"
+                + f"; data files written beside the notebook in {r['data_files_meanwhile_s'] or 0:.1f} s",
                 flush=True,
             )
     if args.json:

@@ -152,6 +152,52 @@ def test_a_rerun_with_nothing_changed_keeps_the_data_files_and_the_pdf(
     assert any("PDF kept" in s for s in lines)
 
 
+def test_the_data_files_are_written_while_the_notebook_runs(clinic, tmp_path, monkeypatch):
+    notebook_started = threading.Event()
+    seen = []
+    real = report.write_data_outputs
+
+    def write(audit, folder, **kwargs):  # goes on only once the notebook has begun
+        seen.append(notebook_started.wait(timeout=60))
+        real(audit, folder, **kwargs)
+
+    def execute(*args, **kwargs):
+        notebook_started.set()
+        return stub_execute()(*args, **kwargs)
+
+    monkeypatch.setattr(report, "write_data_outputs", write)
+    monkeypatch.setattr(report, "execute_notebook", execute)
+    monkeypatch.setattr(report, "read_executed", lambda *a, **k: None)  # the notebook runs
+    out = tmp_path / SLUG
+    lines = []
+    run(clinic, out, lines)
+    assert seen == [True]  # a run writing them before the notebook would wait here in vain
+    assert {"metrics.json", "patients.parquet", "call_lists.xlsx"} <= set(snapshot(out))
+    assert any("data files written" in s for s in lines)
+    monkeypatch.setattr(report, "write_data_outputs", _must_not_run)  # recorded: reused
+    run(clinic, out, lines)
+    assert any("data files: unchanged" in s for s in lines)
+
+
+def test_a_run_stopped_during_the_notebook_stops_the_data_files_too(clinic, last_good, monkeypatch):
+    out, before = last_good
+    stopped = []
+
+    def write(audit, folder, stop=None):  # a long writing that only a stop ends
+        stopped.append(stop.wait(timeout=60))
+        (folder / "metrics.json").write_text("{}", encoding="utf-8")
+
+    def execute(*args, **kwargs):
+        raise KeyboardInterrupt()
+
+    monkeypatch.setattr(report, "write_data_outputs", write)
+    monkeypatch.setattr(report, "execute_notebook", execute)
+    with pytest.raises(KeyboardInterrupt):
+        run(clinic, out)
+    assert stopped == [True]
+    assert snapshot(out) == before and leftovers(out) == []
+
+
 def test_a_new_logo_renders_the_report_again(clinic, tmp_path, monkeypatch):
     logo = tmp_path / "logo.svg"
     logo.write_text('<svg xmlns="http://www.w3.org/2000/svg"><rect fill="red"/></svg>')
@@ -590,7 +636,7 @@ def test_a_full_or_read_only_report_folder_is_one_line_naming_it(
 def test_a_full_disk_while_writing_the_data_files_is_one_line(clinic, last_good, monkeypatch):
     out, before = last_good
 
-    def full(audit, folder):
+    def full(audit, folder, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(folder / "metrics.json"))
 
     monkeypatch.setattr(report, "write_data_outputs", full)

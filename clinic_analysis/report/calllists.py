@@ -44,6 +44,7 @@ from clinic_analysis.measures.calls import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from threading import Event
 
     from clinic_analysis.audit import Audit
 
@@ -289,12 +290,32 @@ def _cells(table: pd.DataFrame, t: Catalog, fmt: Formatter) -> pd.DataFrame:
 
 
 NUMBERS = ("rank", "last_visit", "missed", "balance")
+SHEET_ROWS = 1_048_576  # the rows of a sheet in Excel and LibreOffice
 
 
-def write_call_lists(audit: Audit, path: Path) -> dict[str, int]:
+def check_fits(name: str, n: int) -> None:
+    """A sheet of ``n`` patients below the header block must fit in a spreadsheet's rows
+    (xlsxwriter would drop the rest without a word): else one clear error."""
+    room = SHEET_ROWS - HEADER_ROWS - 1
+    if n > room:
+        from clinic_analysis.errors import ReportError
+
+        raise ReportError(
+            f"call_lists.xlsx: the sheet '{name}' would list {n:,} patients, more than the "
+            f"{room:,} rows a spreadsheet's sheet holds",
+            hint="audit the clinic's branches apart (a params file per branch); "
+            "patients.parquet lists every patient",
+        )
+
+
+STOP_EVERY = 4096  # rows written between two looks at the ``stop`` of write_call_lists
+
+
+def write_call_lists(audit: Audit, path: Path, stop: Event | None = None) -> dict[str, int]:
     """Write the workbook; returns rows per sheet. Same audit, same bytes. Rows are written
     one after another (xlsxwriter's ``constant_memory``): a million patients' lists never
-    sit in memory as cells."""
+    sit in memory as cells. ``stop`` set (by another thread) ends the writing early with
+    :class:`~clinic_analysis.report.reuse.Stopped`."""
     import xlsxwriter
 
     lang = audit.params.clinic.language
@@ -345,6 +366,7 @@ def write_call_lists(audit: Audit, path: Path) -> dict[str, int]:
                 rows = rows.assign(outcome=t("calls.outcome.do_not_call"))
             cols = _columns(key, rows)
             name = t(f"calls.sheet.{key}")[:31]
+            check_fits(name, len(rows))
             ws = wb.add_worksheet(name)
             last = len(cols) - 1
             script = (
@@ -372,7 +394,7 @@ def write_call_lists(audit: Audit, path: Path) -> dict[str, int]:
             for c in WRAPPED:
                 if c in width_of:
                     lines = np.maximum(lines, _lines(rows[c], width_of[c]))
-            _write_rows(ws, hr + 1, rows, cols, lines, fmts, plain)
+            _write_rows(ws, hr + 1, rows, cols, lines, fmts, plain, stop)
             first, end = hr + 1, hr + len(rows)
             if key != "do_not_contact":
                 oc, rc = cols.index("outcome"), cols.index("reason")
@@ -405,10 +427,11 @@ def write_call_lists(audit: Audit, path: Path) -> dict[str, int]:
     return sheets
 
 
-def _write_rows(ws, first: int, rows: pd.DataFrame, cols, lines, fmts, plain) -> None:
+def _write_rows(ws, first: int, rows: pd.DataFrame, cols, lines, fmts, plain, stop=None) -> None:
     """The table's rows from ``first`` on: per cell a text, a number or a blank (the entry
     columns are blank, formatted for the front desk); a row whose wrapped text needs more
-    than one line is made that tall (a spreadsheet keeps stored heights)."""
+    than one line is made that tall (a spreadsheet keeps stored heights). ``stop`` set ends
+    it early (checked every few thousand rows)."""
     n = len(rows)
     writers, columns = [], []
     for c in cols:
@@ -423,6 +446,10 @@ def _write_rows(ws, first: int, rows: pd.DataFrame, cols, lines, fmts, plain) ->
     for r, k, row in zip(
         range(first, first + n), lines.tolist(), zip(*columns, strict=True), strict=True
     ):
+        if stop is not None and not (r - first) % STOP_EVERY and stop.is_set():
+            from clinic_analysis.report.reuse import Stopped
+
+            raise Stopped()
         if k > 1:
             ws.set_row(r, tall[k])
         for j, v in enumerate(row):

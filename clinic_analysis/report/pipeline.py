@@ -1,8 +1,9 @@
 """Present: run the audit notebook with papermill and render HTML/PDF, atomically.
 
 Stages: load params → compute (cached in ``.cache/<clinic>/``) → write metrics.json /
-patients.parquet / rejected_rows.csv / call_lists.xlsx → execute ``notebooks/audit.ipynb`` →
-HTML (nbconvert, own template) → PDF (WeasyPrint). Everything is written into a temporary
+patients.parquet / rejected_rows.csv / call_lists.xlsx (in a thread, while the next stages
+run: nothing of them reads these files) → execute ``notebooks/audit.ipynb`` → HTML (nbconvert,
+own template) → PDF (WeasyPrint) → wait for the data files. Everything is written into a temporary
 folder first and replaces ``reports/<clinic>/`` as a whole only when all of it succeeded;
 one run at a time per clinic; a stopped run's leftovers are cleaned at the next start.
 """
@@ -36,11 +37,12 @@ from clinic_analysis.report.publish import (
 )
 from clinic_analysis.report.reuse import (
     DATA_ENTRY,
+    DATA_FILES,
     PDF_ENTRY,
     VIEW_ENTRY,
+    DataFilesWriter,
     data_outputs_key,
     notebook_key,
-    output_files,
     read_executed,
     record_outputs,
     report_view_key,
@@ -203,6 +205,7 @@ def build_report(
             new_folder = not out.exists()
             out.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=out))
+        writer: DataFilesWriter | None = None  # the data files being written meanwhile
         try:
             if ensure_demo_data(params):
                 log(f"  demo data generated in {params.sources[0].path.parent}")
@@ -222,9 +225,8 @@ def build_report(
                 data_key = data_outputs_key(audit)
                 if not fresh and reuse_outputs(cache_dir, DATA_ENTRY, data_key, out, tmp):
                     log("  data files: unchanged since the last run, kept")
-                else:
-                    write_data_outputs(audit, tmp)
-                    record_outputs(cache_dir, DATA_ENTRY, data_key, output_files(tmp))
+                else:  # written while the notebook runs; waited for before the move
+                    writer = DataFilesWriter(write_data_outputs, audit, tmp)
                 timings["data files"] = time.perf_counter() - t
 
                 t = time.perf_counter()
@@ -254,6 +256,8 @@ def build_report(
                         write_executed(cache_dir, key, executed)
                         timings["notebook"] = time.perf_counter() - t
                         log(f"  notebook executed ({timings['notebook']:.1f} s)")
+                    if writer is not None:
+                        writer.failed()  # a full disk stops the run now, not after the PDF
 
                     from clinic_analysis.report.render import export_html
 
@@ -280,10 +284,25 @@ def build_report(
                         log(f"  pdf rendered: {pages} pages ({timings['pdf']:.1f} s)")
                 if "html" not in formats:
                     (tmp / "audit.html").unlink()
+                if writer is not None:
+                    t = time.perf_counter()
+                    writer.result()
+                    files = [tmp / n for n in DATA_FILES if (tmp / n).is_file()]
+                    record_outputs(cache_dir, DATA_ENTRY, data_key, files)
+                    waited = time.perf_counter() - t
+                    timings["data files"] += waited
+                    timings["data files, written meanwhile"] = writer.seconds
+                    writer = None
+                    log(
+                        f"  data files written ({timings['data files, written meanwhile']:.1f} s"
+                        f" beside the notebook, {waited:.1f} s of it waited for)"
+                    )
 
                 files = move_into_place(tmp, out, log)
                 archive(out, audit.metrics["clinic"]["as_of"], log)
         finally:
+            if writer is not None:  # the run stopped: end the data files before removing tmp
+                writer.stop()
             shutil.rmtree(tmp, ignore_errors=True)
             if new_folder and not any(out.iterdir()):  # a first run that failed
                 out.rmdir()

@@ -9,6 +9,9 @@ import json
 import os
 import shutil
 import tempfile
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,8 +25,13 @@ if TYPE_CHECKING:
     import nbformat
 
 
-def write_data_outputs(audit: Audit, folder: Path) -> None:
-    """metrics.json, patients.parquet and rejected_rows.csv."""
+# the data files a run writes (beside the notebook, the HTML and the PDF)
+DATA_FILES = ("metrics.json", "patients.parquet", "rejected_rows.csv", "call_lists.xlsx")
+
+
+def write_data_outputs(audit: Audit, folder: Path, stop: threading.Event | None = None) -> None:
+    """metrics.json, patients.parquet, rejected_rows.csv and call_lists.xlsx. ``stop`` set
+    (by another thread) ends the writing early with :class:`Stopped`."""
     (folder / "metrics.json").write_text(
         json.dumps(audit.metrics, ensure_ascii=False, indent=2, default=_json_default) + "\n",
         encoding="utf-8",
@@ -32,7 +40,52 @@ def write_data_outputs(audit: Audit, folder: Path) -> None:
     write_csv(audit.data.rejected, folder / "rejected_rows.csv")
     from clinic_analysis.report.calllists import write_call_lists
 
-    write_call_lists(audit, folder / "call_lists.xlsx")
+    write_call_lists(audit, folder / "call_lists.xlsx", stop=stop)
+
+
+class Stopped(Exception):
+    """The data files were not finished: the run stopped before they were needed."""
+
+
+class DataFilesWriter:
+    """The data files written in a thread of their own while the notebook runs (the report
+    process mostly waits on the kernel then, and the kernel takes one core):
+    :meth:`result` waits for them and raises whatever stopped them (a full disk, an
+    interrupt) in the caller's thread; :meth:`stop` ends them early when the run fails."""
+
+    def __init__(self, write: Callable[..., None], audit: Audit, folder: Path):
+        self.seconds: float | None = None  # the writing's own wall time, once done
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(write, audit, folder), name="data-files", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, write, audit, folder) -> None:
+        t = time.perf_counter()
+        try:
+            write(audit, folder, stop=self._stop)
+        except BaseException as err:  # re-raised by result() in the run's own thread
+            self._error = err
+        self.seconds = time.perf_counter() - t
+
+    def failed(self) -> None:
+        """Raise the writing's error now if it has already stopped on one."""
+        if not self._thread.is_alive():
+            self.result()
+
+    def result(self) -> None:
+        """Wait for the data files; raise what stopped them, if anything did."""
+        self._thread.join()
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise err
+
+    def stop(self) -> None:
+        """End the writing early (the run failed) and wait for it to let go of its files."""
+        self._stop.set()
+        self._thread.join()
 
 
 # ------------------------------------------------------------- outputs of the last run, reused
@@ -93,10 +146,6 @@ def record_outputs(cache_dir: Path, entry: str, key: str, files: list[Path]) -> 
     from clinic_analysis.cache import _write_entry, cache_secret, file_digest
 
     _write_entry(cache_dir / entry, key, {f.name: file_digest(f) for f in files}, cache_secret())
-
-
-def output_files(folder: Path) -> list[Path]:
-    return sorted(f for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
 
 
 def _json_default(o):

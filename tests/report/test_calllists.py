@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
 
 import pytest
 from openpyxl import load_workbook
 
+from clinic_analysis.errors import ReportError
 from clinic_analysis.i18n import Catalog
 from clinic_analysis.measures.followup import read_meta
 from clinic_analysis.report.calllists import (
     FONT_PT,
+    HEADER_ROWS,
     LINE_PT,
     META_SHEET,
     OUTCOMES,
     REASONS,
+    SHEET_ROWS,
+    check_fits,
     column_widths,
     print_scale,
     write_call_lists,
 )
+from clinic_analysis.report.reuse import Stopped
 
 
 @pytest.fixture(scope="module")
@@ -155,6 +161,19 @@ def test_patients_with_neither_phone_nor_email_are_counted_and_left_off(demo_aud
     for name, _key, first, cols in read_meta(book)["sheets"]:
         listed |= {r[cols.index("card")] for r in _rows(book, name, first)}
     assert not {", ".join(s) for s in gone["source_ids"]} & listed
+
+
+def test_a_sheet_longer_than_a_spreadsheet_holds_is_a_clear_error_not_a_cut_list():
+    check_fits("Lapsed", SHEET_ROWS - HEADER_ROWS - 1)  # the last row that fits: no error
+    with pytest.raises(ReportError, match=r"'Lapsed' would list 1,048,571 patients"):
+        check_fits("Lapsed", SHEET_ROWS - HEADER_ROWS)
+
+
+def test_a_set_stop_ends_the_writing_of_the_call_lists(demo_audit, tmp_path):
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(Stopped):
+        write_call_lists(demo_audit, tmp_path / "stopped.xlsx", stop=stop)
 
 
 def test_two_renders_of_the_same_audit_give_identical_bytes(demo_audit, tmp_path):
