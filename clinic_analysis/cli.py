@@ -51,11 +51,20 @@ def report(
     debug: Debug = False,
 ) -> None:
     """Render the audit: HTML, PDF, metrics.json, patients.parquet, the executed notebook."""
-    from clinic_analysis.report.pipeline import build_report, params_path_for
+    from clinic_analysis.report.execute import NOTEBOOK, EarlyKernel
 
+    kernel = None
+    try:  # the notebook's kernel starts and imports while this process imports the rest
+        kernel = EarlyKernel(NOTEBOOK.parent, fresh)
+    except Exception:  # noqa: BLE001 - the notebook stage starts one and says what is wrong
+        pass
     try:
+        from clinic_analysis.report.pipeline import build_report, params_path_for
+
         formats = [f.strip() for f in fmt.split(",")] if fmt else None
-        result = build_report(params_path_for(clinic), out_dir=out, formats=formats, fresh=fresh)
+        result = build_report(
+            params_path_for(clinic), out_dir=out, formats=formats, fresh=fresh, kernel=kernel
+        )
     except ClinicAuditError as err:
         _fail(err, debug)
         return
@@ -68,6 +77,9 @@ def report(
     except KeyboardInterrupt:
         typer.secho("stopped: the last report was left as it was", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=130) from None
+    finally:
+        if kernel is not None:
+            kernel.close()  # closed by the run already, unless it stopped before its start
     typer.echo(f"  report written to {result.out_dir}/ in {result.timings['total']:.1f} s:")
     for f in result.files:
         typer.echo(f"    {f.name}")

@@ -93,6 +93,12 @@ def lock_is_free() -> bool:
         os.close(fd)
 
 
+@pytest.fixture(autouse=True)
+def _no_early_kernel(monkeypatch):
+    """The notebook stage is a stand-in here: no kernel is started ahead for it."""
+    monkeypatch.setattr(report, "start_kernel_early", lambda *a, **k: None)
+
+
 @pytest.fixture(scope="module")
 def clinic(small_demo, tmp_path_factory) -> Path:
     """The small demo clinic under its own slug (its own cache folder and lock)."""
@@ -109,6 +115,7 @@ def good_report(clinic, tmp_path_factory) -> tuple[Path, dict[str, bytes]]:
     out = tmp_path_factory.mktemp("good") / SLUG
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(report, "execute_notebook", stub_execute())
+        mp.setattr(report, "start_kernel_early", lambda *a, **k: None)
         run(clinic, out)
     return out, snapshot(out)
 
@@ -320,6 +327,7 @@ from clinic_analysis.report import pipeline as report, publish
 from tests.test_faults import stub_execute
 
 report.execute_notebook = stub_execute("killed run")
+report.start_kernel_early = lambda *a, **k: None
 where, _, name = sys.argv[3].rpartition(".")  # "publish._move" or a name in the pipeline
 module = publish if where == "publish" else report
 at_call = int(sys.argv[4])

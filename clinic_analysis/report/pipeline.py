@@ -27,7 +27,7 @@ from clinic_analysis.errors import ParamsError
 from clinic_analysis.i18n import Catalog, Formatter
 from clinic_analysis.measures import followup
 from clinic_analysis.params import SLUG_PATTERN, Params, load_params
-from clinic_analysis.report.execute import execute_notebook, nbformat_write
+from clinic_analysis.report.execute import NOTEBOOK, EarlyKernel, execute_notebook, nbformat_write
 from clinic_analysis.report.publish import (
     archive,
     clean_stale,
@@ -57,7 +57,6 @@ from clinic_analysis.report.reuse import (
 sys.modules.setdefault("rfc3987_syntax", None)
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
-NOTEBOOK = PROJECT_DIR / "notebooks" / "audit.ipynb"
 SLUG_RE = re.compile(SLUG_PATTERN)
 
 
@@ -176,6 +175,7 @@ def build_report(
     log: Callable[[str], None] = print,
     lock_wait: float = 60.0,
     fresh: bool = False,
+    kernel: EarlyKernel | None = None,
 ) -> ReportResult:
     """Render the whole audit of one clinic. Raises :class:`ClinicAuditError` subclasses.
 
@@ -185,6 +185,8 @@ def build_report(
     The last run's executed notebook, data files and PDF are reused when nothing they
     depend on changed (:func:`notebook_key`, :func:`data_outputs_key`, the HTML's bytes) and
     the files are still the ones it wrote; ``fresh=True`` makes them all again.
+    ``kernel``: the notebook's kernel if the caller started it (the command line does, before
+    its imports); this run closes it. Else the run starts one before the compute.
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -210,6 +212,7 @@ def build_report(
             if ensure_demo_data(params):
                 log(f"  demo data generated in {params.sources[0].path.parent}")
             timings["load params"] = time.perf_counter() - t0
+            kernel = kernel or start_kernel_early(notebook, fresh)
 
             t = time.perf_counter()
             audit, hit = get_audit(params, cache_dir, log)
@@ -234,6 +237,7 @@ def build_report(
                 meta = report_meta(params, audit)
                 view_key = report_view_key(key, meta)
                 if not fresh and reuse_outputs(cache_dir, VIEW_ENTRY, view_key, out, tmp):
+                    kernel = _close(kernel)
                     html = (tmp / "audit.html").read_text(encoding="utf-8")
                     timings["notebook"] = time.perf_counter() - t
                     log(
@@ -243,6 +247,7 @@ def build_report(
                 else:
                     executed = None if fresh else read_executed(cache_dir, key)
                     if executed is not None:
+                        kernel = _close(kernel)
                         nbformat_write(executed, tmp / "audit.ipynb")
                         timings["notebook"] = time.perf_counter() - t
                         log(
@@ -251,8 +256,10 @@ def build_report(
                         )
                     else:
                         executed = execute_notebook(
-                            notebook, tmp / "audit.ipynb", params_path, out, log
-                        )
+                            notebook, tmp / "audit.ipynb", params_path, out, log,
+                            **({"kernel": kernel} if kernel is not None else {}),
+                        )  # fmt: skip
+                        kernel = _close(kernel)
                         write_executed(cache_dir, key, executed)
                         timings["notebook"] = time.perf_counter() - t
                         log(f"  notebook executed ({timings['notebook']:.1f} s)")
@@ -301,6 +308,7 @@ def build_report(
                 files = move_into_place(tmp, out, log)
                 archive(out, audit.metrics["clinic"]["as_of"], log)
         finally:
+            _close(kernel)
             if writer is not None:  # the run stopped: end the data files before removing tmp
                 writer.stop()
             shutil.rmtree(tmp, ignore_errors=True)
@@ -308,6 +316,22 @@ def build_report(
                 out.rmdir()
     timings["total"] = time.perf_counter() - t0
     return ReportResult(out_dir=out, files=files, cache_hit=hit, timings=timings)
+
+
+def start_kernel_early(notebook: Path, fresh: bool) -> EarlyKernel | None:
+    """The notebook's kernel, started before the audit is computed (its start and imports
+    then cost no time of their own); None if it cannot start here, and the notebook stage
+    starts its own (and reports what is wrong)."""
+    try:
+        return EarlyKernel(Path(notebook).parent, fresh)
+    except Exception:  # noqa: BLE001 - papermill starts the kernel again and says why
+        return None
+
+
+def _close(kernel: EarlyKernel | None) -> None:
+    """Stop the early kernel if there is one; returns None (``kernel = _close(kernel)``)."""
+    if kernel is not None:
+        kernel.close()
 
 
 def report_meta(params: Params, audit: Audit):

@@ -243,3 +243,32 @@ def test_a_new_follow_up_reading_runs_the_notebook_again(tmp_path):
     after = SimpleNamespace(cache_key="k", metrics={"followup": {"by_segment": {"no_show": 1}}})
     assert notebook_key(NOTEBOOK, params, before) != notebook_key(NOTEBOOK, params, after)
     assert notebook_key(NOTEBOOK, params, before) == notebook_key(NOTEBOOK, params, before)
+
+
+def test_a_kernel_started_ahead_runs_the_notebook_with_its_imports_done_and_counts_from_one(
+    tmp_path,
+):
+    """The early kernel imports what the first cell needs silently: the notebook's first cell
+    finds them loaded, and the executed notebook is numbered as if nothing ran before."""
+    from clinic_analysis.report.execute import EarlyKernel, execute_notebook
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("params_path = None\nreport_dir = None"),
+        nbformat.v4.new_code_cell(
+            "import sys\nprint('views' if 'clinic_analysis.report.views' in sys.modules else 'no')"
+        ),
+    ]
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nb.metadata["kernelspec"] = {"name": "clinic-audit", "language": "python"}
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    kernel = EarlyKernel(tmp_path)
+    try:
+        done = execute_notebook(path, tmp_path / "out.ipynb", path, tmp_path, kernel=kernel)
+    finally:
+        kernel.close()
+    code = [c for c in done.cells if c.cell_type == "code"]
+    assert [c.execution_count for c in code] == [1, 2, 3]  # parameters injected, then ours
+    assert code[-1].outputs[0]["text"].strip() == "views"
+    assert not kernel.km.has_kernel  # closed
