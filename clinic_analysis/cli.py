@@ -6,6 +6,7 @@ non-zero exit code; ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -54,10 +55,10 @@ def report(
     from clinic_analysis.report.execute import NOTEBOOK, EarlyKernel
 
     kernel = None
-    try:  # the notebook's kernel starts and imports while this process imports the rest
+    # the notebook's kernel starts and imports while this process imports the rest; if it
+    # cannot start here, the notebook stage starts one and says what is wrong
+    with contextlib.suppress(Exception):
         kernel = EarlyKernel(NOTEBOOK.parent, fresh)
-    except Exception:  # noqa: BLE001 - the notebook stage starts one and says what is wrong
-        pass
     try:
         from clinic_analysis.report.pipeline import build_report, params_path_for
 
