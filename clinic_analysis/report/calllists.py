@@ -11,7 +11,10 @@ reads them back (:mod:`clinic_analysis.measures.followup`). A hidden sheet ``_me
 sheet's segment and columns. Printed: A4 landscape, fit to width at 9 pt or more, the
 table header repeated. Patients who refused communication (or were marked "do not call"
 on the last lists) are listed apart on their own sheet, never mixed in. Patients with no
-phone and no e-mail are left off (counted in metrics). The same audit gives the same bytes.
+phone and no e-mail are left off (counted in metrics). A call sheet lists at most params
+``calls.max_rows_per_sheet`` patients, the first to call (its title says "n of total"; the
+metrics count everyone); the do-not-contact sheet is never cut. The same audit gives the same
+bytes.
 This is the only output that carries names, phones and e-mails.
 
 Who is on which list, in what order, is computed once per audit by
