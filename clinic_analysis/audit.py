@@ -225,7 +225,8 @@ def _compute(params: Params, data: ClinicData) -> Audit:
     from clinic_analysis.measures.calls import call_metrics, call_table
 
     table = call_table(audit)  # the one call table: metrics, follow-up, file
-    audit.calls = Calls.from_metrics(call_metrics(table), table=table)
+    cap = audit.params.calls.max_rows_per_sheet
+    audit.calls = Calls.from_metrics(call_metrics(table, cap), table=table)
     gaps.apply(audit)  # money "not exported" without amounts (never 0); who can be reached
     return audit
 

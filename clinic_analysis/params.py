@@ -312,6 +312,14 @@ class Followup(_Strict):
     metrics: Path | None = None
 
 
+class Calls(_Strict):
+    """The call lists (call_lists.xlsx). A call sheet lists at most ``max_rows_per_sheet``
+    patients, those to call first; the others are counted in the report. The do-not-contact
+    sheet is never cut (a safety list)."""
+
+    max_rows_per_sheet: int = Field(default=10_000, ge=1)
+
+
 class Params(_Strict):
     clinic: Clinic
     patient_rule: PatientRule = "came"
@@ -326,6 +334,7 @@ class Params(_Strict):
     identity: Identity = Field(default_factory=Identity)
     demo: Demo | None = None
     followup: Followup = Field(default_factory=Followup)
+    calls: Calls = Field(default_factory=Calls)
 
     # set by load_params, not by the file
     model_config = ConfigDict(extra="forbid", frozen=True)

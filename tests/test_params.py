@@ -103,3 +103,14 @@ def test_clinic_opened_after_the_audit_date_is_refused(tmp_path, raw):
     raw["clinic"]["opened"] = "2030-01-01"
     with pytest.raises(ParamsError, match=r"clinic: opened must not be after as_of"):
         load_params(_write(tmp_path, raw))
+
+
+def test_call_sheets_are_capped_at_ten_thousand_rows_by_default():
+    assert load_params(DEMO_PARAMS).calls.max_rows_per_sheet == 10_000
+
+
+@pytest.mark.parametrize("cap", [0, -5])
+def test_a_call_sheet_cap_below_one_is_rejected_naming_the_key(tmp_path, raw, cap):
+    raw["calls"] = {"max_rows_per_sheet": cap}
+    with pytest.raises(ParamsError, match=r"calls\.max_rows_per_sheet"):
+        load_params(_write(tmp_path, raw))

@@ -166,11 +166,30 @@ def sheet_counts(table: pd.DataFrame) -> dict[str, int]:
     return out
 
 
-def call_metrics(table: pd.DataFrame) -> dict:
-    """``calls`` in metrics.json: rows per sheet, and per segment the patients nobody can
-    contact (no phone, no e-mail), who are said here and left off the lists."""
+def listed(table: pd.DataFrame, cap: int | None) -> pd.Series:
+    """The rows a call sheet lists: on the lists (:func:`on_lists`) and among the ``cap``
+    first of their sheet in the table's order (the call order); every one without a cap.
+    Patients who refused contact are not call rows (their sheet is never cut)."""
+    ok = on_lists(table)
+    if cap is None:
+        return ok
+    sheet = table.loc[ok, "sheet"]
+    first = sheet.groupby(sheet, sort=False).cumcount().lt(cap)
+    return ok & first.reindex(table.index, fill_value=False)
+
+
+def call_metrics(table: pd.DataFrame, cap: int | None = None) -> dict:
+    """``calls`` in metrics.json: rows per sheet (everyone of the segment), and per segment
+    the patients nobody can contact (no phone, no e-mail), who are said here and left off
+    the lists. A sheet longer than ``cap`` (params ``calls.max_rows_per_sheet``) lists its
+    ``cap`` first patients: ``listed`` and ``left_out`` say so, per cut sheet (absent when
+    no sheet was cut)."""
     gone = table.loc[table["uncontactable"], "sheet"].value_counts()
-    return {
-        "sheets": sheet_counts(table),
-        "uncontactable": {s: int(gone.get(s, 0)) for s in SHEETS},
-    }
+    sheets = sheet_counts(table)
+    out = {"sheets": sheets, "uncontactable": {s: int(gone.get(s, 0)) for s in SHEETS}}
+    if cap is not None:
+        cut = {s: n for s, n in sheets.items() if s in SHEETS and n > cap}
+        if cut:
+            out["listed"] = dict.fromkeys(cut, int(cap))
+            out["left_out"] = {s: n - int(cap) for s, n in cut.items()}
+    return out

@@ -401,4 +401,5 @@ def attach(audit: Audit, history: Path | None) -> None:
     fu.do_not_call = dnc
     fu.do_not_call_carried = len(dnc)
     table = mark_do_not_call(calls_of(audit), dnc)  # ranks stay as they were
-    audit.calls = Calls.from_metrics(call_metrics(table), table=table)
+    cap = audit.params.calls.max_rows_per_sheet
+    audit.calls = Calls.from_metrics(call_metrics(table, cap), table=table)

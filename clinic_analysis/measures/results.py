@@ -209,5 +209,8 @@ class Calls(Section):
 
     sheets: dict = metric()  # {sheet: rows}
     uncontactable: dict = metric()  # {sheet: patients nobody can reach, left off the lists}
+    # a call sheet longer than params calls.max_rows_per_sheet lists its first patients:
+    listed: dict = optional()  # {cut sheet: patients listed in call_lists.xlsx}
+    left_out: dict = optional()  # {cut sheet: patients counted in sheets but not listed}
     # one row per patient worth a call, ranked (measures/calls.py: call_table)
     table: pd.DataFrame | None = table()

@@ -11,7 +11,10 @@ reads them back (:mod:`clinic_analysis.measures.followup`). A hidden sheet ``_me
 sheet's segment and columns. Printed: A4 landscape, fit to width at 9 pt or more, the
 table header repeated. Patients who refused communication (or were marked "do not call"
 on the last lists) are listed apart on their own sheet, never mixed in. Patients with no
-phone and no e-mail are left off (counted in metrics). The same audit gives the same bytes.
+phone and no e-mail are left off (counted in metrics). A call sheet lists at most params
+``calls.max_rows_per_sheet`` patients, the first to call (its title says "n of total"; the
+metrics count everyone); the do-not-contact sheet is never cut. The same audit gives the same
+bytes.
 This is the only output that carries names, phones and e-mails.
 
 Who is on which list, in what order, is computed once per audit by
@@ -39,6 +42,7 @@ from clinic_analysis.measures.calls import (
     REASONS,
     SHEETS,
     calls_of,
+    listed,
     on_lists,
 )
 
@@ -321,9 +325,12 @@ def write_call_lists(audit: Audit, path: Path, stop: Event | None = None) -> dic
     lang = audit.params.clinic.language
     t = Catalog(lang)
     cur = audit.params.clinic.currency
+    fmt = Formatter(lang, cur)
     table = calls_of(audit)
-    table = table[on_lists(table) | table["refused_contact"]]
-    cells = _cells(table, t, Formatter(lang, cur))
+    totals = table.loc[on_lists(table), "sheet"].value_counts()  # each call sheet's patients
+    # a call sheet lists its first ``cap`` patients (the do-not-contact sheet is never cut)
+    table = table[listed(table, audit.params.calls.max_rows_per_sheet) | table["refused_contact"]]
+    cells = _cells(table, t, fmt)
     ok = on_lists(table).to_numpy()
     as_of = pd.Timestamp(audit.data.as_of).normalize().to_pydatetime()
     outcomes = [t(f"calls.outcome.{o}") for o in OUTCOMES]
@@ -376,7 +383,7 @@ def write_call_lists(audit: Audit, path: Path, stop: Event | None = None) -> dic
             )
             # rows are written in order (constant_memory): each row's height first
             ws.set_row(0, 20)
-            ws.write_string(0, 0, f"{t(f'calls.sheet.{key}')}: {len(rows)}", title)
+            ws.write_string(0, 0, _title(key, len(rows), int(totals.get(key, 0)), t, fmt), title)
             ws.set_row(1, 18)
             ws.merge_range(1, 0, 1, last, t(f"calls.about.{key}"), block)
             ws.set_row(2, 34)
@@ -425,6 +432,19 @@ def write_call_lists(audit: Audit, path: Path, stop: Event | None = None) -> dic
                 meta.write(i, j, v)
         meta.very_hidden()
     return sheets
+
+
+def _title(key: str, n: int, total: int, t: Catalog, fmt: Formatter) -> str:
+    """The sheet's title: its name and patients; "n of total" when the sheet was cut."""
+    if total <= n:
+        return f"{t(f'calls.sheet.{key}')}: {n}"
+    return t(
+        "calls.cut_title",
+        sheet=t(f"calls.sheet.{key}"),
+        n=fmt.number(n),
+        total=fmt.number(total),
+        rest=fmt.number(total - n),
+    )
 
 
 def _write_rows(ws, first: int, rows: pd.DataFrame, cols, lines, fmts, plain, stop=None) -> None:

@@ -297,5 +297,19 @@ def action_plan_note(c: Context) -> Callout:
     t, f = c.t, c.f
     dnc = (c.audit.calls.sheets or {}).get("do_not_contact", 0)
     if not c.audit.data.has("patients", "consent"):
-        return P.callout(html.escape(t("honest.plan_note_no_consent")))
-    return P.callout(html.escape(t("plan.note", dnc=f.number(dnc))))
+        text = t("honest.plan_note_no_consent")
+    else:
+        text = t("plan.note", dnc=f.number(dnc))
+    cut = cut_note(c)
+    return P.callout(html.escape(f"{text} {cut}" if cut else text))
+
+
+def cut_note(c: Context) -> str:
+    """One sentence when a call sheet was cut to params ``calls.max_rows_per_sheet``: the
+    patients counted in the report but not listed, per sheet; "" when none was cut."""
+    left = c.audit.calls.left_out or {}
+    if not left:
+        return ""
+    lists = "; ".join(f"{c.t(f'calls.sheet.{s}')}: {c.f.number(n)}" for s, n in left.items())
+    cap = c.f.number(c.audit.params.calls.max_rows_per_sheet)
+    return c.t("calls.cut_note", cap=cap, lists=lists)
