@@ -255,14 +255,32 @@ def _read_entry(path: Path, key: str, secret: bytes) -> tuple[object | None, str
         return None, f"unreadable ({type(err).__name__})"
 
 
+class _SignedWriter:
+    """A file that signs what goes through it: the pickle streams to disk, never whole in
+    memory (a 1M-patient audit's tables would be copied once more as one bytes object)."""
+
+    def __init__(self, fh, mac) -> None:
+        self.fh, self.mac = fh, mac
+
+    def write(self, data) -> int:
+        self.mac.update(data)
+        return self.fh.write(data)
+
+
 def _write_entry(path: Path, key: str, obj: object, secret: bytes) -> None:
-    payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    """magic, key, signature, pickle: the signature (of magic, key and pickle, as
+    :func:`_signature` makes it) is written in its place once the pickle has streamed."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".audit-", suffix=".tmp")  # 0600
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(CACHE_MAGIC + key.encode() + b"\n")
-            fh.write(_signature(secret, key, payload))
-            fh.write(payload)
+            head = CACHE_MAGIC + key.encode() + b"\n"
+            fh.write(head)
+            at = fh.tell()
+            fh.write(bytes(32))  # the signature's place
+            mac = hmac.new(secret, head, hashlib.sha256)
+            pickle.dump(obj, _SignedWriter(fh, mac), protocol=pickle.HIGHEST_PROTOCOL)
+            fh.seek(at)
+            fh.write(mac.digest())
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)

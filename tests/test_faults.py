@@ -734,3 +734,23 @@ def test_a_png_or_svg_logo_is_accepted(tmp_path, name, data):
 def test_a_logo_with_a_non_image_name_is_refused_with_the_params(tmp_path):
     with pytest.raises(ParamsError, match=r"report\.branding\.logo: must be an image file"):
         load_params(_params_file(tmp_path, **{"report.branding.logo": "logo.html"}))
+
+
+def test_a_cache_entry_streams_its_pickle_and_is_signed_over_all_of_it(tmp_path):
+    """The pickle goes to disk as it is made; the file is the same signed entry as ever:
+    magic, key, the signature of magic + key + pickle, the pickle; one flipped byte fails."""
+    key, secret = "k" * 64, b"machine secret"
+    obj = {"visits": pd.DataFrame({"x": range(200_000)}), "note": "text"}
+    path = tmp_path / "entry.pkl"
+    cache_mod._write_entry(path, key, obj, secret)
+    raw = path.read_bytes()
+    head = CACHE_MAGIC + key.encode() + b"\n"
+    mac, payload = raw[len(head) : len(head) + 32], raw[len(head) + 32 :]
+    assert raw.startswith(head)
+    assert mac == cache_mod._signature(secret, key, payload)
+    back, why = cache_mod._read_entry(path, key, secret)
+    assert why == ""
+    pd.testing.assert_frame_equal(back["visits"], obj["visits"])
+    assert back["note"] == "text"
+    path.write_bytes(raw[:-1] + bytes([raw[-1] ^ 1]))
+    assert cache_mod._read_entry(path, key, secret)[0] is None
