@@ -158,8 +158,15 @@ def cache_secret() -> bytes:
     return path.read_bytes()
 
 
+def _signer(secret: bytes, key: str):
+    """The HMAC of an entry, fed with its head (magic and key); the payload follows."""
+    return hmac.new(secret, CACHE_MAGIC + key.encode() + b"\n", hashlib.sha256)
+
+
 def _signature(secret: bytes, key: str, payload: bytes) -> bytes:
-    return hmac.new(secret, CACHE_MAGIC + key.encode() + b"\n" + payload, hashlib.sha256).digest()
+    h = _signer(secret, key)
+    h.update(payload)
+    return h.digest()
 
 
 # An audit is cached in signed entries: ``audit-<key>.pkl`` holds what the report presents
@@ -245,7 +252,7 @@ def _read_entry(path: Path, key: str, secret: bytes) -> tuple[object | None, str
         return None, "made for other inputs"
     start = len(CACHE_MAGIC) + len(stored_key) + 1
     mac, payload = bytes(view[start : start + 32]), view[start + 32 :]
-    h = hmac.new(secret, CACHE_MAGIC + key.encode() + b"\n", hashlib.sha256)
+    h = _signer(secret, key)
     h.update(payload)
     if not hmac.compare_digest(mac, h.digest()):
         return None, "its signature does not match this machine's key (copied or altered)"
@@ -273,11 +280,10 @@ def _write_entry(path: Path, key: str, obj: object, secret: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".audit-", suffix=".tmp")  # 0600
     try:
         with os.fdopen(fd, "wb") as fh:
-            head = CACHE_MAGIC + key.encode() + b"\n"
-            fh.write(head)
+            fh.write(CACHE_MAGIC + key.encode() + b"\n")
             at = fh.tell()
             fh.write(bytes(32))  # the signature's place
-            mac = hmac.new(secret, head, hashlib.sha256)
+            mac = _signer(secret, key)
             pickle.dump(obj, _SignedWriter(fh, mac), protocol=pickle.HIGHEST_PROTOCOL)
             fh.seek(at)
             fh.write(mac.digest())

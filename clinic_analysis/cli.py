@@ -6,7 +6,6 @@ non-zero exit code; ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import time
@@ -52,13 +51,10 @@ def report(
     debug: Debug = False,
 ) -> None:
     """Render the audit: HTML, PDF, metrics.json, patients.parquet, the executed notebook."""
-    from clinic_analysis.report.execute import NOTEBOOK, EarlyKernel
+    from clinic_analysis.report.execute import NOTEBOOK, start_kernel_early
 
-    kernel = None
-    # the notebook's kernel starts and imports while this process imports the rest; if it
-    # cannot start here, the notebook stage starts one and says what is wrong
-    with contextlib.suppress(Exception):
-        kernel = EarlyKernel(NOTEBOOK.parent, fresh)
+    # the notebook's kernel starts and imports while this process imports the rest
+    kernel = start_kernel_early(NOTEBOOK, fresh)
     try:
         from clinic_analysis.report.pipeline import build_report, params_path_for
 

@@ -101,6 +101,15 @@ class EarlyKernel:
             self.km.shutdown_kernel(now=True)
 
 
+def start_kernel_early(notebook: Path, fresh: bool) -> EarlyKernel | None:
+    """The notebook's kernel, started ahead (:class:`EarlyKernel`); None if it cannot start
+    here, and the notebook stage starts its own (and reports what is wrong)."""
+    try:
+        return EarlyKernel(Path(notebook).parent, fresh)
+    except Exception:  # noqa: BLE001 - papermill starts the kernel again and says why
+        return None
+
+
 def execute_notebook(
     notebook: Path,
     output: Path,

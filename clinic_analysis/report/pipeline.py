@@ -27,7 +27,13 @@ from clinic_analysis.errors import ParamsError
 from clinic_analysis.i18n import Catalog, Formatter
 from clinic_analysis.measures import followup
 from clinic_analysis.params import SLUG_PATTERN, Params, load_params
-from clinic_analysis.report.execute import NOTEBOOK, EarlyKernel, execute_notebook, nbformat_write
+from clinic_analysis.report.execute import (
+    NOTEBOOK,
+    EarlyKernel,
+    execute_notebook,
+    nbformat_write,
+    start_kernel_early,
+)
 from clinic_analysis.report.publish import (
     archive,
     clean_stale,
@@ -316,16 +322,6 @@ def build_report(
                 out.rmdir()
     timings["total"] = time.perf_counter() - t0
     return ReportResult(out_dir=out, files=files, cache_hit=hit, timings=timings)
-
-
-def start_kernel_early(notebook: Path, fresh: bool) -> EarlyKernel | None:
-    """The notebook's kernel, started before the audit is computed (its start and imports
-    then cost no time of their own); None if it cannot start here, and the notebook stage
-    starts its own (and reports what is wrong)."""
-    try:
-        return EarlyKernel(Path(notebook).parent, fresh)
-    except Exception:  # noqa: BLE001 - papermill starts the kernel again and says why
-        return None
 
 
 def _close(kernel: EarlyKernel | None) -> None:
