@@ -52,6 +52,9 @@ def test_cli_writes_every_output(rendered):
         assert (out / name).stat().st_size > 0, name
     assert "computed and cached" in r.stdout
     assert not list(out.glob(".*"))  # no temp folder, no cache inside the report
+    # the command leaves without tearing the interpreter down: its last lines still arrive
+    listed = r.stdout.split("report written to", 1)[1].splitlines()[1:]
+    assert [line.strip() for line in listed] == sorted(p.name for p in out.iterdir() if p.is_file())
 
 
 def test_metrics_carry_the_contract_keys(rendered, small_demo):
