@@ -123,7 +123,7 @@ def load_source(
         if source.table in ("visits", "plans"):
             reasons[(out["date"] < opened) & reasons.isna()] = R_BEFORE_OPENED
     _fail_fast(raw, out, reasons, source, opened)
-    dup = raw.duplicated(keep="first") & reasons.isna()
+    dup = _duplicated(raw, source) & reasons.isna()
     reasons[dup] = R_DUPLICATE
 
     rejected = _rejected_frame(raw, reasons, source)
@@ -133,6 +133,17 @@ def load_source(
     for reason, n in reasons.value_counts().items():
         entry.drop(str(reason), int(n))
     return kept, entry, rejected
+
+
+def _duplicated(raw: pd.DataFrame, source: Source) -> pd.Series:
+    """``raw.duplicated(keep="first")``: rows equal to an earlier row in every cell. When the
+    row's own id column (visit, plan or patient id) holds no value twice, no two rows can be
+    equal: that one column is looked at instead of all."""
+    own = {"visits": "visit_id", "plans": "plan_id", "patients": "patient_id"}.get(source.table)
+    header = source.columns.get(own) if own else None
+    if header is not None and not raw[header].duplicated().any():
+        return pd.Series(False, index=raw.index)
+    return raw.duplicated(keep="first")
 
 
 def _has_text(col: pd.Series, where: np.ndarray) -> np.ndarray:
