@@ -17,6 +17,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from clinic_analysis.errors import ColumnError, DataValueError, ParamsError
 from clinic_analysis.ingest import identity
@@ -425,14 +427,13 @@ def load_clinic(params: Params) -> ClinicData:
     # identity resolution: a shared phone with agreeing names, or name + birth date
     cards = _cards(patients, visits, plans)
     ident = identity.resolve(cards, params.clinic.phone_region, params.identity)
-    person_of = pd.Series(ident["person_id"].to_numpy(), index=cards["patient_id"].to_numpy())
     for t in ("visits", "patients", "plans"):
         df = tables[t]
         df["source_key"] = df["patient_id"]
-        df["patient_id"] = df["patient_id"].map(person_of)
+        df["patient_id"] = _person_of(df["patient_id"], cards["patient_id"], ident["person_id"])
     patients = _persons(tables["patients"], cards, ident)
     merges = identity.summary(ident, "phone" in present.get("patients", []))
-    del cards, ident, person_of  # the cards are in the persons now
+    del cards, ident  # the cards are in the persons now
     visits, plans = tables["visits"], tables["plans"]
 
     for i, entry in entries.items():
@@ -529,6 +530,18 @@ def _drop(tables, table, mask, reason, entries, rejected_out) -> None:
         )
     )
     tables[table] = df[~mask]
+
+
+def _person_of(keys: pd.Series, card_keys: pd.Series, persons: pd.Series) -> pd.Series:
+    """The person of each source key: ``keys.map(pd.Series(persons, index=card_keys))``, the
+    keys looked up by pyarrow when they are text (no Python string per row)."""
+    text = pd.StringDtype(na_value=np.nan)
+    if len(keys) and keys.dtype == text and card_keys.dtype == text:
+        at = pc.index_in(pa.array(keys), value_set=pa.array(card_keys))
+        if not at.null_count:  # every key has its card
+            found = pa.array(persons.to_numpy(object), pa.large_string()).take(at)
+            return pd.Series(found.to_pandas(types_mapper=lambda _: text), index=keys.index)
+    return keys.map(pd.Series(persons.to_numpy(), index=card_keys.to_numpy()))
 
 
 def _cards(patients: pd.DataFrame, visits: pd.DataFrame, plans: pd.DataFrame) -> pd.DataFrame:
