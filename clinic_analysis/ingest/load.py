@@ -540,7 +540,8 @@ def _person_of(keys: pd.Series, card_keys: pd.Series, persons: pd.Series) -> pd.
         at = pc.index_in(pa.array(keys), value_set=pa.array(card_keys))
         if not at.null_count:  # every key has its card
             found = pa.array(persons.to_numpy(object), pa.large_string()).take(at)
-            return pd.Series(found.to_pandas(types_mapper=lambda _: text), index=keys.index)
+            found = found.to_pandas(types_mapper=lambda _: text).array
+            return pd.Series(found, index=keys.index)
     return keys.map(pd.Series(persons.to_numpy(), index=card_keys.to_numpy()))
 
 

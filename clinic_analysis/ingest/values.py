@@ -39,6 +39,7 @@ DATE_FORMATS = (
     "%d-%m-%Y",
     "%d-%m-%Y %H:%M",
 )
+ZONE_SUFFIX = r"(?<=\d)(Z|[+-]\d\d:?\d\d)$"  # 2019-02-17T10:06:38Z, ...+02:00
 SERIAL_DAYS = (10_000, 80_000)  # Excel day numbers read as dates: 1927-05-18 .. 2119-01-10
 TRUE_WORDS = {"так", "да", "yes", "y", "true", "1", "+", "є", "есть", "згоден", "согласен"}
 FALSE_WORDS = {"ні", "нет", "no", "n", "false", "0", "-", "немає", "нема"}
@@ -251,9 +252,12 @@ def parse_datetime(s: pd.Series, date_format: str | None = None) -> pd.Series:
     codes, written = pd.factorize(t)  # each distinct text parsed once (by pyarrow: no
     if not len(written):  # Python string per cell)
         return out
-    written = pd.Series(written.to_numpy(object), dtype=object)
-    # ISO with a zone suffix (e.g. 2019-02-17T10:06:38Z): drop the zone, keep the wall time
-    uniq = written.str.replace(r"(?<=\d)(Z|[+-]\d\d:?\d\d)$", "", regex=True)
+    # ISO with a zone suffix (e.g. 2019-02-17T10:06:38Z): drop the zone, keep the wall time;
+    # only a text ending in Z or holding a + or - can have one (pyarrow tells them apart)
+    zoned = np.asarray(written.str.endswith("Z") | written.str.contains("[+-]"), dtype=bool)
+    uniq = pd.Series(written.to_numpy(object), dtype=object)
+    if zoned.any():
+        uniq[zoned] = uniq[zoned].str.replace(ZONE_SUFFIX, "", regex=True)
     parsed = pd.Series(pd.NaT, index=uniq.index, dtype="datetime64[us]")
     todo = pd.Series(True, index=uniq.index)
     month_first = bool(date_format) and month_first_format(date_format)
