@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import functools
 import re
-import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +36,16 @@ import pyarrow.compute as pc
 
 from clinic_analysis.params import Identity
 
-APOSTROPHES = re.compile(r"[\u2019\u02bc\u2018`´]")
+# the characters of a pattern, not escapes (``\u2019``, ``\s``): pandas then leaves the
+# replacing to pyarrow instead of calling Python's ``re`` once per name
+APOSTROPHES = "[\u2019\u02bc\u2018`\u00b4]"
+#: the characters besides the space that ``str.split()`` splits words at and ``\s`` of
+#: Python's ``re`` matches (``str.isspace``; a test checks them over all of Unicode)
+OTHER_SPACES = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+SPACES = f"[ {OTHER_SPACES}]+"  # Python's r"\s+"
 RULE_PHONE = "phone_and_name"
 RULE_PHONE_ONLY = "phone_only"
 RULE_NAME = "name_birth_date"
@@ -211,7 +219,7 @@ def normalize_name(values: pd.Series) -> pd.Series:
     codes, written = pd.factorize(text)  # each distinct name folded once
     t = pd.Series(written, dtype=text.dtype)
     t = t.str.lower().str.replace(APOSTROPHES, "'", regex=True)
-    t = t.str.replace("ё", "е", regex=False).str.replace(r"\s+", " ", regex=True).str.strip()
+    t = t.str.replace("ё", "е", regex=False).str.replace(SPACES, " ", regex=True).str.strip()
     folded = np.append(t.where(t != "").to_numpy(object), np.nan)[codes]  # missing: -1
     return pd.Series(folded, index=values.index, name=values.name, dtype=text.dtype)
 
@@ -464,12 +472,6 @@ def _tokens(name) -> tuple[str, ...]:
     return tuple(w.strip(".-") for w in words if w.strip(".-"))
 
 
-@functools.cache
-def _other_spaces() -> str:
-    """The characters besides the space that ``str.split()`` splits words at."""
-    return "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace() and c != " ")
-
-
 NAME_CHUNK = 200_000
 
 
@@ -497,7 +499,7 @@ def name_words(names: np.ndarray) -> np.ndarray:
     )
     out = joined.to_numpy(zero_copy_only=False).astype(object)
     out[counts == 0] = None
-    odd = pc.match_substring_regex(text, f"[{_other_spaces()}]").to_numpy(zero_copy_only=False)
+    odd = pc.match_substring_regex(text, f"[{OTHER_SPACES}]").to_numpy(zero_copy_only=False)
     for i in np.flatnonzero(odd):
         out[i] = " ".join(sorted(_tokens(names[i]))) or None
     return out

@@ -195,6 +195,9 @@ def _plain_bytes(path: Path, chunk: int = 1 << 24) -> bool:
         while block := fh.read(chunk):
             if b'"' in block or (pending_cr and not block.startswith(b"\n")):
                 return False
+            if b"\r" not in block:  # a Unix file: nothing to count
+                pending_cr = False
+                continue
             pending_cr = block.endswith(b"\r")
             if block.count(b"\r") - pending_cr != block.count(b"\r\n"):
                 return False

@@ -39,6 +39,7 @@ DATE_FORMATS = (
     "%d-%m-%Y",
     "%d-%m-%Y %H:%M",
 )
+ZONE_SUFFIX = r"(?<=\d)(Z|[+-]\d\d:?\d\d)$"  # 2019-02-17T10:06:38Z, ...+02:00
 SERIAL_DAYS = (10_000, 80_000)  # Excel day numbers read as dates: 1927-05-18 .. 2119-01-10
 TRUE_WORDS = {"так", "да", "yes", "y", "true", "1", "+", "є", "есть", "згоден", "согласен"}
 FALSE_WORDS = {"ні", "нет", "no", "n", "false", "0", "-", "немає", "нема"}
@@ -135,10 +136,19 @@ def read_money(
     and marked in ``ambiguous``. Text that is no number ("abc", "inf", "nan") is missing.
     ``mapping`` (params ``values:``) gives numbers to words such as "безкоштовно": 0.
     """
-    cells = s.astype(object)
-    readings = {v: _money_readings(v) for v in pd.unique(cells[cells.notna()])}
-    comma = cells.map(lambda v: readings[v][0], na_action="ignore").astype("float64")
-    dot = cells.map(lambda v: readings[v][1], na_action="ignore").astype("float64")
+    # each distinct cell read once; text columns are told apart by pyarrow (no Python
+    # string per cell), Excel's cells as Python objects; missing cells: code -1
+    text = pd.api.types.is_string_dtype(s) and s.dtype != object
+    codes, distinct = pd.factorize(s if text else s.astype(object))
+    readings = [_money_readings(v) for v in np.asarray(distinct, dtype=object)]
+    comma, dot = (
+        pd.Series(
+            np.array([*(np.nan if r[k] is None else r[k] for r in readings), np.nan])[codes],
+            index=s.index,
+            dtype="float64",
+        )
+        for k in (0, 1)
+    )
     # the column's own convention: the votes of the values only one convention can read
     only_comma = int((comma.notna() & dot.isna()).sum())
     only_dot = int((dot.notna() & comma.isna()).sum())
@@ -239,12 +249,15 @@ def parse_datetime(s: pd.Series, date_format: str | None = None) -> pd.Series:
         if numbers.any():  # Excel numbers in a date column
             out[numbers] = _serial_dates(cells[numbers].astype("float64"))
         t = as_text(s.where(~(stamps | numbers)))
-    codes, written = pd.factorize(t.to_numpy(object))  # each distinct text parsed once
-    if not len(written):
+    codes, written = pd.factorize(t)  # each distinct text parsed once (by pyarrow: no
+    if not len(written):  # Python string per cell)
         return out
-    written = pd.Series(written, dtype=object)
-    # ISO with a zone suffix (e.g. 2019-02-17T10:06:38Z): drop the zone, keep the wall time
-    uniq = written.str.replace(r"(?<=\d)(Z|[+-]\d\d:?\d\d)$", "", regex=True)
+    # ISO with a zone suffix (e.g. 2019-02-17T10:06:38Z): drop the zone, keep the wall time;
+    # only a text ending in Z or holding a + or - can have one (pyarrow tells them apart)
+    zoned = np.asarray(written.str.endswith("Z") | written.str.contains("[+-]"), dtype=bool)
+    uniq = pd.Series(written.to_numpy(object), dtype=object)
+    if zoned.any():
+        uniq[zoned] = uniq[zoned].str.replace(ZONE_SUFFIX, "", regex=True)
     parsed = pd.Series(pd.NaT, index=uniq.index, dtype="datetime64[us]")
     todo = pd.Series(True, index=uniq.index)
     month_first = bool(date_format) and month_first_format(date_format)
