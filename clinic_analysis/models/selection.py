@@ -267,7 +267,11 @@ def start_clustering(params, base: pd.DataFrame, as_of, rows: int) -> Callable:
     measures; the function returned gives the :class:`~clinic_analysis.models.clusters.
     Clustering` (or None) to :func:`compute_models`."""
     cfg = params.models
-    return ahead(K.cluster, K.features(base, as_of), (cfg.k_min, cfg.k_max), rows=rows)
+
+    def clustering():
+        return K.cluster(K.features(base, as_of), (cfg.k_min, cfg.k_max))
+
+    return ahead(clustering, rows=rows)
 
 
 @dataclass
