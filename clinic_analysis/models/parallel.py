@@ -15,11 +15,13 @@ the model stage), and memory is the limit there, not time.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import multiprocessing
 import os
 import pickle
 import queue
+import signal
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -131,6 +133,7 @@ class _Child:
             self._got += 1
             return value
         self.close()
+        self._here = iter(())  # nothing more comes
         if kind == _ERROR:
             raise value
         raise StopIteration
@@ -146,18 +149,23 @@ _ITEM, _ERROR, _END = b"i", b"e", b"z"
 
 
 def _child_main(send, gen, args) -> None:
-    """Runs in the child: each item of ``gen(*args)``, then the end or the error."""
+    """Runs in the child: each item of ``gen(*args)``, then the end or the error. Ctrl-C is
+    the caller's to handle (it ends the child); a caller gone ends the child quietly."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         for item in gen(*args):
             send.send_bytes(_ITEM + pickle.dumps(item, pickle.HIGHEST_PROTOCOL))
         last = _END + pickle.dumps(None)
+    except (BrokenPipeError, ConnectionResetError):  # the caller is gone (or gen's own:
+        return  # the caller then computes the rest itself, and meets it there)
     except Exception as err:
         try:
             last = _ERROR + pickle.dumps(err, pickle.HIGHEST_PROTOCOL)
         except Exception:  # an error that cannot be pickled: its type and words
             last = _ERROR + pickle.dumps(RuntimeError(f"{type(err).__name__}: {err}"))
-    send.send_bytes(last)
-    send.close()
+    with contextlib.suppress(OSError):
+        send.send_bytes(last)
+        send.close()
 
 
 def _read_pipe(recv, inbox: queue.SimpleQueue) -> None:

@@ -37,6 +37,8 @@ def test_in_child_raises_the_error_where_the_items_stopped():
     assert next(items) == 1
     with pytest.raises(ValueError, match="the second item failed"):
         next(items)
+    with pytest.raises(StopIteration):  # and nothing after it (no wait for a dead child)
+        next(items)
 
 
 def _dies_in_a_child(parent: int):
