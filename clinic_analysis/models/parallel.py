@@ -95,9 +95,12 @@ def in_child(gen: Callable[..., Iterator], *args, rows: int = 0) -> Iterator:
     Forked, the child shares the caller's memory (copy on write) and sends its items back
     pickled. ``gen`` must not use OpenMP (a forked child of a process whose OpenMP threads
     already ran can hang in it) nor change anything the caller reads afterwards."""
-    if workers(rows) < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return gen(*args)
-    return _Child(gen, args)
+    return _Child(gen, args) if forks(rows) else gen(*args)
+
+
+def forks(rows: int = 0) -> bool:
+    """Whether :func:`in_child` runs its generator in a child process for ``rows`` rows."""
+    return workers(rows) > 1 and "fork" in multiprocessing.get_all_start_methods()
 
 
 class _Child:

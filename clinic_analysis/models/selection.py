@@ -44,7 +44,7 @@ from clinic_analysis.models.clv import (
     score_holdout,
     upto,
 )
-from clinic_analysis.models.parallel import ahead, in_background, in_child, thread_map
+from clinic_analysis.models.parallel import ahead, forks, in_background, in_child, thread_map
 
 #: BG/NBD is kept only when its holdout error is lower than the best model that lets a
 #: patient leave after the first visit by more than this share (it cannot say that a
@@ -204,10 +204,10 @@ def fit_models(params, days: pd.DataFrame, ids, as_of) -> ModelSet:
     return fits
 
 
-#: the backtest's cut-offs (months back) computed in the child process of
-#: :class:`ModelWork`; the others are computed in the caller's process meanwhile (it would
-#: otherwise wait for the child: measured at 100k patients)
-CHILD_CUTOFFS, HERE_CUTOFFS = F.BACKTEST_MONTHS_BACK[:-1], F.BACKTEST_MONTHS_BACK[-1:]
+#: the backtest's cut-offs (months back) computed in the caller's process when
+#: :class:`ModelWork` has a child process, the others in the child (else the caller would
+#: wait for the child: measured at 100k patients)
+HERE_CUTOFFS = F.BACKTEST_MONTHS_BACK[-1:]
 
 
 class ModelWork:
@@ -220,7 +220,10 @@ class ModelWork:
 
     def __init__(self, params, days: pd.DataFrame, ids, as_of) -> None:
         self._args = (days, as_of, params)
-        self._items = in_child(_model_work, params, days, ids, as_of, rows=len(days))
+        # without a child, every cut-off is computed in one go, when asked for
+        self._here = HERE_CUTOFFS if forks(len(days)) else ()
+        there = tuple(b for b in F.BACKTEST_MONTHS_BACK if b not in self._here)
+        self._items = in_child(_model_work, params, days, ids, as_of, there, rows=len(days))
         self._got: dict = {}
 
     def _get(self, name: str):
@@ -238,23 +241,24 @@ class ModelWork:
 
     def backtest(self, fits: ModelSet) -> pd.DataFrame:
         """:func:`F.backtest` of ``fits`` (the set :meth:`fits` gave)."""
-        own = F.backtest_runs(*self._args, fits, fit_one, back=HERE_CUTOFFS)
+        own = F.backtest_runs(*self._args, fits, fit_one, back=self._here) if self._here else []
         return F.join_backtest(self._get("backtest") + own)  # in the order of the cut-offs
 
     def close(self) -> None:
         self._items.close()
 
 
-def _model_work(params, days: pd.DataFrame, ids, as_of) -> Iterator[tuple[str, object]]:
+def _model_work(params, days: pd.DataFrame, ids, as_of, back) -> Iterator[tuple[str, object]]:
     """:class:`ModelWork`'s items, named: the fitted set, then (when a model was fitted) the
-    backtest's :data:`CHILD_CUTOFFS` and the forecast without its reactivation layer."""
+    backtest's runs of the cut-offs ``back`` and the forecast without its reactivation
+    layer."""
     fits = fit_models(params, days, ids, as_of)
     yield "fits", fits
     if fits.status == TOO_LITTLE_HISTORY or not fits.ok:
         return
     pool, forecasting = in_background(F.forecast, fits, days, as_of, params, rows=len(days))
     try:
-        yield "backtest", F.backtest_runs(days, as_of, params, fits, fit_one, back=CHILD_CUTOFFS)
+        yield "backtest", F.backtest_runs(days, as_of, params, fits, fit_one, back=back)
         yield "forecast", forecasting.result()
     finally:
         pool.shutdown()

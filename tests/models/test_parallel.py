@@ -82,9 +82,12 @@ def _params():
     )
 
 
-def test_model_work_gives_the_plain_calls_figures_to_the_last_bit():
+@pytest.mark.parametrize("forked", [True, False], ids=["child", "here"])
+def test_model_work_gives_the_plain_calls_figures_to_the_last_bit(forked, monkeypatch):
     """ModelWork (fits, forecast with its reactivation layer, backtest of three cut-offs,
-    two of them in the child) against fit_models, forecast and backtest called in turn."""
+    two of them in the child; or all here, one at a time, as at a million patients)
+    against fit_models, forecast and backtest called in turn."""
+    from clinic_analysis.models import parallel
     from clinic_analysis.models import selection as S
 
     days = clinic("mbgnbd", MBG, 3, 8, AS_OF, np.random.default_rng(5))
@@ -95,6 +98,9 @@ def test_model_work_gives_the_plain_calls_figures_to_the_last_bit():
     plain_fc = F.forecast(plain, days, AS_OF, _params(), react)
     plain_bt = F.backtest(days, AS_OF, _params(), plain, refit=S.fit_one)
     assert plain_bt["cutoff"].nunique() == 3 and plain_fc["reactivation"].sum() == 1700.0
+    if not forked:
+        monkeypatch.setattr(parallel, "MAX_ROWS", 0)  # every day is above the row limit
+    assert parallel.forks(len(days)) == (forked and workers() > 1)
 
     work = S.ModelWork(_params(), days, ids, AS_OF)
     try:
