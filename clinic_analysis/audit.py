@@ -117,26 +117,39 @@ def _compute(params: Params, data: ClinicData) -> Audit:
     patients = summary.patients_summary(data, days, money)
     rule = params.patient_rule
     base = patients[patients[rule]]
-    month = summary.monthly(data, days, money)
-    by_rule = summary.base_by_rule(data.visits)
-    has_amount = data.has("visits", "amount")
-    totals = summary.money_totals(money, days, has_amount)
-    measures = compute_measures(params, data, days, money, base)
-    mm, mf = measures.metrics, measures.frames
-    from clinic_analysis.models.selection import compute_models, fit_models
+    from clinic_analysis.models.selection import ModelWork, compute_models, start_clustering
 
-    fits = fit_models(params, days, base["patient_id"], data.as_of)  # the one fitted set
-    alive_spend = {"alive": fits.p_alive(), "spend": fits.spend} if fits.ok else {}
-    ref = refusers.compute_refusers(params, data, days, measures.thresholds, money, **alive_spend)
-    # one row per person with any visit record or plan; `in_base` follows the patient rule
-    people = patients[patients["patient_id"].isin(ref.per_patient.index)].copy()
-    people["in_base"] = people[rule]
-    people = people.join(measures.per_patient, on="patient_id")
-    people = people.join(
-        ref.per_patient[["segment", "months_since_event", "open_plan_balance", "priority"]],
-        on="patient_id",
-    )
-    mod = compute_models(params, fits, days, people, data.as_of, _reactivation(ref, fits))
+    # the model choice, the chosen model's fit and its backtest need only the visit days,
+    # the clustering only the base's visit summary: they run in a child process and a
+    # thread beside the measures (see ModelWork, start_clustering)
+    models = ModelWork(params, days, base["patient_id"], data.as_of)  # forks: before threads
+    clustering = start_clustering(params, base, data.as_of, rows=len(days))
+    try:
+        month = summary.monthly(data, days, money)
+        by_rule = summary.base_by_rule(data.visits)
+        has_amount = data.has("visits", "amount")
+        totals = summary.money_totals(money, days, has_amount)
+        measures = compute_measures(params, data, days, money, base)
+        mm, mf = measures.metrics, measures.frames
+        fits = models.fits()  # the one fitted set
+        alive_spend = {"alive": fits.p_alive(), "spend": fits.spend} if fits.ok else {}
+        ref = refusers.compute_refusers(
+            params, data, days, measures.thresholds, money, **alive_spend
+        )
+        # one row per person with any visit record or plan; `in_base` follows the patient rule
+        people = patients[patients["patient_id"].isin(ref.per_patient.index)].copy()
+        people["in_base"] = people[rule]
+        people = people.join(measures.per_patient, on="patient_id")
+        people = people.join(
+            ref.per_patient[["segment", "months_since_event", "open_plan_balance", "priority"]],
+            on="patient_id",
+        )
+        mod = compute_models(
+            params, fits, days, people, data.as_of, _reactivation(ref, fits),
+            work=models, clustering=clustering,
+        )  # fmt: skip
+    finally:
+        models.close()
     forecast = mod.metrics.pop("forecast", {"status": fits.status})
     people = people.join(mod.per_patient, on="patient_id")
     model_value = None

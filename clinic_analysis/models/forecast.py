@@ -240,10 +240,6 @@ def forecast(
     recent = int((first > as_of - pd.Timedelta(days=365)).sum())
     curve = new_patient_curve(days, as_of, months)
     new = _new_layer(recent / 12 * sf, curve)
-    spread = np.zeros(months)
-    spread[: len(REACTIVATION_SPREAD)] = REACTIVATION_SPREAD[:months]
-    react_total = 0.0 if reactivation is None else float(np.nansum(reactivation))
-    react = react_total * spread
     # predictive band: parameters, spend level, new-patient pace, month noise
     level = _level_draws(fits, periods, as_of, rows, hist, PARAM_DRAWS, rng)
     amounts = fits.summary["monetary"].where(fits.summary["frequency"] > 0).dropna()
@@ -270,9 +266,19 @@ def forecast(
     out["no_action"] = out["base"] + out["new"]
     out["no_action_low"] = np.percentile(sims, BAND[0], axis=0)
     out["no_action_high"] = np.percentile(sims, BAND[1], axis=0)
-    out["reactivation"] = react
-    out["with_calls"] = out["no_action"] + out["reactivation"]
-    return out
+    return with_reactivation(out, reactivation)
+
+
+def with_reactivation(fc: pd.DataFrame, reactivation=None) -> pd.DataFrame:
+    """``fc`` (:func:`forecast`) with its reactivation layer and ``with_calls`` line made
+    from ``reactivation`` (per patient, what a call adds; None: nothing), in place. The
+    rest of the forecast does not depend on it: the two can be computed apart."""
+    spread = np.zeros(len(fc))
+    spread[: len(REACTIVATION_SPREAD)] = REACTIVATION_SPREAD[: len(fc)]
+    react_total = 0.0 if reactivation is None else float(np.nansum(reactivation))
+    fc["reactivation"] = react_total * spread
+    fc["with_calls"] = fc["no_action"] + fc["reactivation"]
+    return fc
 
 
 def backtest(days: pd.DataFrame, as_of: pd.Timestamp, params, fits, refit) -> pd.DataFrame:
@@ -281,9 +287,17 @@ def backtest(days: pd.DataFrame, as_of: pd.Timestamp, params, fits, refit) -> pd
     month: cutoff, month, actual, no_action, no_action_low, no_action_high. ``refit``
     fits the chosen model again on the history up to a cut-off
     (:func:`clinic_analysis.models.selection.fit_one`)."""
+    return join_backtest(backtest_runs(days, as_of, params, fits, refit))
+
+
+def backtest_runs(
+    days: pd.DataFrame, as_of: pd.Timestamp, params, fits, refit, back=BACKTEST_MONTHS_BACK
+) -> list[pd.DataFrame]:
+    """:func:`backtest`'s rows of each cut-off ``back`` months back that history allows,
+    in order (:func:`join_backtest` joins them)."""
     monthly = complete_months(days, as_of)
     if monthly.empty:
-        return pd.DataFrame()
+        return []
     last = monthly.index[-1]
     ids = fits.summary.index
 
@@ -303,8 +317,11 @@ def backtest(days: pd.DataFrame, as_of: pd.Timestamp, params, fits, refit) -> pd
         return fc[["cutoff", "month", "actual", "no_action", "no_action_low", "no_action_high"]]
 
     # the cut-offs are independent (each forecast seeds its own generator): side by side
-    rows = [r for r in thread_map(run, BACKTEST_MONTHS_BACK, rows=len(days)) if r is not None]
-    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    return [r for r in thread_map(run, back, rows=len(days)) if r is not None]
+
+
+def join_backtest(runs: list[pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(runs, ignore_index=True) if runs else pd.DataFrame()
 
 
 def mape(bt: pd.DataFrame) -> float | None:

@@ -14,6 +14,7 @@ with the fallback used; never a crash and never an absurd number.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,7 +44,7 @@ from clinic_analysis.models.clv import (
     score_holdout,
     upto,
 )
-from clinic_analysis.models.parallel import in_background, thread_map
+from clinic_analysis.models.parallel import ahead, forks, in_background, in_child, thread_map
 
 #: BG/NBD is kept only when its holdout error is lower than the best model that lets a
 #: patient leave after the first visit by more than this share (it cannot say that a
@@ -203,6 +204,80 @@ def fit_models(params, days: pd.DataFrame, ids, as_of) -> ModelSet:
     return fits
 
 
+#: the backtest's cut-offs (months back) computed in the caller's process when
+#: :class:`ModelWork` has a child process, the others in the child (else the caller would
+#: wait for the child: measured at 100k patients)
+HERE_CUTOFFS = F.BACKTEST_MONTHS_BACK[-1:]
+
+
+class ModelWork:
+    """:func:`fit_models`, then the forecast and the backtest of the model it chose, started
+    now in a forked child process (:func:`~clinic_analysis.models.parallel.in_child`; here,
+    lazily, above its row limit). They need only the visit days, so the rest of the audit
+    is computed meanwhile. :meth:`fits` gives the model set; :meth:`forecast` and
+    :meth:`backtest` what :func:`compute_models` would compute from it (raising what they
+    raised); :meth:`close` when done."""
+
+    def __init__(self, params, days: pd.DataFrame, ids, as_of) -> None:
+        self._args = (days, as_of, params)
+        # without a child, every cut-off is computed in one go, when asked for
+        self._here = HERE_CUTOFFS if forks(len(days)) else ()
+        there = tuple(b for b in F.BACKTEST_MONTHS_BACK if b not in self._here)
+        self._items = in_child(_model_work, params, days, ids, as_of, there, rows=len(days))
+        self._got: dict = {}
+
+    def _get(self, name: str):
+        while name not in self._got:
+            key, value = next(self._items)
+            self._got[key] = value
+        return self._got.pop(name)
+
+    def fits(self) -> ModelSet:
+        return self._get("fits")
+
+    def forecast(self, reactivation=None) -> pd.DataFrame:
+        """:func:`F.forecast` of the set :meth:`fits` gave, with ``reactivation``."""
+        return F.with_reactivation(self._get("forecast"), reactivation)
+
+    def backtest(self, fits: ModelSet) -> pd.DataFrame:
+        """:func:`F.backtest` of ``fits`` (the set :meth:`fits` gave)."""
+        own = F.backtest_runs(*self._args, fits, fit_one, back=self._here) if self._here else []
+        return F.join_backtest(self._get("backtest") + own)  # in the order of the cut-offs
+
+    def close(self) -> None:
+        self._items.close()
+
+
+def _model_work(params, days: pd.DataFrame, ids, as_of, back) -> Iterator[tuple[str, object]]:
+    """:class:`ModelWork`'s items, named: the fitted set, then (when a model was fitted) the
+    backtest's runs of the cut-offs ``back`` and the forecast without its reactivation
+    layer."""
+    fits = fit_models(params, days, ids, as_of)
+    yield "fits", fits
+    if fits.status == TOO_LITTLE_HISTORY or not fits.ok:
+        return
+    pool, forecasting = in_background(F.forecast, fits, days, as_of, params, rows=len(days))
+    try:
+        yield "backtest", F.backtest_runs(days, as_of, params, fits, fit_one, back=back)
+        yield "forecast", forecasting.result()
+    finally:
+        pool.shutdown()
+
+
+def start_clustering(params, base: pd.DataFrame, as_of, rows: int) -> Callable:
+    """The clustering of the base (``base``: the patients summary's rows of the base)
+    started now in a thread (:func:`~clinic_analysis.models.parallel.ahead`; here, when
+    asked for, above its row limit): it reads only the visit summary, so it runs beside the
+    measures; the function returned gives the :class:`~clinic_analysis.models.clusters.
+    Clustering` (or None) to :func:`compute_models`."""
+    cfg = params.models
+
+    def clustering():
+        return K.cluster(K.features(base, as_of), (cfg.k_min, cfg.k_max))
+
+    return ahead(clustering, rows=rows)
+
+
 @dataclass
 class ModelResult:
     metrics: dict
@@ -211,10 +286,14 @@ class ModelResult:
 
 
 def compute_models(
-    params, fits: ModelSet, days: pd.DataFrame, people: pd.DataFrame, as_of, reactivation=None
-) -> ModelResult:
+    params, fits: ModelSet, days: pd.DataFrame, people: pd.DataFrame, as_of, reactivation=None,
+    work: ModelWork | None = None, clustering: Callable | None = None,
+) -> ModelResult:  # fmt: skip
     """Metrics and per-patient figures from the fitted set; ``reactivation``: per patient,
-    what calling adds beyond what the base layer already expects (refusers.py)."""
+    what calling adds beyond what the base layer already expects (refusers.py). ``work``:
+    the :class:`ModelWork` that gave ``fits`` (its forecast and backtest are taken from it),
+    ``clustering``: gives the clustering of the base in ``people`` (:func:`start_clustering`);
+    else each is computed here."""
     cfg = params.models
     if fits.status == TOO_LITTLE_HISTORY:
         status = {
@@ -293,22 +372,27 @@ def compute_models(
         }
         frames["holdout_by_frequency"] = h.by_frequency
     frames["frequency_fit"] = frequency_fit(model, s)
-    X = K.features(people[people["in_base"]], as_of)
+    if clustering is None:
+        X = K.features(people[people["in_base"]], as_of)
+        clustering = ahead(K.cluster, X, (cfg.k_min, cfg.k_max), rows=len(days))
     # the clustering, the forecast and the backtest's cut-offs side by side (threads)
-    cl_pool, clustering = in_background(K.cluster, X, (cfg.k_min, cfg.k_max), rows=len(days))
-    fc_pool, forecasting = in_background(
+    fc_pool, forecasting = (None, None) if work else in_background(
         F.forecast, fits, days, as_of, params, reactivation, rows=len(days)
-    )
+    )  # fmt: skip
     try:
-        bt = F.backtest(days, as_of, params, fits, refit=fit_one)
-        fc = forecasting.result()
+        if work is None:
+            bt = F.backtest(days, as_of, params, fits, refit=fit_one)
+            fc = forecasting.result()
+        else:
+            bt = work.backtest(fits)
+            fc = work.forecast(reactivation)
         failed = None
     except (L.ConvergenceError, ValueError) as err:  # said plainly, never a crash
         failed = err
     finally:
-        cl = clustering.result()
-        cl_pool.shutdown()
-        fc_pool.shutdown()
+        cl = clustering()
+        if fc_pool is not None:
+            fc_pool.shutdown()
     if cl is not None:
         pp["cluster"] = cl.labels.reindex(pp.index)
         m["clusters"] = {
