@@ -85,6 +85,27 @@ def test_a_figure_with_a_layout_engine_still_gets_its_tight_picture():
     assert np.array_equal(_pixels(figure_png(fig)), _savefig_tight_on_white(fig))
 
 
+def test_each_text_of_a_chart_is_measured_once_for_its_box_and_its_drawing(monkeypatch):
+    from collections import Counter
+
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    measured = Counter()
+    measure = RendererAgg.get_text_width_height_descent
+
+    def counting(self, s, prop, ismath):
+        measured[(s, prop.get_size_in_points())] += 1
+        return measure(self, s, prop, ismath)
+
+    monkeypatch.setattr(RendererAgg, "get_text_width_height_descent", counting)
+    fig = _busy_figure()
+    got = _pixels(figure_png(fig))
+    assert [n for (s, _), n in measured.items() if s == "Visits by weekday"] == [1]  # title
+    assert set(measured.values()) == {1}  # every text: once, not once per step
+    monkeypatch.setattr(RendererAgg, "get_text_width_height_descent", measure)
+    assert np.array_equal(got, _savefig_tight_on_white(fig))
+
+
 class _FakeStore:
     def __init__(self, key="k1"):
         self.next_key, self.saved, self.asked = key, {}, []
