@@ -276,6 +276,36 @@ class _SharedMetricsRenderer(RendererAgg):
             found = self._metrics[key] = super().get_text_width_height_descent(s, prop, ismath)
         return found
 
+    def _get_font_height_metrics(self, prop):
+        """The ascent, descent and line gap of ``prop``'s font at this dpi, once per font
+        and size: matplotlib's own reading of the font's tables (``Text._get_layout``),
+        which it otherwise repeats for every layout of every text (matplotlib asks a
+        renderer for this first; ``None`` leaves it to matplotlib)."""
+        key = ("font height", prop.copy(), self.dpi)
+        found = self._metrics.get(key)
+        if found is None:
+            found = self._metrics[key] = _font_height_metrics(prop, self.dpi)
+        return found
+
+
+def _font_height_metrics(prop, dpi) -> tuple:
+    """``(ascent, descent, line_gap)`` of the font of ``prop`` at ``dpi``, computed as
+    ``matplotlib.text.Text._get_layout`` does; ``(None, None, None)`` for a font without
+    those tables (matplotlib then measures the text "lp")."""
+    from matplotlib.font_manager import fontManager, get_font
+
+    font = get_font(fontManager._find_fonts_by_props(prop))
+    for table_name, gap_key, ascent_key, descent_key in (
+        ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
+        ("hhea", "lineGap", "ascent", "descent"),
+    ):
+        table = font.get_sfnt_table(table_name)
+        if table is None:
+            continue
+        scale = 1 / font.get_sfnt_table("head")["unitsPerEm"] * prop.get_size_in_points() * dpi / 72
+        return table[ascent_key] * scale, -table[descent_key] * scale, table[gap_key] * scale
+    return None, None, None
+
 
 class _ReportCanvas(FigureCanvasAgg):
     """The Agg canvas :func:`figure_png` measures and draws a figure on: its renderers share
