@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
 
 FIG_DPI = 150
@@ -232,22 +233,23 @@ def figure_png(fig: Figure, dpi: int = FIG_DPI) -> bytes:
     cropped size. Here the figure is measured without drawing it (``get_tightbbox`` lays
     out the ticks, labels and titles itself, as the layout engines do before a drawing) and
     drawn once, cropped to that box: the same picture for two thirds of the work. A figure
-    with a layout engine (which must run in a drawing first) goes the long way."""
+    with a layout engine (which must run in a drawing first) goes the long way. The drawing
+    is taken as the canvas's raw pixels (no PNG written and read back) and its texts are
+    measured once for both steps (:class:`_ReportCanvas`)."""
     from PIL import Image
 
-    buf = io.BytesIO()  # matplotlib writes RGBA only: an uncompressed PNG, read back at once
-    fig.savefig(
-        buf,
-        format="png",
-        dpi=dpi,
-        bbox_inches=_tight_box(fig, dpi),
-        pil_kwargs={"compress_level": 0},
-    )
-    image = Image.open(buf)
-    if image.mode == "RGBA" and image.getextrema()[3][0] == 255:
+    old_canvas = fig.canvas
+    canvas = _ReportCanvas(fig)  # the figure's canvas until the picture is taken
+    try:
+        raw = io.BytesIO()
+        fig.savefig(raw, format="rgba", dpi=dpi, bbox_inches=_tight_box(fig, dpi, canvas))
+        size = canvas.renderer.width, canvas.renderer.height  # the cropped drawing's
+        image = Image.frombuffer("RGBA", size, raw.getbuffer(), "raw", "RGBA", 0, 1)
+    finally:
+        fig.set_canvas(old_canvas)
+    if image.getextrema()[3][0] == 255:
         rgb = image.convert("RGB")  # opaque everywhere: the alpha channel says nothing
     else:
-        image = image.convert("RGBA")
         rgb = Image.new("RGB", image.size, "white")
         rgb.paste(image, mask=image.getchannel("A"))
     out = io.BytesIO()
@@ -255,24 +257,88 @@ def figure_png(fig: Figure, dpi: int = FIG_DPI) -> bytes:
     return out.getvalue()
 
 
-def _tight_box(fig: Figure, dpi: int):
+class _SharedMetricsRenderer(RendererAgg):
+    """An Agg renderer that measures each text (string, font, dpi) once per picture: the
+    renderer that measures the figure for its tight box and the one that then draws it
+    cropped (a new one: another size) share ``metrics``. Agg's measure of a text does not
+    depend on the renderer's size, only on the text, its font and the dpi."""
+
+    def __init__(self, width, height, dpi, metrics: dict):
+        super().__init__(width, height, dpi)
+        self._metrics = metrics
+
+    def get_text_width_height_descent(self, s, prop, ismath):
+        if ismath == "TeX":
+            return super().get_text_width_height_descent(s, prop, ismath)
+        key = (s, prop.copy(), ismath, self.dpi)  # a copy: a FontProperties is mutable
+        found = self._metrics.get(key)
+        if found is None:
+            found = self._metrics[key] = super().get_text_width_height_descent(s, prop, ismath)
+        return found
+
+    def _get_font_height_metrics(self, prop):
+        """The ascent, descent and line gap of ``prop``'s font at this dpi, once per font
+        and size: matplotlib's own reading of the font's tables (``Text._get_layout``),
+        which it otherwise repeats for every layout of every text (matplotlib asks a
+        renderer for this first; ``None`` leaves it to matplotlib)."""
+        key = ("font height", prop.copy(), self.dpi)
+        found = self._metrics.get(key)
+        if found is None:
+            found = self._metrics[key] = _font_height_metrics(prop, self.dpi)
+        return found
+
+
+def _font_height_metrics(prop, dpi) -> tuple:
+    """``(ascent, descent, line_gap)`` of the font of ``prop`` at ``dpi``, computed as
+    ``matplotlib.text.Text._get_layout`` does; ``(None, None, None)`` for a font without
+    those tables (matplotlib then measures the text "lp")."""
+    from matplotlib.font_manager import fontManager, get_font
+
+    font = get_font(fontManager._find_fonts_by_props(prop))
+    for table_name, gap_key, ascent_key, descent_key in (
+        ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
+        ("hhea", "lineGap", "ascent", "descent"),
+    ):
+        table = font.get_sfnt_table(table_name)
+        if table is None:
+            continue
+        scale = 1 / font.get_sfnt_table("head")["unitsPerEm"] * prop.get_size_in_points() * dpi / 72
+        return table[ascent_key] * scale, -table[descent_key] * scale, table[gap_key] * scale
+    return None, None, None
+
+
+class _ReportCanvas(FigureCanvasAgg):
+    """The Agg canvas :func:`figure_png` measures and draws a figure on: its renderers share
+    their text measurements (:class:`_SharedMetricsRenderer`)."""
+
+    def __init__(self, figure: Figure):
+        super().__init__(figure)
+        self._metrics: dict = {}
+
+    def get_renderer(self):  # FigureCanvasAgg's, with the renderer above
+        w, h = self.get_width_height(physical=True)
+        key = w, h, self.figure.dpi
+        if self._lastKey != key:
+            self.renderer = _SharedMetricsRenderer(w, h, self.figure.dpi, self._metrics)
+            self._lastKey = key
+        return self.renderer
+
+
+def _tight_box(fig: Figure, dpi: int, canvas: FigureCanvasAgg):
     """The box ``bbox_inches="tight"`` would crop ``fig`` to at ``dpi`` (inches, padded by
-    ``savefig.pad_inches``), measured without a drawing; ``"tight"`` itself for a figure
-    with a layout engine."""
+    ``savefig.pad_inches``), measured on ``canvas`` (the figure's) without a drawing;
+    ``"tight"`` itself for a figure with a layout engine."""
     import matplotlib as mpl
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     if fig.get_layout_engine() is not None:
         return "tight"
-    old_canvas, old_dpi = fig.canvas, fig.dpi
+    old_dpi = fig.dpi
     try:
-        canvas = FigureCanvasAgg(fig)  # a canvas of its own, as savefig's
         fig.dpi = dpi
         renderer = canvas.get_renderer()
         return fig.get_tightbbox(renderer).padded(mpl.rcParams["savefig.pad_inches"])
     finally:
         fig.dpi = old_dpi
-        fig.set_canvas(old_canvas)
 
 
 def markup(part) -> str:

@@ -3,6 +3,7 @@ by the report section it belongs to."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -58,19 +59,19 @@ FRESH_CHARTS_ENV = "CLINIC_AUDIT_FRESH_CHARTS"
 # the kernel talks to us over loopback only (its TCP notice is noise in the log); its history
 # stays in memory, as nbclient starts it
 KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR", "--HistoryManager.hist_file=:memory:"]
-# what the notebook's first cell imports: loaded by a kernel started ahead of the notebook
-WARM_IMPORTS = (
-    "import clinic_analysis.report.display, clinic_analysis.report.views, "
-    "clinic_analysis.report.pipeline, clinic_analysis.report.present, IPython.display"
-)
+# run silently by a kernel started ahead of the notebook (:func:`warm_up`, then
+# :func:`preload_audit`): no name is left in the analyst's namespace
+_IN_KERNEL = "__import__('importlib').import_module('clinic_analysis.report.execute').{call}"
+WARM_UP = _IN_KERNEL.format(call="warm_up()")
 
 
 class EarlyKernel:
     """The ``clinic-audit`` kernel started before the audit is computed or loaded, so that
-    its start (~1 s) and the notebook's imports (~2.5 s) run on the second core meanwhile.
-    The imports run silently (no execution count, no output, nothing in the notebook); the
-    notebook's own cells then find them loaded. :func:`execute_notebook` runs the notebook
-    in it; :meth:`close` ends it (always called, also when the notebook is not run)."""
+    its start (~1 s) and the notebook's imports (~2.5 s, :func:`warm_up`) run on the second
+    core meanwhile, and, once the audit is cached, its reading (:meth:`preload`). All that
+    runs silently (no execution count, no output, nothing in the notebook); the notebook's
+    own cells then find it done. :func:`execute_notebook` runs the notebook in it;
+    :meth:`close` ends it (always called, also when the notebook is not run)."""
 
     def __init__(self, cwd: Path, fresh: bool = False):
         import os
@@ -90,7 +91,16 @@ class EarlyKernel:
         key, scheme = self.km.session.key, self.km.session.signature_scheme
         self._kc = self.km.client(session=Session(key=key, signature_scheme=scheme))
         self._kc.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
-        self._kc.execute(WARM_IMPORTS, silent=True, store_history=False)  # not waited for
+        self._kc.execute(WARM_UP, silent=True, store_history=False)  # not waited for
+
+    def preload(self, params_path: Path, report_dir: Path) -> None:
+        """Have the kernel read the audit the notebook will open, ``open_audit(params_path,
+        report_dir)`` (:func:`preload_audit`), as soon as it is cached: while this process
+        prepares the notebook's run. Not waited for; the notebook's cells queue behind it."""
+        if self._kc is not None:
+            args = f"{str(params_path)!r}, {str(report_dir)!r}"
+            code = _IN_KERNEL.format(call=f"preload_audit({args})")
+            self._kc.execute(code, silent=True, store_history=False)
 
     def close(self) -> None:
         """Stop the kernel and its channels; safe to call twice."""
@@ -99,6 +109,71 @@ class EarlyKernel:
             self._kc = None
         if self.km.has_kernel:
             self.km.shutdown_kernel(now=True)
+
+
+def warm_up() -> None:
+    """In the early kernel, before the notebook: the first cell's imports, matplotlib's
+    inline backend, and one throw-away chart drawn as the report draws its charts (the fonts,
+    the PNG encoder, matplotlib's first-use paths), so that the notebook's cells find them
+    loaded. It changes no style: no rcParams, no theme, nothing shown."""
+    import IPython.display  # noqa: F401
+    import matplotlib_inline.backend_inline  # noqa: F401 - as display.install loads it
+
+    import clinic_analysis.report.display  # noqa: F401
+    import clinic_analysis.report.pipeline  # noqa: F401
+    import clinic_analysis.report.present  # noqa: F401
+    import clinic_analysis.report.views  # noqa: F401
+
+    with contextlib.suppress(Exception):  # a warm-up only: the notebook says what is wrong
+        from matplotlib.figure import Figure
+
+        from clinic_analysis.report.elements import figure_png
+
+        fig = Figure(figsize=(3, 2))  # not pyplot's: never shown
+        ax = fig.add_subplot()
+        ax.bar(["a", "b"], [1, 2], label="a")
+        ax.set_title("Ґ ₴", fontweight="bold")
+        ax.legend()
+        figure_png(fig)
+
+
+#: the audit read ahead by :func:`preload_audit`, taken by :func:`take_preloaded`
+_preloaded: dict[tuple[str, str], tuple] = {}
+#: the tables read ahead with it: the one an analyst's cell reaches for first (as the
+#: notebook's own example does)
+PRELOAD_TABLES = ("visits",)
+
+
+def _preload_key(params_path, report_dir) -> tuple[str, str]:
+    return str(Path(params_path).resolve()), str(Path(report_dir).resolve())
+
+
+def preload_audit(params_path: str, report_dir: str) -> None:
+    """In the early kernel, once the audit is cached: what the notebook's
+    ``open_audit(params_path, report_dir)`` would return, read now (with
+    :data:`PRELOAD_TABLES`, the string catalogue and Babel's data of the report's language),
+    for :func:`take_preloaded`. Any error is left for the notebook's own call to raise."""
+    from clinic_analysis.report.pipeline import open_audit
+
+    with contextlib.suppress(Exception):
+        audit, hit = open_audit(params_path, report_dir)
+        _preloaded[_preload_key(params_path, report_dir)] = audit, hit
+        from clinic_analysis.i18n import Catalog, Formatter
+
+        clinic = audit.params.clinic
+        Catalog(clinic.language)
+        f = Formatter(clinic.language, clinic.currency)
+        f.money(1234.5), f.money_short(1234567), f.percent(0.5), f.date(audit.data.as_of)
+        for table in PRELOAD_TABLES:
+            getattr(audit.data, table)
+
+
+def take_preloaded(params_path, report_dir) -> tuple | None:
+    """``(audit, cache_hit)`` read ahead for exactly this ``open_audit`` call, once; else
+    None (an analyst's kernel has nothing read ahead)."""
+    if not _preloaded or report_dir is None:
+        return None
+    return _preloaded.pop(_preload_key(params_path, report_dir), None)
 
 
 def start_kernel_early(notebook: Path, fresh: bool) -> EarlyKernel | None:

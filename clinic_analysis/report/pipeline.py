@@ -33,6 +33,7 @@ from clinic_analysis.report.execute import (
     execute_notebook,
     nbformat_write,
     start_kernel_early,
+    take_preloaded,
 )
 from clinic_analysis.report.publish import (
     archive,
@@ -156,6 +157,9 @@ def open_audit(params_path: Path | str, report_dir: Path | str | None = None) ->
     """The notebook's entry point: params → (cached) audit, followed up against the last
     audit archived in ``<report_dir>/history/`` (default ``reports/<clinic>/``). Returns
     ``(audit, cache_hit)``."""
+    preloaded = take_preloaded(params_path, report_dir)  # read ahead by the early kernel
+    if preloaded is not None:
+        return preloaded
     params = load_params(params_path)
     slug = checked_slug(params, params_path)
     ensure_demo_data(params)
@@ -223,6 +227,8 @@ def build_report(
             t = time.perf_counter()
             audit, hit = get_audit(params, cache_dir, log)
             followup.attach(audit, out / followup.HISTORY)
+            if kernel is not None:
+                kernel.preload(params_path, out)  # the kernel reads the cached audit now
             timings["compute"] = time.perf_counter() - t
             log(
                 f"  compute: {'cache hit, nothing recomputed' if hit else 'computed and cached'}"

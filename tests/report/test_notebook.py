@@ -272,3 +272,83 @@ def test_a_kernel_started_ahead_runs_the_notebook_with_its_imports_done_and_coun
     assert [c.execution_count for c in code] == [1, 2, 3]  # parameters injected, then ours
     assert code[-1].outputs[0]["text"].strip() == "views"
     assert not kernel.km.has_kernel  # closed
+
+
+def test_the_audit_read_ahead_is_what_the_same_open_audit_call_gets_once(monkeypatch, tmp_path):
+    import datetime as dt
+
+    from clinic_analysis.report import execute, pipeline
+
+    class Data:
+        as_of = dt.date(2026, 10, 31)
+        visits = "the visits table"
+
+    clinic = SimpleNamespace(language="en", currency="UAH")
+    audit = SimpleNamespace(params=SimpleNamespace(clinic=clinic), data=Data())
+    calls = []
+
+    def fake_open_audit(params_path, report_dir):
+        calls.append((params_path, report_dir))
+        return audit, True
+
+    monkeypatch.setattr(pipeline, "open_audit", fake_open_audit)
+    monkeypatch.setattr(execute, "_preloaded", {})
+    params, out = tmp_path / "p.yaml", tmp_path / "out"
+    execute.preload_audit(str(params), str(out))
+    assert calls == [(str(params), str(out))]
+    assert execute.take_preloaded(params, tmp_path / "other") is None  # another report folder
+    assert execute.take_preloaded(None, None) is None  # an analyst's open_audit(params)
+    assert execute.take_preloaded(str(params), str(out)) == (audit, True)
+    assert execute.take_preloaded(str(params), str(out)) is None  # taken once only
+
+
+def test_a_failed_read_ahead_leaves_the_error_to_the_notebook(monkeypatch, tmp_path):
+    from clinic_analysis.report import execute, pipeline
+
+    def broken(params_path, report_dir):
+        raise pipeline.ParamsError("params.yaml: clinic.name is missing")
+
+    monkeypatch.setattr(pipeline, "open_audit", broken)
+    monkeypatch.setattr(execute, "_preloaded", {})
+    execute.preload_audit(str(tmp_path / "p.yaml"), str(tmp_path))  # raises nothing
+    assert execute._preloaded == {}
+
+
+def test_the_early_kernel_reads_the_cached_audit_ahead_and_the_notebook_opens_it(
+    small_demo, tmp_path
+):
+    """``preload`` once the audit is cached: the notebook's ``open_audit`` gets that audit
+    (the visits already read), the same as a reading from the cache gives."""
+    from clinic_analysis.cache import cache_dir_for, get_audit
+    from clinic_analysis.params import load_params
+    from clinic_analysis.report.execute import EarlyKernel, execute_notebook
+
+    params = load_params(small_demo)
+    get_audit(params, cache_dir_for(params.slug))  # computed and cached, as the run does
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("params_path = None\nreport_dir = None"),
+        nbformat.v4.new_code_cell(
+            "from clinic_analysis.report import execute as X\n"
+            "from clinic_analysis.report.pipeline import open_audit\n"
+            "ahead = len(X._preloaded)\n"
+            "audit, hit = open_audit(params_path, report_dir)\n"
+            "again, _ = open_audit(params_path, report_dir)  # nothing ahead now: the cache\n"
+            "print(ahead, 'visits' in vars(audit.data), 'visits' in vars(again.data), hit,\n"
+            "      len(X._preloaded), audit is not again, audit.metrics == again.metrics)"
+        ),
+    ]
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nb.metadata["kernelspec"] = {"name": "clinic-audit", "language": "python"}
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    out = tmp_path / "report"
+    out.mkdir()
+    kernel = EarlyKernel(tmp_path)
+    try:
+        kernel.preload(small_demo, out)
+        done = execute_notebook(path, tmp_path / "out.ipynb", small_demo, out, kernel=kernel)
+    finally:
+        kernel.close()
+    printed = done.cells[-1].outputs[0]["text"].split()
+    assert printed == ["1", "True", "False", "True", "0", "True", "True"]

@@ -66,6 +66,21 @@ def test_chart_drawn_once_is_the_picture_savefig_tight_gives():
     assert np.array_equal(got, expected)
 
 
+def test_multi_line_texts_of_several_fonts_and_sizes_are_placed_as_savefig_places_them():
+    """The line gap, ascent and descent read once per font and size (not per text) give
+    the same layout: two-line titles and labels, bold, italic, a large suptitle."""
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(6, 3))
+    fig.suptitle("Visits and revenue\nby weekday", fontsize=16, fontweight="bold")
+    ax.bar(["Mon", "Tue"], [3, 5], label="visits\n(completed)")
+    ax.set_title("First line\nsecond line", loc="left", fontstyle="italic")
+    ax.set_ylabel("visits,\nper day", fontsize=7)
+    ax.legend(title="Legend\ntitle", loc="upper left", bbox_to_anchor=(1, 1))
+    ax2.plot([0, 1], [1, 2])
+    ax2.text(0.5, 1.5, "ÄÉ ґ Щ ₴\nqypj", fontsize=11, fontweight="bold")
+    plt.close(fig)
+    assert np.array_equal(_pixels(figure_png(fig)), _savefig_tight_on_white(fig))
+
+
 def test_a_transparent_figure_is_laid_on_white():
     fig, ax = plt.subplots(figsize=(3, 2))
     ax.plot([0, 1], [0, 1])
@@ -83,6 +98,27 @@ def test_a_figure_with_a_layout_engine_still_gets_its_tight_picture():
     ax.set_title("constrained")
     plt.close(fig)
     assert np.array_equal(_pixels(figure_png(fig)), _savefig_tight_on_white(fig))
+
+
+def test_each_text_of_a_chart_is_measured_once_for_its_box_and_its_drawing(monkeypatch):
+    from collections import Counter
+
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    measured = Counter()
+    measure = RendererAgg.get_text_width_height_descent
+
+    def counting(self, s, prop, ismath):
+        measured[(s, prop.get_size_in_points())] += 1
+        return measure(self, s, prop, ismath)
+
+    monkeypatch.setattr(RendererAgg, "get_text_width_height_descent", counting)
+    fig = _busy_figure()
+    got = _pixels(figure_png(fig))
+    assert [n for (s, _), n in measured.items() if s == "Visits by weekday"] == [1]  # title
+    assert set(measured.values()) == {1}  # every text: once, not once per step
+    monkeypatch.setattr(RendererAgg, "get_text_width_height_descent", measure)
+    assert np.array_equal(got, _savefig_tight_on_white(fig))
 
 
 class _FakeStore:
