@@ -27,6 +27,7 @@ import colorsys
 import copy
 import mimetypes
 import re
+import threading
 from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -141,6 +142,8 @@ def exporter_class():
             kw.setdefault("exclude_raw", True)
             kw.setdefault("exclude_unknown", True)
             kw.setdefault("exclude_anchor_links", True)
+            # the notebook is checked once, after the last preprocessor, not after each
+            kw.setdefault("optimistic_validation", True)
             super().__init__(**kw)
             self.meta = meta
             self.register_preprocessor(
@@ -181,11 +184,34 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+_EXPORTER_LOCK = threading.Lock()
+
+
+@cache
+def _compiled_exporter():
+    """One exporter whose Jinja templates are compiled (a new exporter compiles them
+    again); :func:`export_html` sets its ``meta`` for each report."""
+    exporter = exporter_class()()
+    exporter.template  # noqa: B018 (loads and compiles the template)
+    return exporter
+
+
 def warm_up() -> None:
-    """Import what the HTML and PDF stages need (nbconvert and its template, WeasyPrint):
-    run in a thread while the notebook's kernel works, so that those stages start at once."""
-    exporter_class()
-    import weasyprint  # noqa: F401
+    """Import what the HTML and PDF stages need (nbconvert and its compiled template,
+    WeasyPrint): run in a thread while the notebook's kernel works, so that those stages
+    start at once."""
+    with _EXPORTER_LOCK:
+        _compiled_exporter()
+    from weasyprint import HTML
+
+    with _PDF_LOCK:  # WeasyPrint's first document in a process also loads fonts, hyphenation
+        HTML(string=_WARM_UP_HTML).write_pdf()
+
+
+_WARM_UP_HTML = (
+    '<html lang="uk"><style>td { hyphens: auto; overflow-wrap: anywhere }</style>'
+    "<table><tr><td>Зміст <b>₴</b> 1</td></tr></table></html>"
+)
 
 
 def _b64(text) -> str:
@@ -195,7 +221,13 @@ def _b64(text) -> str:
 
 def export_html(nb: nbformat.NotebookNode, meta: ReportMeta) -> str:
     """The report's self-contained HTML from an executed notebook."""
-    body, _ = exporter_class()(meta=meta).from_notebook_node(nb)
+    with _EXPORTER_LOCK:
+        exporter = _compiled_exporter()
+        exporter.meta = meta
+        try:
+            body, _ = exporter.from_notebook_node(nb)
+        finally:
+            exporter.meta = None
     return body
 
 
@@ -205,12 +237,38 @@ def write_pdf(html: str, pdf_path: Path) -> int:
 
     pdf_path = Path(pdf_path)
     html, fetcher = _images_aside(html)
-    with _png_streams_as_they_are(), _table_min_content_only_when_it_counts():
+    with (
+        _PDF_LOCK,
+        _no_cyclic_gc(),
+        _png_streams_as_they_are(),
+        _table_min_content_only_when_it_counts(),
+    ):
         doc = HTML(
             string=html, base_url=str(pdf_path.parent.resolve()), url_fetcher=fetcher
         ).render()
         doc.write_pdf(str(pdf_path))
     return len(doc.pages)
+
+
+#: one WeasyPrint render at a time in this process (the warm-up's and the report's)
+_PDF_LOCK = threading.Lock()
+
+
+@contextmanager
+def _no_cyclic_gc():
+    """Python's cyclic garbage collector paused while WeasyPrint renders: its box trees make
+    the collector run hundreds of times, each full pass walking every object of the process
+    (0.1-0.9 s of the PDF's time at 100k patients), for cycles worth a few megabytes that it
+    collects once it runs again afterwards."""
+    import gc
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 _DATA_SRC_RE = re.compile(r'\bsrc="data:([\w.+-]+/[\w.+-]+);base64,([A-Za-z0-9+/=\s]*)"')
