@@ -221,7 +221,7 @@ def _b64(text) -> str:
 
 def export_html(nb: nbformat.NotebookNode, meta: ReportMeta) -> str:
     """The report's self-contained HTML from an executed notebook."""
-    with _EXPORTER_LOCK:
+    with _EXPORTER_LOCK, _no_cyclic_gc():
         exporter = _compiled_exporter()
         exporter.meta = meta
         try:
@@ -256,10 +256,10 @@ _PDF_LOCK = threading.Lock()
 
 @contextmanager
 def _no_cyclic_gc():
-    """Python's cyclic garbage collector paused while WeasyPrint renders: its box trees make
-    the collector run hundreds of times, each full pass walking every object of the process
-    (0.1-0.9 s of the PDF's time at 100k patients), for cycles worth a few megabytes that it
-    collects once it runs again afterwards."""
+    """Python's cyclic garbage collector paused while WeasyPrint renders (and BeautifulSoup
+    post-processes the HTML): their trees make the collector run hundreds of times, each
+    full pass walking every object of the process (0.1-0.9 s of the PDF's time at 100k
+    patients), for cycles worth a few megabytes that it collects once it runs again."""
     import gc
 
     was_enabled = gc.isenabled()
