@@ -221,7 +221,7 @@ def _b64(text) -> str:
 
 def export_html(nb: nbformat.NotebookNode, meta: ReportMeta) -> str:
     """The report's self-contained HTML from an executed notebook."""
-    with _EXPORTER_LOCK, _no_cyclic_gc():
+    with _EXPORTER_LOCK:
         exporter = _compiled_exporter()
         exporter.meta = meta
         try:
@@ -237,12 +237,7 @@ def write_pdf(html: str, pdf_path: Path) -> int:
 
     pdf_path = Path(pdf_path)
     html, fetcher = _images_aside(html)
-    with (
-        _PDF_LOCK,
-        _no_cyclic_gc(),
-        _png_streams_as_they_are(),
-        _table_min_content_only_when_it_counts(),
-    ):
+    with _PDF_LOCK, _png_streams_as_they_are(), _table_min_content_only_when_it_counts():
         doc = HTML(
             string=html, base_url=str(pdf_path.parent.resolve()), url_fetcher=fetcher
         ).render()
@@ -252,23 +247,6 @@ def write_pdf(html: str, pdf_path: Path) -> int:
 
 #: one WeasyPrint render at a time in this process (the warm-up's and the report's)
 _PDF_LOCK = threading.Lock()
-
-
-@contextmanager
-def _no_cyclic_gc():
-    """Python's cyclic garbage collector paused while WeasyPrint renders (and BeautifulSoup
-    post-processes the HTML): their trees make the collector run hundreds of times, each
-    full pass walking every object of the process (0.1-0.9 s of the PDF's time at 100k
-    patients), for cycles worth a few megabytes that it collects once it runs again."""
-    import gc
-
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 _DATA_SRC_RE = re.compile(r'\bsrc="data:([\w.+-]+/[\w.+-]+);base64,([A-Za-z0-9+/=\s]*)"')
@@ -315,7 +293,9 @@ def _table_min_content_only_when_it_counts():
 
     While this is active, a table with a definite width and no percentage columns is first
     measured by max-content only; when that fits, WeasyPrint lays it out from those
-    measures (the same columns it computes otherwise); when it does not, the measures are
+    measures (the same columns it computes otherwise: a cell's min-content width is never
+    above its max-content width, the fragments of a line being narrower than the line, as
+    tests/report/test_render_pdf_fast.py checks); when it does not, the measures are
     dropped and WeasyPrint measures the table as usual. Nothing else sees the shortcut's
     measures: they are WeasyPrint's cache entry for the table only during that layout."""
     from weasyprint.layout import preferred, table
