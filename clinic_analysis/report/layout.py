@@ -28,6 +28,39 @@ URL_RE = re.compile(r"https?://", re.I)
 
 def postprocess(html: str) -> str:
     """Flatten, sanitise, number and list the headings, keep headings with what follows."""
+    html, images = _set_images_aside(html)
+    return _put_images_back(_postprocess(html), images)
+
+
+#: a ``src="data:…;base64,…"`` attribute: the payload is what is set aside
+DATA_SRC_RE = re.compile(r'(\bsrc="data:[\w.+-]+/[\w.+-]+;base64,)([A-Za-z0-9+/=\s]*)(")')
+
+
+def _set_images_aside(html: str) -> tuple[str, dict[str, str]]:
+    """The base64 payloads of data-URI images (most of the report's bytes) replaced by
+    short tokens, so that the HTML parser and serialiser do not walk through them; the
+    tokens are made so that none occurs in the HTML. :func:`_put_images_back` restores
+    them. The attribute stays a ``data:`` URI, which :func:`_sanitise` keeps."""
+    images: dict[str, str] = {}
+    salt = 0
+    while f"AUDITIMG{salt}X" in html:
+        salt += 1
+
+    def aside(m: re.Match) -> str:
+        token = f"AUDITIMG{salt}X{len(images)}Z"
+        images[token] = m.group(2)
+        return m.group(1) + token + m.group(3)
+
+    return DATA_SRC_RE.sub(aside, html), images
+
+
+def _put_images_back(html: str, images: dict[str, str]) -> str:
+    if not images:
+        return html
+    return re.sub(r"AUDITIMG\d+X\d+Z", lambda m: images.get(m.group(0), m.group(0)), html)
+
+
+def _postprocess(html: str) -> str:
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(html, "html.parser")

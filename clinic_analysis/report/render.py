@@ -27,6 +27,7 @@ import colorsys
 import copy
 import mimetypes
 import re
+import threading
 from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -141,6 +142,8 @@ def exporter_class():
             kw.setdefault("exclude_raw", True)
             kw.setdefault("exclude_unknown", True)
             kw.setdefault("exclude_anchor_links", True)
+            # the notebook is checked once, after the last preprocessor, not after each
+            kw.setdefault("optimistic_validation", True)
             super().__init__(**kw)
             self.meta = meta
             self.register_preprocessor(
@@ -181,11 +184,34 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+_EXPORTER_LOCK = threading.Lock()
+
+
+@cache
+def _compiled_exporter():
+    """One exporter whose Jinja templates are compiled (a new exporter compiles them
+    again); :func:`export_html` sets its ``meta`` for each report."""
+    exporter = exporter_class()()
+    exporter.template  # noqa: B018 (loads and compiles the template)
+    return exporter
+
+
 def warm_up() -> None:
-    """Import what the HTML and PDF stages need (nbconvert and its template, WeasyPrint):
-    run in a thread while the notebook's kernel works, so that those stages start at once."""
-    exporter_class()
-    import weasyprint  # noqa: F401
+    """Import what the HTML and PDF stages need (nbconvert and its compiled template,
+    WeasyPrint): run in a thread while the notebook's kernel works, so that those stages
+    start at once."""
+    with _EXPORTER_LOCK:
+        _compiled_exporter()
+    from weasyprint import HTML
+
+    with _PDF_LOCK:  # WeasyPrint's first document in a process also loads fonts, hyphenation
+        HTML(string=_WARM_UP_HTML).write_pdf()
+
+
+_WARM_UP_HTML = (
+    '<html lang="uk"><style>td { hyphens: auto; overflow-wrap: anywhere }</style>'
+    "<table><tr><td>Зміст <b>₴</b> 1</td></tr></table></html>"
+)
 
 
 def _b64(text) -> str:
@@ -195,7 +221,13 @@ def _b64(text) -> str:
 
 def export_html(nb: nbformat.NotebookNode, meta: ReportMeta) -> str:
     """The report's self-contained HTML from an executed notebook."""
-    body, _ = exporter_class()(meta=meta).from_notebook_node(nb)
+    with _EXPORTER_LOCK:
+        exporter = _compiled_exporter()
+        exporter.meta = meta
+        try:
+            body, _ = exporter.from_notebook_node(nb)
+        finally:
+            exporter.meta = None
     return body
 
 
@@ -204,10 +236,110 @@ def write_pdf(html: str, pdf_path: Path) -> int:
     from weasyprint import HTML
 
     pdf_path = Path(pdf_path)
-    with _png_streams_as_they_are():
-        doc = HTML(string=html, base_url=str(pdf_path.parent.resolve())).render()
+    html, fetcher = _images_aside(html)
+    with _PDF_LOCK, _png_streams_as_they_are(), _table_min_content_only_when_it_counts():
+        doc = HTML(
+            string=html, base_url=str(pdf_path.parent.resolve()), url_fetcher=fetcher
+        ).render()
         doc.write_pdf(str(pdf_path))
     return len(doc.pages)
+
+
+#: one WeasyPrint render at a time in this process (the warm-up's and the report's)
+_PDF_LOCK = threading.Lock()
+
+
+_DATA_SRC_RE = re.compile(r'\bsrc="data:([\w.+-]+/[\w.+-]+);base64,([A-Za-z0-9+/=\s]*)"')
+_ASIDE_SCHEME = "clinic-audit-image"
+
+
+def _images_aside(html: str):
+    """The report's images are base64 data URIs (a megabyte of text at 100k patients),
+    which WeasyPrint's HTML parser scans and urllib decodes again. For the PDF, each one
+    is replaced by a short ``clinic-audit-image:<n>`` URL whose bytes the returned URL
+    fetcher hands to WeasyPrint: the same image, the same PDF. Returns the HTML and the
+    fetcher (any other URL is fetched the usual way)."""
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    images: list[tuple[str, str]] = []
+
+    def aside(m: re.Match) -> str:
+        images.append((m.group(1), m.group(2)))
+        return f'src="{_ASIDE_SCHEME}:{len(images) - 1}"'
+
+    html = _DATA_SRC_RE.sub(aside, html)
+
+    class ImagesAside(URLFetcher):
+        def fetch(self, url, headers=None):
+            scheme, _, n = url.partition(":")
+            if scheme == _ASIDE_SCHEME and n.isdigit() and int(n) < len(images):
+                mime, data = images[int(n)]
+                body = base64.b64decode("".join(data.split()))
+                return URLFetcherResponse(url, body, {"Content-Type": mime})
+            return super().fetch(url, headers)
+
+    return html, ImagesAside()
+
+
+@contextmanager
+def _table_min_content_only_when_it_counts():
+    """WeasyPrint's auto table layout measures every cell twice: its max-content width (the
+    text on one line) and its min-content width (the text broken at every opportunity; with
+    ``overflow-wrap: anywhere`` and ``hyphens: auto``, as the report's cells have, one line
+    per character or syllable: most of the PDF's table time). The min-content widths change
+    the columns only when the max-content widths do not fit the table's width; a table
+    whose max-content widths fit gets its columns from them alone (CSS 2.1 / css-tables-3
+    width distribution, WeasyPrint ``auto_table_layout``).
+
+    While this is active, a table with a definite width and no percentage columns is first
+    measured by max-content only; when that fits, WeasyPrint lays it out from those
+    measures (the same columns it computes otherwise: a cell's min-content width is never
+    above its max-content width, the fragments of a line being narrower than the line, as
+    tests/report/test_render_pdf_fast.py checks); when it does not, the measures are
+    dropped and WeasyPrint measures the table as usual. Nothing else sees the shortcut's
+    measures: they are WeasyPrint's cache entry for the table only during that layout."""
+    from weasyprint.layout import preferred, table
+
+    usual_cell = preferred.table_cell_min_max_content_width
+    usual_layout = table.auto_table_layout
+    measuring = [False]
+
+    def cell_widths(context, box, outer=True):
+        if measuring[0]:
+            width = preferred.block_max_content_width(context, box, outer)
+            return width, width
+        return usual_cell(context, box, outer)
+
+    def auto_table_layout(context, box, containing_block):
+        wrapped = box.get_wrapped_table()
+        if wrapped in context.tables or wrapped.width == "auto":
+            return usual_layout(context, box, containing_block)
+        measuring[0] = True
+        try:
+            measures = preferred.table_and_columns_preferred_widths(context, box, outer=False)
+        finally:
+            measuring[0] = False
+        table_min, _, _, column_max, percentages, _, spacing, _ = measures
+        fits = (
+            not any(percentages)
+            and table_min <= wrapped.width
+            and sum(column_max) <= (wrapped.width - spacing) * (1 + 1e-9)
+        )
+        if not fits:
+            del context.tables[wrapped]  # measured again, min-content included
+            return usual_layout(context, box, containing_block)
+        try:
+            return usual_layout(context, box, containing_block)
+        finally:
+            del context.tables[wrapped]
+
+    preferred.table_cell_min_max_content_width = cell_widths
+    table.auto_table_layout = auto_table_layout
+    try:
+        yield
+    finally:
+        preferred.table_cell_min_max_content_width = usual_cell
+        table.auto_table_layout = usual_layout
 
 
 @contextmanager
