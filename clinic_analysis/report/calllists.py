@@ -45,6 +45,7 @@ from clinic_analysis.measures.calls import (
     listed,
     on_lists,
 )
+from clinic_analysis.report.xlsxrows import NUMBER, TEXT, write_rows
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -453,28 +454,20 @@ def _write_rows(ws, first: int, rows: pd.DataFrame, cols, lines, fmts, plain, st
     than one line is made that tall (a spreadsheet keeps stored heights). ``stop`` set ends
     it early (checked every few thousand rows)."""
     n = len(rows)
-    writers, columns = [], []
+    columns = []
     for c in cols:
-        writers.append((ws.write_number if c in NUMBERS else ws.write_string, fmts.get(c, plain)))
+        kind = NUMBER if c in NUMBERS else TEXT
         if c not in rows:  # the front desk's columns: blank
-            columns.append([None] * n)
+            columns.append(([None] * n, kind, fmts.get(c, plain)))
             continue
         v = rows[c]
-        columns.append(v.astype(object).where(v.notna(), None).tolist())
-    blank = ws.write_blank
-    tall = {int(k): LINE_PT * int(k) for k in np.unique(lines) if k > 1}
-    for r, k, row in zip(
-        range(first, first + n), lines.tolist(), zip(*columns, strict=True), strict=True
-    ):
-        if stop is not None and not (r - first) % STOP_EVERY and stop.is_set():
+        columns.append((v.astype(object).where(v.notna(), None).tolist(), kind, fmts.get(c, plain)))
+    heights = np.where(lines > 1, LINE_PT * lines, np.nan)
+
+    def check() -> None:
+        if stop is not None and stop.is_set():
             from clinic_analysis.report.reuse import Stopped
 
             raise Stopped()
-        if k > 1:
-            ws.set_row(r, tall[k])
-        for j, v in enumerate(row):
-            write, fmt = writers[j]
-            if v is None:
-                blank(r, j, None, fmt)
-            else:
-                write(r, j, v, fmt)
+
+    write_rows(ws, first, columns, heights, check=check, every=STOP_EVERY)
