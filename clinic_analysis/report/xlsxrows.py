@@ -68,23 +68,23 @@ def write_rows(
     ws._write_single_row(first)  # the row written before (as writing to ``first`` does)
     ws._check_dimensions(first, 0)
     ws._check_dimensions(last, len(columns) - 1)
-    tails = [_tails(ws, values, kind, fmt._get_xf_index()) for values, kind, fmt in columns]
+    xfs = [fmt._get_xf_index() for _, _, fmt in columns]  # in column order, as cells would
     row = "".join(f'<c r="{xl_col_to_name(j)}{{0}}{{{j + 2}}}' for j in range(len(columns))).join(
         ('<row r="{0}"{1}>', "</row>")
     )
     tags = _height_tags(ws, heights, n)
-    for start in range(0, n, every):
+    for start in range(0, n, every):  # a block at a time: its cells' XML never all in memory
         if check is not None:
             check()
         stop = min(start + every, n)
+        tails = [
+            _tails(ws, values[start:stop], kind, xf)
+            for (values, kind, _), xf in zip(columns, xfs, strict=True)
+        ]
         ws.fh.write(
             "".join(
                 row.format(first + i + 1, tags[i], *cells)
-                for i, cells in zip(
-                    range(start, stop),
-                    zip(*(t[start:stop] for t in tails), strict=True),
-                    strict=True,
-                )
+                for i, cells in zip(range(start, stop), zip(*tails, strict=True), strict=True)
             )
         )
     ws.previous_row = last  # written already: closing the sheet leaves it alone
