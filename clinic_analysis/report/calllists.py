@@ -19,8 +19,9 @@ This is the only output that carries names, phones and e-mails.
 
 Who is on which list, in what order, is computed once per audit by
 :mod:`clinic_analysis.measures.calls`; this module only words, formats and writes it (a million
-patients' lists in seconds: every text formatted once per distinct value, the rows written
-one after another, never held in memory as cells).
+patients' lists in seconds: every text formatted once per distinct value, phones a country
+at a time, the rows written a block at a time by :mod:`clinic_analysis.report.xlsxrows`, never
+held in memory as cells).
 """
 
 from __future__ import annotations
