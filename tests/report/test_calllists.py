@@ -317,6 +317,7 @@ def test_phones_are_shown_in_the_international_format():
     got = internationals(["+380671234567", None, "+999123", "", 5, "+380671234567"])
     # not a number phonenumbers reads: as it is; no phone: ""
     assert list(got) == ["+380 67 123 4567", "", "+999123", "", "", "+380 67 123 4567"]
+    assert list(internationals([None, float("nan")])) == ["", ""]  # a list with no phone at all
 
 
 def _parsed(e164):
