@@ -7,6 +7,8 @@ import subprocess
 import threading
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from clinic_analysis.errors import ReportError
@@ -310,11 +312,23 @@ def test_dates_are_stored_as_the_day_numbers_a_spreadsheet_counts():
 
 
 def test_phones_are_shown_in_the_international_format():
-    from clinic_analysis.report.calllists import international
+    from clinic_analysis.report.calllists import internationals
 
-    assert international("+380671234567") == "+380 67 123 4567"
-    assert international(None) == ""
-    assert international("+999123") == "+999123"  # not a number phonenumbers reads: as it is
+    got = internationals(["+380671234567", None, "+999123", "", 5, "+380671234567"])
+    # not a number phonenumbers reads: as it is; no phone: ""
+    assert list(got) == ["+380 67 123 4567", "", "+999123", "", "", "+380 67 123 4567"]
+    assert list(internationals([None, float("nan")])) == ["", ""]  # a list with no phone at all
+
+
+def _parsed(e164):
+    """What phonenumbers itself makes of a written E.164 number (the reference)."""
+    import phonenumbers
+
+    try:
+        num = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 def test_a_phone_reads_as_phonenumbers_reads_it_in_any_country():
@@ -322,19 +336,43 @@ def test_a_phone_reads_as_phonenumbers_reads_it_in_any_country():
 
     import phonenumbers
 
-    from clinic_analysis.report.calllists import international
-
-    def parsed(e164):
-        try:
-            num = phonenumbers.parse(e164)
-        except phonenumbers.NumberParseException:
-            return e164
-        return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    from clinic_analysis.report.calllists import international, internationals
 
     rng = random.Random(3)
     codes = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
-    numbers = ["+390612345678", "+78001234567", "+5491123456789", "+442071234567", "+0123"]
+    # Italy's leading zero, Russia's national prefix 8, Argentina's mobile 9, the UK, a
+    # number too short, a non-geographic code (800), NANPA, Arabic-Indic digits
+    numbers = ["+390612345678", "+78001234567", "+5491123456789", "+442071234567", "+0123",
+               "+380", "+80012345678", "+12015550123", "+٣٨٠٦٧١٢٣٤٥٦٧", "+380 67 123 45 67"]  # fmt: skip
     numbers += [
         f"+{rng.choice(codes)}{rng.randrange(10 ** rng.randint(1, 13)):d}" for _ in range(3000)
     ]
-    assert [international(n) for n in numbers] == [parsed(n) for n in numbers]
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):  # every region's own examples
+        for kind in (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is not None:
+                numbers.append(
+                    phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+                )
+    assert list(internationals(numbers)) == [_parsed(n) for n in numbers]
+    assert [international(n) for n in numbers[:20]] == [_parsed(n) for n in numbers[:20]]
+
+
+_REGIONS = ["UA", "PL", "DE", "GB", "US", "IT", "RU", "AR", "MX", "IN", "BR", "FR", "JP", "KZ"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(_REGIONS), st.text("0123456789", min_size=1, max_size=14)),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_phones_of_several_countries_read_as_phonenumbers_reads_them_one_by_one(written):
+    import phonenumbers
+
+    from clinic_analysis.report.calllists import internationals
+
+    numbers = [f"+{phonenumbers.country_code_for_region(r)}{digits}" for r, digits in written]
+    assert list(internationals(numbers)) == [_parsed(n) for n in numbers]

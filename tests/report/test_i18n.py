@@ -63,3 +63,45 @@ def test_ledger_reasons_are_translated_and_rule_reasons_kept():
     t = Catalog("uk")
     assert t.reason("duplicate_row") == "точний дубль рядка"
     assert t.reason("excluded: test record") == "виключено правилом: test record"
+
+
+@pytest.mark.parametrize("lang", ["uk", "ru", "en"])
+@pytest.mark.parametrize("currency", ["UAH", "EUR", "USD"])
+def test_money_reads_as_babels_format_currency_and_format_decimal(lang, currency):
+    import random
+
+    from babel.numbers import format_currency, format_decimal
+
+    from clinic_analysis.i18n import BABEL_LOCALE
+
+    f = Formatter(lang, currency)
+    loc = BABEL_LOCALE[lang]
+    rng = random.Random(5)
+    values = [0, -0.0, 0.5, 1.5, 2.5, -3.0, 9999.5, 10000, 12345.678, 999949.9, 999950.0, 1e6,
+              2.55e6, -1.25e7, 7, 10**12] + [rng.uniform(-1e7, 1e7) for _ in range(300)]  # fmt: skip
+
+    def money(x, digits=0):
+        num = "#,##0" + ("." + "0" * digits if digits else "")
+        pattern = f"¤\u00a0{num}" if lang == "en" else f"{num}\u00a0¤"
+        return format_currency(x, currency, format=pattern, locale=loc, currency_digits=False)
+
+    sym = money(0).replace("0", "").strip()
+    units = {"uk": ("тис.", "млн"), "ru": ("тыс.", "млн"), "en": ("k", "m")}[lang]
+
+    def short(x):
+        if abs(x) < 1e4:
+            return money(x)
+        v, unit = (x / 1e6, units[1]) if abs(x) >= 1e6 else (x / 1e3, units[0])
+        num = format_decimal(v, format="#,##0.0", locale=loc)
+        return f"{sym}\u00a0{num}{unit}" if lang == "en" else f"{num}\u00a0{unit}\u00a0{sym}"
+
+    assert [f.money(x) for x in values] == [money(x) for x in values]
+    assert [f.money(x, 2) for x in values] == [money(x, 2) for x in values]
+    assert [f.money_short(x) for x in values] == [short(x) for x in values]
+
+
+def test_short_money_says_thousands_and_millions_in_the_language():
+    assert Formatter("uk", "UAH").money_short(1_234_567) == "1,2\u00a0млн\u00a0₴"
+    assert Formatter("ru", "UAH").money_short(12_345) == "12,3\u00a0тыс.\u00a0₴"
+    assert Formatter("en", "UAH").money_short(12_345) == "UAH\u00a012.3k"
+    assert Formatter("uk", "UAH").money_short(950) == "950\u00a0₴"
