@@ -85,7 +85,9 @@ def plain_csv(draw):
     return sep, width if rows else 0, text.rstrip("\r\n") if draw(st.booleans()) else text
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60)
+@settings(
+    suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60, deadline=None
+)
 @given(plain_csv(), st.sampled_from(["utf-8", "utf-8-sig", "cp1251"]))
 def test_pyarrow_reads_any_plain_export_as_pandas_does(tmp_path, export, encoding):
     sep, width, text = export
