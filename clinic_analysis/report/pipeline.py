@@ -268,9 +268,8 @@ def build_report(
                         )
                     else:
                         executed = execute_notebook(
-                            notebook, tmp / "audit.ipynb", params_path, out, log,
-                            **({"kernel": kernel} if kernel is not None else {}),
-                        )  # fmt: skip
+                            notebook, tmp / "audit.ipynb", params_path, out, log, kernel=kernel
+                        )
                         kernel = _close(kernel)
                         write_executed(cache_dir, key, executed)
                         timings["notebook"] = time.perf_counter() - t
