@@ -50,7 +50,7 @@ SLUG = "faults"
 def stub_execute(text: str = "first run"):
     """A stand-in for the notebook stage: writes a one-section executed notebook."""
 
-    def execute(notebook, output, params_path, out_dir, log=print):
+    def execute(notebook, output, params_path, out_dir, log=print, fresh=False, kernel=None):
         nb = nbformat.v4.new_notebook()
         cell = nbformat.v4.new_code_cell("display(section('Stub', 'sec-stub'))")
         cell.outputs = [

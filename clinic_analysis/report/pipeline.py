@@ -268,7 +268,7 @@ def build_report(
                         )
                     else:
                         executed = execute_notebook(
-                            notebook, tmp / "audit.ipynb", params_path, out, log, kernel=kernel
+                            notebook, tmp / "audit.ipynb", params_path, out, log, fresh, kernel=kernel
                         )
                         kernel = _close(kernel)
                         write_executed(cache_dir, key, executed)
