@@ -267,8 +267,9 @@ def build_report(
                             f" ({timings['notebook']:.1f} s; --fresh runs it again)"
                         )
                     else:
+                        done = tmp / "audit.ipynb"
                         executed = execute_notebook(
-                            notebook, tmp / "audit.ipynb", params_path, out, log, fresh, kernel=kernel
+                            notebook, done, params_path, out, log, fresh, kernel=kernel
                         )
                         kernel = _close(kernel)
                         write_executed(cache_dir, key, executed)
