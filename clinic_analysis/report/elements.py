@@ -17,6 +17,7 @@ The CSS classes (``kpis``, ``chart``, ``report-table``, ``callout``) are the con
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 from collections.abc import Callable, Iterable, Sequence
@@ -213,6 +214,73 @@ class Block(Element):
 
 
 _chart_store = None
+
+
+class Deferred(Element):
+    """A chart view's element, made only when it is needed (:func:`deferred`).
+
+    Shown, it is taken from the chart store when the store holds it (the same key as a
+    chart's: everything that ran before it in this kernel is what ran before it the last
+    time), and the view runs, and draws, only otherwise. So a notebook whose charts are all
+    in the store draws none, nor imports what drawing needs. Reaching into it (``.figure``,
+    ``.frame``, ``.parts``, ``element()``) makes the element; from then on it is shown as
+    that element is (an analyst's restyling included)."""
+
+    def __init__(self, make: Callable[[], Element]):
+        self._make = make
+        self._element: Element | None = None
+        self._html: str | None = None  # shown before it was made: shown the same again
+
+    def element(self) -> Element:
+        """The view's element itself (made now if it was not)."""
+        if self._element is None:
+            self._element = self._make()
+        return self._element
+
+    def __getattr__(self, name: str):
+        # only for names not found on this object; IPython probes objects for "_repr_*_"
+        # and other private names, which must not make the element
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.element(), name)
+
+    def html(self) -> str:
+        if self._element is not None:
+            return markup(self._element)
+        if self._html is None:
+            self._html = self._stored_or_made()
+        return self._html
+
+    def _stored_or_made(self) -> str:
+        store = _chart_store
+        key = store.key("view") if store is not None else None
+        if key is not None:
+            stored = store.get(key)
+            if stored is not None:
+                return stored.decode("utf-8")
+        use_chart_store(None)  # stored once, as this view's HTML (not also as its charts)
+        try:
+            # made for showing only: it stays this HTML unless someone reaches into it
+            text = markup(self._make())
+        finally:
+            use_chart_store(store)
+        if key is not None:
+            store.put(key, text.encode("utf-8"))
+        return text
+
+
+def deferred(view: Callable[..., Element]) -> Callable[..., Element]:
+    """For a view that draws a chart: while a chart store is in use (the report's kernel,
+    :func:`clinic_analysis.report.display.install`), calling it hands back a
+    :class:`Deferred` that runs it only when needed; otherwise the element itself."""
+
+    @functools.wraps(view)
+    def call(*args, **kwargs):
+        if _chart_store is None:
+            return view(*args, **kwargs)
+        return Deferred(functools.partial(view, *args, **kwargs))
+
+    return call
 
 
 def use_chart_store(store) -> None:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter
 
 from clinic_analysis.report.theme import chart_axes, month_axis
+from clinic_analysis.report.theme import colours as theme_colours
 
 
 def plot_monthly(
@@ -29,7 +29,7 @@ def plot_monthly(
 ) -> Axes:
     """Revenue by month as bars, patients seen by month as a line on a second axis."""
     ax = chart_axes(ax)
-    colours = sns.color_palette()
+    colours = theme_colours()
     x = monthly["month"]
     ax.bar(x, monthly["revenue"], width=20, color=colours[0], alpha=0.85, label=bars_label)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: money_fmt(v)))
@@ -62,7 +62,7 @@ def plot_new_patients(
 ) -> Axes:
     """New patients per month (bars) and the cumulative base (line, right axis)."""
     ax = chart_axes(ax)
-    colours = sns.color_palette()
+    colours = theme_colours()
     ax.bar(monthly["month"], monthly["new_patients"], width=20, color=colours[2], label=new_label)
     ax.set_ylabel(new_label)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: number_fmt(v)))
@@ -93,7 +93,7 @@ def plot_flow(
     """Monthly flow: new and recaptured above zero, lost below, net as a line."""
     ax = chart_axes(ax)
     labels = labels or {}
-    c = sns.color_palette()
+    c = theme_colours()
     x = flow["month"]
     ax.bar(x, flow["new"], width=20, color=c[0], label=labels.get("new", "new"))
     ax.bar(
@@ -158,12 +158,10 @@ def plot_days_to_second(
     """Histogram of days from the first to the second visit (first two years)."""
     ax = chart_axes(ax)
     d = days[days <= limit]
-    ax.hist(d, bins=range(0, limit + 15, 15), color=sns.color_palette()[0], alpha=0.85)
+    ax.hist(d, bins=range(0, limit + 15, 15), color=theme_colours()[0], alpha=0.85)
     med = float(days.median()) if len(days) else None
     if med is not None:
-        ax.axvline(
-            med, color=sns.color_palette()[1], lw=2, ls="--", label=f"{median_label}: {med:.0f}"
-        )
+        ax.axvline(med, color=theme_colours()[1], lw=2, ls="--", label=f"{median_label}: {med:.0f}")
         ax.legend(loc="upper right")
     for w in (90, 180, 365):
         ax.axvline(w, color="#999", lw=0.8, ls=":")
@@ -187,7 +185,7 @@ def plot_retention(
 ) -> Axes:
     """New-patient 12-month retention by month of first visit, with the industry mark."""
     ax = chart_axes(ax)
-    c = sns.color_palette()
+    c = theme_colours()
     ax.plot(ret["month"], ret["rate"], color=c[0], lw=2, marker="o", ms=3, label=rate_label)
     ax.axhline(mark, color=c[1], ls="--", lw=1.5, label=mark_label)
     ax.set_ylim(0, 1)
@@ -213,7 +211,7 @@ def plot_rates(
     n = len(table)
     ax = chart_axes(ax, figsize=(10, max(1.6, 0.42 * n + 0.9)))
     y = list(range(n))[::-1]
-    c = sns.color_palette()
+    c = theme_colours()
     ax.errorbar(
         table["rate"],
         y,
@@ -249,6 +247,8 @@ def plot_cohorts(
     ylabel: str = "",
 ) -> Axes:
     """Cohort retention heatmap: rows = first-visit quarter, columns = quarters since."""
+    import seaborn as sns  # here only: its import takes ~2 s (see theme)
+
     ax = chart_axes(ax, figsize=(10, 0.36 * len(share) + 1.4))
     sns.heatmap(
         share * 100,
@@ -281,7 +281,7 @@ def plot_shares(
     """Horizontal bars of shares (0..1) with their values written at the end."""
     ax = chart_axes(ax, figsize=(10, 0.42 * len(shares) + 1.0))
     y = list(range(len(shares)))[::-1]
-    ax.barh(y, shares.values, color=sns.color_palette()[0], alpha=0.85)
+    ax.barh(y, shares.values, color=theme_colours()[0], alpha=0.85)
     for yi, v in zip(y, shares.values, strict=True):
         ax.text(min(v, 1) + 0.01, yi, pct_fmt(v), va="center", fontsize=9)
     ax.set_yticks(y)
@@ -339,7 +339,7 @@ def plot_paired_bars(
     """Two bars per category (e.g. actual against the model's expectation); with
     ``open_last`` the last category reads "N+"."""
     ax = chart_axes(ax, figsize=(10, 3.2))
-    c = sns.color_palette()
+    c = theme_colours()
     pos = np.arange(len(table))
     ax.bar(pos - 0.2, table[first], width=0.4, color=c[0], label=first_label)
     ax.bar(pos + 0.2, table[second], width=0.4, color=c[1], label=second_label)
@@ -368,7 +368,7 @@ def plot_deciles(
     ax = chart_axes(ax, figsize=(10, 3.2))
     v = np.sort(np.asarray(values, float))[::-1]
     sums = [part.sum() for part in np.array_split(v, 10)]
-    ax.bar(range(1, 11), sums, color=sns.color_palette()[0])
+    ax.bar(range(1, 11), sums, color=theme_colours()[0])
     ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: money_fmt(y)))
     ax.set_xticks(range(1, 11))
     ax.set_xlabel(xlabel)
@@ -389,7 +389,7 @@ def plot_curve(
 ) -> Axes:
     """A line with markers, the area down to its last value shaded (what is lost)."""
     ax = chart_axes(ax, figsize=(10, 3.2))
-    c = sns.color_palette()
+    c = theme_colours()
     ax.plot(data[x], data[y], marker="o", lw=2, color=c[0])
     ax.fill_between(data[x], data[y], data[y].iloc[-1], alpha=0.12, color=c[1])
     ax.set_xlabel(xlabel)
@@ -413,7 +413,7 @@ def plot_forecast(
     the base is worked" (the first plus the reactivation layer)."""
     ax = chart_axes(ax)
     labels = labels or {}
-    c = sns.color_palette()
+    c = theme_colours()
     x = fc["month"]
     ax.fill_between(x, fc["no_action_low"], fc["no_action_high"], color=c[0], alpha=0.18,
                     label=labels.get("band", "80%"))  # fmt: skip
@@ -443,7 +443,7 @@ def plot_backtest(
 ) -> Axes:
     """Forecasts made from past cut-offs (each with its band) against what happened."""
     ax = chart_axes(ax, figsize=(10, 3.2))
-    c = sns.color_palette()
+    c = theme_colours()
     actual = bt.groupby("month")["actual"].first()
     ax.plot(actual.index, actual.to_numpy(), marker="o", lw=2, color=c[0], label=actual_label)
     for i, (_, g) in enumerate(bt.groupby("cutoff")):

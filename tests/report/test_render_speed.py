@@ -251,3 +251,80 @@ def test_only_plain_8_bit_pngs_give_their_rows_as_they_are():
     assert _idat_of_plain_png(opened(rgb.convert("P"))) is None
     assert _idat_of_plain_png(opened(rgb, interlaced=True)) is None
     assert _idat_of_plain_png(rgb) is None  # decoded already: no file to read
+
+
+class _DictStore:
+    """A chart store in memory whose keys are given in order, as a kernel's would be."""
+
+    def __init__(self, keys):
+        self.keys, self.saved = list(keys), {}
+
+    def key(self, kind):
+        return f"{self.keys.pop(0)}:{kind}"
+
+    def get(self, key):
+        return self.saved.get(key)
+
+    def put(self, key, data):
+        self.saved[key] = data
+
+
+def _counting_chart_view():
+    from matplotlib.figure import Figure
+
+    from clinic_analysis.report.elements import deferred
+
+    calls = []
+
+    @deferred
+    def view(title):
+        calls.append(title)
+        fig = Figure(figsize=(2, 1))
+        fig.add_subplot().set_title(title)
+        return Chart(fig, "a reading")
+
+    return view, calls
+
+
+def test_a_chart_view_in_the_store_is_shown_without_drawing_it_again():
+    from clinic_analysis.report.elements import Deferred, use_chart_store
+
+    view, calls = _counting_chart_view()
+    store = _DictStore(["run1", "run2"])
+    use_chart_store(store)
+    try:
+        first = view("Visits")
+        assert isinstance(first, Deferred) and calls == []  # nothing drawn when called
+        shown = first.html()
+        assert calls == ["Visits"] and "<img" in shown and "a reading" in shown
+        assert first.html() == shown  # shown twice: the same, not looked up again
+        store.keys = ["run1"]  # the next run of the same notebook: the same key
+        assert view("Visits").html() == shown and calls == ["Visits"]  # from the store
+        assert list(store.saved) == ["run1:view"]  # stored once, as the view's HTML
+    finally:
+        use_chart_store(None)
+
+
+def test_reaching_into_a_deferred_chart_draws_it_and_shows_the_restyled_figure():
+    from clinic_analysis.report.elements import use_chart_store
+
+    view, calls = _counting_chart_view()
+    use_chart_store(_DictStore(["k1", "k2"]))
+    try:
+        chart = view("Visits")
+        for probe in (
+            "_repr_png_",
+            "_ipython_display_",
+            "_ipython_canary_method_should_not_exist_",
+        ):
+            assert not hasattr(chart, probe)  # IPython's probes make nothing
+        assert calls == []
+        chart.figure.axes[0].set_title("Restyled")  # the element is made here
+        assert calls == ["Visits"] and 'alt="Restyled' in chart.html()
+    finally:
+        use_chart_store(None)
+
+
+def test_without_a_chart_store_a_chart_view_hands_back_its_element():
+    view, calls = _counting_chart_view()
+    assert isinstance(view("Visits"), Chart) and calls == ["Visits"]

@@ -125,3 +125,45 @@ def test_a_dollar_sign_in_a_doctors_name_is_plain_text_in_charts():
     fig.canvas.draw()  # raises on mathtext when "$" is parsed
     assert [t.get_text() for t in ax.get_yticklabels()] == ["Dr $Ivanov_{$ Jr", "Smith"]
     plt.close(fig)
+
+
+def test_the_report_theme_is_what_seaborn_set_theme_sets():
+    """The theme is set without importing seaborn (~2 s); it must stay seaborn's."""
+    import matplotlib as mpl
+    import seaborn as sns
+
+    from clinic_analysis.report import theme
+
+    with mpl.rc_context():
+        mpl.rcdefaults()
+        sns.set_theme(
+            context="notebook",
+            style="whitegrid",
+            palette=theme.report_palette("#aa3355"),
+            font=theme.FONT,
+            rc=theme.REPORT_RC,
+        )
+        seaborns = dict(mpl.rcParams)
+        seaborn_colours = [tuple(c) for c in sns.color_palette()]
+        mpl.rcdefaults()
+        palette = theme.set_report_theme("#aa3355")
+        ours = dict(mpl.rcParams)
+        our_colours = theme.colours()
+    differ = {k for k in seaborns if seaborns[k] != ours[k]}
+    assert differ == {"image.cmap"}  # seaborn's "rocket" exists only once seaborn is imported
+    assert our_colours == seaborn_colours and palette[0] == "#aa3355"
+    assert our_colours[0] == (0xAA / 255, 0x33 / 255, 0x55 / 255)
+
+
+def test_the_report_views_do_not_import_seaborn():
+    """A notebook whose charts come from the chart store never pays seaborn's import."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import clinic_analysis.report.views, clinic_analysis.report.display;"
+        "from clinic_analysis.report.theme import set_report_theme; set_report_theme();"
+        "print('seaborn' in sys.modules, 'scipy.stats' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

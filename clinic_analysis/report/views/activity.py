@@ -11,7 +11,7 @@ from clinic_analysis.measures.activity import PHASES
 from clinic_analysis.measures.history import TOO_LITTLE_HISTORY
 from clinic_analysis.report import plots, theme
 from clinic_analysis.report import present as P
-from clinic_analysis.report.elements import Callout, Chart, Group, Paragraph, Table
+from clinic_analysis.report.elements import Callout, Chart, Group, Paragraph, Table, deferred
 from clinic_analysis.report.views.context import Context, _amounts, _covered, _money, _too_little
 
 
@@ -72,6 +72,7 @@ def activity_table(c: Context) -> Table | Group:
     )
 
 
+@deferred
 def activity_mix_chart(c: Context) -> Chart | Group:
     t, f = c.t, c.f
     mix = _covered(c, c.audit.activity.phase_mix)

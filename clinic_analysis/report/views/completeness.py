@@ -9,7 +9,7 @@ import pandas as pd
 
 from clinic_analysis.report import plots
 from clinic_analysis.report import present as P
-from clinic_analysis.report.elements import Callout, Chart, Group, Kpis, Table
+from clinic_analysis.report.elements import Callout, Chart, Group, Kpis, Table, deferred
 from clinic_analysis.report.views.context import Context, _or_missing
 
 
@@ -30,6 +30,7 @@ def completeness_kpis(c: Context) -> Kpis:
     )
 
 
+@deferred
 def completeness_chart(c: Context) -> Chart | Group:
     t, f = c.t, c.f
     m = c.audit.completeness

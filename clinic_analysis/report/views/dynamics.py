@@ -9,7 +9,7 @@ import pandas as pd
 
 from clinic_analysis.report import plots, theme
 from clinic_analysis.report import present as P
-from clinic_analysis.report.elements import Callout, Chart, Group, Kpis, Table
+from clinic_analysis.report.elements import Callout, Chart, Group, Kpis, Table, deferred
 from clinic_analysis.report.views.context import (
     Context,
     _amounts,
@@ -44,6 +44,7 @@ def dynamics_kpis(c: Context) -> Kpis:
     )
 
 
+@deferred
 def dynamics_flow_chart(c: Context) -> Chart | Callout:
     t, f = c.t, c.f
     flow = c.audit.base.flow

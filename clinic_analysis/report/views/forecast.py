@@ -8,11 +8,12 @@ import matplotlib.pyplot as plt
 
 from clinic_analysis.report import plots, theme
 from clinic_analysis.report import present as P
-from clinic_analysis.report.elements import Callout, Chart, Group, Table
+from clinic_analysis.report.elements import Callout, Chart, Group, Table, deferred
 from clinic_analysis.report.views.context import Context, _amounts, _no_amounts
 from clinic_analysis.report.views.models import _models_off
 
 
+@deferred
 def forecast_chart(c: Context) -> Chart | Callout | Group:
     t, f = c.t, c.f
     fc = c.audit.forecast.by_month
@@ -55,6 +56,7 @@ def forecast_table(c: Context) -> Table | Group:
     )
 
 
+@deferred
 def backtest_chart(c: Context) -> Group | Callout:
     t, f = c.t, c.f
     bt = c.audit.forecast.backtest_runs

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 
 from clinic_analysis.report import plots, theme
 from clinic_analysis.report import present as P
-from clinic_analysis.report.elements import Callout, Chart, Kpis
+from clinic_analysis.report.elements import Callout, Chart, Kpis, deferred
 from clinic_analysis.report.views.context import (
     CHART_MONTHS,
     Context,
@@ -32,6 +32,7 @@ def glance_kpis(c: Context) -> Kpis:
     )
 
 
+@deferred
 def glance_monthly_chart(c: Context) -> Chart | Callout:
     t, f = c.t, c.f
     if not _amounts(c):
@@ -50,6 +51,7 @@ def glance_monthly_chart(c: Context) -> Chart | Callout:
     return P.figure(fig, t("glance.caption.monthly"))
 
 
+@deferred
 def glance_new_chart(c: Context) -> Chart:
     t, f = c.t, c.f
     fig, ax = plt.subplots(figsize=theme.WIDE)

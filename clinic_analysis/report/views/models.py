@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 from clinic_analysis.measures.history import TOO_LITTLE_HISTORY
 from clinic_analysis.report import plots
 from clinic_analysis.report import present as P
-from clinic_analysis.report.elements import Callout, Chart, Group, Kpis, Paragraph, Table
+from clinic_analysis.report.elements import Callout, Chart, Group, Kpis, Paragraph, Table, deferred
 from clinic_analysis.report.views.context import (
     Context,
     _amounts,
@@ -125,6 +125,7 @@ def phases_agree(p_alive) -> bool:
     return bool((shown.diff().dropna() <= 0).all())
 
 
+@deferred
 def holdout_chart(c: Context) -> Group | Callout:
     t, f = c.t, c.f
     hb = c.audit.models.holdout_by_frequency
@@ -157,6 +158,7 @@ def holdout_chart(c: Context) -> Group | Callout:
     return Group([P.figure(fig, t("mod.caption.holdout")), P.callout(html.escape(text))])
 
 
+@deferred
 def frequency_fit_chart(c: Context) -> Chart | Group:
     t = c.t
     ff = c.audit.models.frequency_fit
@@ -187,6 +189,7 @@ def gamma_gamma_note(c: Context) -> Paragraph | Group:
     return P.paragraph(html.escape(t(key, corr=f.number(g["freq_monetary_corr"], 2))), muted=True)
 
 
+@deferred
 def clv_chart(c: Context) -> Group | Callout:
     t, f = c.t, c.f
     p = c.audit.patients

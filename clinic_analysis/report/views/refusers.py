@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 from clinic_analysis.measures import gaps
 from clinic_analysis.report import plots
 from clinic_analysis.report import present as P
-from clinic_analysis.report.elements import Callout, Chart, Group, Kpis, Paragraph, Table
+from clinic_analysis.report.elements import Callout, Chart, Group, Kpis, Paragraph, Table, deferred
 from clinic_analysis.report.views.context import Context, _amounts, _money, _no_amounts
 
 
@@ -123,6 +123,7 @@ def unreachable_note(c: Context) -> Callout | Group:
     return P.callout(html.escape(text), kind="warn")
 
 
+@deferred
 def segment_ages_chart(c: Context) -> Chart | Paragraph:
     from clinic_analysis.measures.refusers import AGE_BUCKETS, REFUSER_SEGMENTS
 
@@ -206,6 +207,7 @@ def potential_method(c: Context) -> Paragraph | Group:
     return P.paragraph(html.escape(text), muted=True)
 
 
+@deferred
 def delay_chart(c: Context) -> Chart | Callout | Group:
     t, f = c.t, c.f
     d = c.audit.refusers.delay

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 
 from clinic_analysis.report import plots, theme
 from clinic_analysis.report import present as P
-from clinic_analysis.report.elements import Callout, Chart, Element, Group, Kpis
+from clinic_analysis.report.elements import Callout, Chart, Element, Group, Kpis, deferred
 from clinic_analysis.report.views.context import (
     Context,
     _amounts,
@@ -64,6 +64,7 @@ def repeat_reading(c: Context) -> Callout:
     return P.callout(html.escape(text))
 
 
+@deferred
 def repeat_days_chart(c: Context) -> Chart | Callout:
     t = c.t
     d = c.audit.repeat.days_to_second
@@ -81,6 +82,7 @@ def repeat_days_chart(c: Context) -> Chart | Callout:
     return P.figure(fig, t("rep.caption.days"))
 
 
+@deferred
 def repeat_retention_chart(c: Context) -> Chart | Callout:
     t, f = c.t, c.f
     ret = _covered(c, c.audit.repeat.retention_by_month)
@@ -111,6 +113,7 @@ def _group_label(c: Context, name: str, group: str) -> str:
     return group
 
 
+@deferred
 def repeat_breakdown(c: Context, name: str) -> Group | Callout:
     """Dot chart and table of one breakdown (by_doctor, by_service_line, ...)."""
     t, f = c.t, c.f
@@ -161,6 +164,7 @@ def repeat_breakdown(c: Context, name: str) -> Group | Callout:
     return Group(parts)
 
 
+@deferred
 def repeat_cohort_chart(c: Context) -> Chart | Callout:
     t = c.t
     share = c.audit.repeat.cohorts
