@@ -88,8 +88,14 @@ print(json.dumps({"timings": result.timings, "peaks": peaks, "kernel_mb": kernel
 EDITED = r"""
 import sys
 from pathlib import Path
-from clinic_analysis.report.pipeline import build_report
-build_report(sys.argv[1], notebook=Path(sys.argv[2]), log=lambda s: None)
+from clinic_analysis.report.execute import start_kernel_early
+kernel = start_kernel_early(Path(sys.argv[2]), False)  # first, as the command line does
+try:
+    from clinic_analysis.report.pipeline import build_report
+    build_report(sys.argv[1], notebook=Path(sys.argv[2]), log=lambda s: None, kernel=kernel)
+finally:
+    if kernel is not None:
+        kernel.close()
 """
 NOTE = (
     "\nfrom clinic_analysis.report.present import callout\n"
@@ -243,7 +249,13 @@ def chart(rows: list[dict], path: Path, before: list[dict] | None = None) -> Non
     plt.close(fig)
 
 
-def write_doc(rows: list[dict], doc: Path, command: str, before: list[dict] | None) -> None:
+def write_doc(
+    rows: list[dict],
+    doc: Path,
+    command: str,
+    before: list[dict] | None,
+    before_label: str = "the code before this round of changes",
+) -> None:
     png = doc.with_suffix(".png")
     chart(rows, png, before)
     sl = slopes(rows)
@@ -275,7 +287,7 @@ def write_doc(rows: list[dict], doc: Path, command: str, before: list[dict] | No
     ]
     if before:
         lines += [
-            "Before (the same bench on the code before this round of changes):",
+            f"Before (the same bench on {before_label}):",
             "",
             *table(before),
             "",
@@ -289,6 +301,11 @@ def main() -> None:
     ap.add_argument("--doc", default=str(ROOT / "docs" / "bench.md"))
     ap.add_argument("--json", help="also write the raw results here")
     ap.add_argument("--before", help="raw results (--json) of an earlier run to compare")
+    ap.add_argument(
+        "--before-label",
+        default="the code before this round of changes",
+        help="what --before was measured on (a commit), for the doc",
+    )
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     if 1_000_000 not in sizes:
@@ -312,7 +329,8 @@ def main() -> None:
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1), encoding="utf-8")
     before = json.loads(Path(args.before).read_text()) if args.before else None
-    write_doc(rows, Path(args.doc), "python scripts/bench.py --sizes " + args.sizes, before)
+    command = "python scripts/bench.py --sizes " + args.sizes
+    write_doc(rows, Path(args.doc), command, before, args.before_label)
     print(f"written {args.doc} and {Path(args.doc).with_suffix('.png')}")
 
 
