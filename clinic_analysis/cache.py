@@ -322,7 +322,10 @@ def _computed(params: Params, key: str) -> Audit:
 
 
 def get_audit(
-    params: Params, cache_dir: Path, log: Callable[[str], None] | None = None
+    params: Params,
+    cache_dir: Path,
+    log: Callable[[str], None] | None = None,
+    on_miss: Callable[[], None] | None = None,
 ) -> tuple[Audit, bool]:
     """The audit for these params: from the cache when inputs are unchanged, else computed
     and stored. Returns ``(audit, cache_hit)``. A corrupt, foreign or altered entry is
@@ -330,7 +333,7 @@ def get_audit(
 
     A cache hit reads the report's part only: ``audit.data``'s tables and ``audit.fits``
     are read from the tables' entry when first used (and recomputed, with one line, if
-    that entry is missing or fails its check)."""
+    that entry is missing or fails its check). ``on_miss`` is called before computing."""
     log = log or (lambda s: print(s, file=sys.stderr))
     key = cache_key(params)
     cache_dir = Path(cache_dir)
@@ -351,6 +354,8 @@ def get_audit(
             audit.fits.__dict__["_tables"] = tables
             return audit, True
         log(f"  compute: cache {report_entry} ignored, {why}; recomputing")
+    if on_miss is not None:
+        on_miss()
     audit = _computed(params, key)
     _store(audit, cache_dir, secret)
     return audit, False

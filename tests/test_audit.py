@@ -58,9 +58,11 @@ def test_cache_key_is_stable_and_sensitive(tmp_path):
 
 def test_second_get_audit_is_a_cache_hit_and_a_change_recomputes(tmp_path):
     params = _visits_params(tmp_path)
-    a1, hit1 = get_audit(params, tmp_path / "cache")
-    a2, hit2 = get_audit(params, tmp_path / "cache")
+    misses = []
+    a1, hit1 = get_audit(params, tmp_path / "cache", on_miss=lambda: misses.append(1))
+    a2, hit2 = get_audit(params, tmp_path / "cache", on_miss=lambda: misses.append(2))
     assert (hit1, hit2) == (False, True)
+    assert misses == [1]  # told before computing, only when it computes
     assert a2.metrics == a1.metrics
     params2 = make_params(
         tmp_path,

@@ -63,6 +63,7 @@ KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR", "--HistoryManager.hist_file=:mem
 # :func:`preload_audit`): no name is left in the analyst's namespace
 _IN_KERNEL = "__import__('importlib').import_module('clinic_analysis.report.execute').{call}"
 WARM_UP = _IN_KERNEL.format(call="warm_up()")
+WARM_UP_DRAWING = _IN_KERNEL.format(call="warm_up_drawing()")
 
 
 class EarlyKernel:
@@ -92,6 +93,15 @@ class EarlyKernel:
         self._kc = self.km.client(session=Session(key=key, signature_scheme=scheme))
         self._kc.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
         self._kc.execute(WARM_UP, silent=True, store_history=False)  # not waited for
+        if fresh:
+            self.will_draw()
+
+    def will_draw(self) -> None:
+        """The notebook will draw its charts (a new audit, whose chart store is empty, or
+        ``fresh``): have the kernel import what drawing takes (:func:`warm_up_drawing`)
+        meanwhile. Not waited for."""
+        if self._kc is not None:
+            self._kc.execute(WARM_UP_DRAWING, silent=True, store_history=False)
 
     def preload(self, params_path: Path, report_dir: Path) -> None:
         """Have the kernel read the audit the notebook will open, ``open_audit(params_path,
@@ -135,6 +145,13 @@ def warm_up() -> None:
         ax.set_title("Ґ ₴", fontweight="bold")
         ax.legend()
         figure_png(fig)
+
+
+def warm_up_drawing() -> None:
+    """In the early kernel, when the notebook will draw its charts: seaborn (~2 s, with
+    SciPy's statistics), which only the cohort heatmap takes and :func:`warm_up` leaves out
+    (a notebook whose charts are all in the chart store never imports it)."""
+    import seaborn  # noqa: F401
 
 
 #: the audit read ahead by :func:`preload_audit`, taken by :func:`take_preloaded`

@@ -225,7 +225,9 @@ def build_report(
             kernel = kernel or start_kernel_early(notebook, fresh)
 
             t = time.perf_counter()
-            audit, hit = get_audit(params, cache_dir, log)
+            # a new audit: the notebook will draw every chart (its chart store is empty)
+            on_miss = kernel.will_draw if kernel is not None else None
+            audit, hit = get_audit(params, cache_dir, log, on_miss=on_miss)
             followup.attach(audit, out / followup.HISTORY)
             if kernel is not None:
                 kernel.preload(params_path, out)  # the kernel reads the cached audit now
