@@ -15,6 +15,7 @@ never executed: it is recomputed, with one line saying why.
 
 from __future__ import annotations
 
+import copyreg
 import dataclasses
 import hashlib
 import hmac
@@ -274,6 +275,29 @@ class _SignedWriter:
         return self.fh.write(data)
 
 
+class _Pickler(pickle.Pickler):
+    """``pickle``, with pandas' Arrow-backed columns written without a copy of their data.
+
+    pandas pickles such a column through ``combine_chunks()``: a copy of its data even when
+    it is a single chunk, and the pickle's memo keeps every copy alive until the whole
+    object is written (about 0.7 GB more at the peak for the visits of a 1M-patient clinic).
+    A column whose chunks are compact (not slices of larger arrays) is written here as those
+    chunks, in the state pandas' ``__getstate__`` gives (read back by pandas' own
+    ``__setstate__``: the same column, in the same chunks it had in memory)."""
+
+    def reducer_override(self, obj):
+        from pandas.arrays import ArrowExtensionArray
+
+        if type(obj).__getstate__ is not ArrowExtensionArray.__getstate__:
+            return NotImplemented  # not an Arrow-backed column, or one pickled its own way
+        data = obj._pa_array
+        # a slice would carry its whole parent's buffers (the size check allows padding)
+        if any(c.get_total_buffer_size() > c.nbytes + 64 for c in data.chunks):
+            return NotImplemented  # pandas' way: compacted, by a copy
+        state = {**obj.__dict__, "_pa_array": data, "_cache": {}}
+        return copyreg.__newobj__, (type(obj),), state
+
+
 def _write_entry(path: Path, key: str, obj: object, secret: bytes) -> None:
     """magic, key, signature, pickle: the signature (of magic, key and pickle, as
     :func:`_signature` makes it) is written in its place once the pickle has streamed."""
@@ -284,7 +308,7 @@ def _write_entry(path: Path, key: str, obj: object, secret: bytes) -> None:
             at = fh.tell()
             fh.write(bytes(32))  # the signature's place
             mac = _signer(secret, key)
-            pickle.dump(obj, _SignedWriter(fh, mac), protocol=pickle.HIGHEST_PROTOCOL)
+            _Pickler(_SignedWriter(fh, mac), protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
             fh.seek(at)
             fh.write(mac.digest())
         os.replace(tmp, path)

@@ -144,8 +144,9 @@ class KernelCharts:
     same inputs (an unseeded random sample, today's date): such a chart may show the last
     run's draw; ``CLINIC_AUDIT_FRESH_CHARTS=1 make report`` draws every chart again."""
 
-    def __init__(self, ip, store, base: str):
+    def __init__(self, ip, store, base: str, fresh: bool = False):
         self.ip, self.store, self.base = ip, store, base
+        self.fresh = fresh  # drawn again, and stored for the next run
         self._cell: tuple[int, int] = (-1, 0)  # (number of cells run, charts shown in it)
 
     def key(self, dpi: int) -> str | None:
@@ -164,7 +165,7 @@ class KernelCharts:
         return h.hexdigest()
 
     def get(self, key: str) -> bytes | None:
-        return self.store.get(key)
+        return None if self.fresh else self.store.get(key)
 
     def put(self, key: str, png: bytes) -> None:
         self.store.put(key, png)
@@ -173,7 +174,8 @@ class KernelCharts:
 def _use_chart_store(ip, audit) -> None:
     """Charts of this kernel through the audit's chart store (beside its cached audit), so
     that the next run of the notebook draws only what changed; not for an audit that was
-    not cached, nor when ``CLINIC_AUDIT_FRESH_CHARTS`` is set."""
+    not cached. With ``CLINIC_AUDIT_FRESH_CHARTS`` set every chart is drawn again, and
+    stored for the next run."""
     import hashlib
     import json
     import os
@@ -184,7 +186,7 @@ def _use_chart_store(ip, audit) -> None:
     from clinic_analysis.report.reuse import package_files_digest
 
     key = getattr(audit, "cache_key", None)
-    if not key or os.environ.get(FRESH_CHARTS_ENV):
+    if not key:
         use_chart_store(None)
         return
     base = hashlib.sha256(key.encode())
@@ -195,7 +197,8 @@ def _use_chart_store(ip, audit) -> None:
     except OSError:  # a read-only cache: charts are drawn every time
         use_chart_store(None)
         return
-    use_chart_store(KernelCharts(ip, store, base.hexdigest()))
+    fresh = bool(os.environ.get(FRESH_CHARTS_ENV))  # every chart drawn, and kept for next time
+    use_chart_store(KernelCharts(ip, store, base.hexdigest(), fresh=fresh))
 
 
 __all__ = ["KernelCharts", "figure_png", "frame_html", "install"]

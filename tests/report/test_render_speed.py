@@ -328,3 +328,16 @@ def test_reaching_into_a_deferred_chart_draws_it_and_shows_the_restyled_figure()
 def test_without_a_chart_store_a_chart_view_hands_back_its_element():
     view, calls = _counting_chart_view()
     assert isinstance(view("Visits"), Chart) and calls == ["Visits"]
+
+
+def test_fresh_charts_are_drawn_again_and_kept_for_the_next_run(tmp_path):
+    store = ChartStore(tmp_path, "a" * 64)
+    cells = ["", "display(V.glance_new_chart(c))"]
+    last_run = KernelCharts(_kernel(list(cells)), store, "audit-1")
+    key = last_run.key(150)
+    last_run.put(key, b"last run's chart")
+    fresh = KernelCharts(_kernel(list(cells)), store, "audit-1", fresh=True)
+    assert fresh.key(150) == key and fresh.get(key) is None  # drawn again...
+    fresh.put(key, b"fresh chart")
+    next_run = KernelCharts(_kernel(list(cells)), store, "audit-1")
+    assert next_run.get(next_run.key(150)) == b"fresh chart"  # ...and kept
