@@ -225,7 +225,7 @@ def chart(rows: list[dict], path: Path, before: list[dict] | None = None) -> Non
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=110)
     n = [r["patients"] for r in rows]
     sl = slopes(rows)
     for s in STAGES:
@@ -243,7 +243,7 @@ def chart(rows: list[dict], path: Path, before: list[dict] | None = None) -> Non
     ax.set_ylabel("seconds (2 cores)")
     ax.set_title("Whole audit (HTML + PDF), fresh cache")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
