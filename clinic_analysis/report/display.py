@@ -149,7 +149,9 @@ class KernelCharts:
         self.fresh = fresh  # drawn again, and stored for the next run
         self._cell: tuple[int, int] = (-1, 0)  # (number of cells run, charts shown in it)
 
-    def key(self, dpi: int) -> str | None:
+    def key(self, dpi: int | str) -> str | None:
+        """The key of the chart about to be shown: ``dpi`` of its PNG, or ``"view"`` for a
+        chart view's HTML (:class:`clinic_analysis.report.elements.Deferred`)."""
         import hashlib
 
         cells = self.ip.user_ns.get("In")

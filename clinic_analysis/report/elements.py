@@ -286,7 +286,8 @@ def deferred(view: Callable[..., Element]) -> Callable[..., Element]:
 def use_chart_store(store) -> None:
     """Charts are shown through ``store`` from now on (``None``: always drawn): an object
     with ``key(dpi) -> str | None`` (the key of the chart about to be shown, ``None`` when
-    it cannot be known), ``get(key) -> bytes | None`` and ``put(key, png)``."""
+    it cannot be known; ``key("view")`` for a chart view's HTML, :class:`Deferred`),
+    ``get(key) -> bytes | None`` and ``put(key, data)``."""
     global _chart_store
     _chart_store = store
 
