@@ -275,6 +275,9 @@ class _SignedWriter:
         return self.fh.write(data)
 
 
+_ARROW_GETSTATE = pd.arrays.ArrowExtensionArray.__getstate__
+
+
 class _Pickler(pickle.Pickler):
     """``pickle``, with pandas' Arrow-backed columns written without a copy of their data.
 
@@ -286,9 +289,8 @@ class _Pickler(pickle.Pickler):
     ``__setstate__``: the same column, in the same chunks it had in memory)."""
 
     def reducer_override(self, obj):
-        from pandas.arrays import ArrowExtensionArray
-
-        if type(obj).__getstate__ is not ArrowExtensionArray.__getstate__:
+        # called for every object the pickle meets: this comparison is all most of them cost
+        if type(obj).__getstate__ is not _ARROW_GETSTATE:
             return NotImplemented  # not an Arrow-backed column, or one pickled its own way
         data = obj._pa_array
         # a slice would carry its whole parent's buffers (the size check allows padding)

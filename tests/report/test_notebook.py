@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from pathlib import Path
 from types import SimpleNamespace
 
 import nbformat
@@ -252,15 +253,7 @@ def test_a_kernel_started_ahead_runs_the_notebook_with_its_imports_done_and_coun
     finds them loaded, and the executed notebook is numbered as if nothing ran before."""
     from clinic_analysis.report.execute import EarlyKernel, execute_notebook
 
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        nbformat.v4.new_code_cell("params_path = None\nreport_dir = None"),
-        nbformat.v4.new_code_cell(_LOADED),
-    ]
-    nb.cells[0].metadata["tags"] = ["parameters"]
-    nb.metadata["kernelspec"] = {"name": "clinic-audit", "language": "python"}
-    path = tmp_path / "nb.ipynb"
-    nbformat.write(nb, path)
+    path = _probe_notebook(tmp_path)
     kernel = EarlyKernel(tmp_path)
     try:
         done = execute_notebook(path, tmp_path / "out.ipynb", path, tmp_path, kernel=kernel)
@@ -273,26 +266,35 @@ def test_a_kernel_started_ahead_runs_the_notebook_with_its_imports_done_and_coun
     assert not kernel.km.has_kernel  # closed
 
 
-_LOADED = (
+LOADED = (
     "import sys\nprint('views' if 'clinic_analysis.report.views' in sys.modules else 'no',"
     " 'seaborn' if 'seaborn' in sys.modules else 'no-seaborn')"
 )
 
 
+def _probe_notebook(folder: Path, probe: str = LOADED) -> Path:
+    """A notebook of a parameters cell and one cell, ``probe`` (by default it prints what the
+    kernel has loaded)."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("params_path = None\nreport_dir = None"),
+        nbformat.v4.new_code_cell(probe),
+    ]
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nb.metadata["kernelspec"] = {"name": "clinic-audit", "language": "python"}
+    path = folder / "nb.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
 def test_a_kernel_told_the_notebook_will_draw_imports_seaborn_ahead(tmp_path):
     from clinic_analysis.report.execute import EarlyKernel, execute_notebook
 
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("params_path = None"), nbformat.v4.new_code_cell(_LOADED)]
-    nb.cells[0].metadata["tags"] = ["parameters"]
-    nb.metadata["kernelspec"] = {"name": "clinic-audit", "language": "python"}
-    nbformat.write(nb, tmp_path / "nb.ipynb")
+    path = _probe_notebook(tmp_path)
     kernel = EarlyKernel(tmp_path)
     try:
         kernel.will_draw()  # a new audit: every chart will be drawn
-        done = execute_notebook(
-            tmp_path / "nb.ipynb", tmp_path / "out.ipynb", tmp_path, tmp_path, kernel=kernel
-        )
+        done = execute_notebook(path, tmp_path / "out.ipynb", path, tmp_path, kernel=kernel)
     finally:
         kernel.close()
     assert done.cells[-1].outputs[0]["text"].split() == ["views", "seaborn"]
@@ -349,10 +351,9 @@ def test_the_early_kernel_reads_the_cached_audit_ahead_and_the_notebook_opens_it
 
     params = load_params(small_demo)
     get_audit(params, cache_dir_for(params.slug))  # computed and cached, as the run does
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        nbformat.v4.new_code_cell("params_path = None\nreport_dir = None"),
-        nbformat.v4.new_code_cell(
+    path = _probe_notebook(
+        tmp_path,
+        (
             "from clinic_analysis.report import execute as X\n"
             "from clinic_analysis.report.pipeline import open_audit\n"
             "ahead = len(X._preloaded)\n"
@@ -361,11 +362,7 @@ def test_the_early_kernel_reads_the_cached_audit_ahead_and_the_notebook_opens_it
             "print(ahead, 'visits' in vars(audit.data), 'visits' in vars(again.data), hit,\n"
             "      len(X._preloaded), audit is not again, audit.metrics == again.metrics)"
         ),
-    ]
-    nb.cells[0].metadata["tags"] = ["parameters"]
-    nb.metadata["kernelspec"] = {"name": "clinic-audit", "language": "python"}
-    path = tmp_path / "nb.ipynb"
-    nbformat.write(nb, path)
+    )
     out = tmp_path / "report"
     out.mkdir()
     kernel = EarlyKernel(tmp_path)

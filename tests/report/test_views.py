@@ -157,13 +157,10 @@ def test_the_report_theme_is_what_seaborn_set_theme_sets():
 
 def test_the_report_views_do_not_import_seaborn():
     """A notebook whose charts come from the chart store never pays seaborn's import."""
-    import subprocess
-    import sys
+    from tests.conftest import loaded_after
 
-    code = (
-        "import sys; import clinic_analysis.report.views, clinic_analysis.report.display;"
-        "from clinic_analysis.report.theme import set_report_theme; set_report_theme();"
-        "print('seaborn' in sys.modules, 'scipy.stats' in sys.modules)"
+    setup = (
+        "import clinic_analysis.report.views, clinic_analysis.report.display\n"
+        "from clinic_analysis.report.theme import set_report_theme; set_report_theme()"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["False", "False"]
+    assert loaded_after(setup, ["seaborn", "scipy.stats"]) == []
